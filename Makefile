@@ -1,0 +1,47 @@
+# Two commands for a fresh clone with only python3: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app wsgi
+STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: setup run demo test test-pg test-browser test-all bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+## Set up, create the database, load demo data (first time only) and serve on 127.0.0.1:5000.
+run: setup
+	$(FLASK) db upgrade
+	$(FLASK) demo load --if-empty
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+demo: setup
+	$(FLASK) db upgrade
+	$(FLASK) demo load
+
+## Set up and run the test suite on SQLite (browser tests excluded; see test-browser).
+test: setup
+	$(BIN)/python -m pytest -m "not browser"
+
+test-pg: setup
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -m "not browser"
+
+test-browser: setup
+	$(BIN)/python -m pytest -m browser
+
+test-all: test test-pg test-browser
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,1 @@
+"""Back office (filled in by the Back office issue)."""

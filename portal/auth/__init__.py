@@ -1,0 +1,19 @@
+"""Sign-in, sign-out and sessions.
+
+The login id stored in the session is "user_id:session_version"; bumping the
+user's session_version (logout, password change) invalidates every old cookie.
+"""
+from ..extensions import db, login_manager
+
+
+@login_manager.user_loader
+def load_user(login_id: str):
+    from ..models import User
+
+    user_id, _, version = (login_id or "").partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user

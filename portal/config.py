@@ -1,0 +1,70 @@
+"""Settings from environment variables.
+
+Everything a deployment may change comes from the environment; `instance/` holds
+the SQLite file, the generated secret key and the Whoosh index by default.
+"""
+import os
+import secrets
+from pathlib import Path
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """Read the secret key from instance/, creating it on first run."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600) if not path.exists() else None
+        if fd is not None:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+class Config:
+    """Production-shaped defaults; every value may be overridden by the environment."""
+
+    TESTING = False
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # Seconds a SQLite connection waits for a lock before giving up.
+    SQLITE_BUSY_TIMEOUT = 30
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_BYTES", 20 * 1024 * 1024))
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    # Dates are China dates whatever the server's zone (SPEC §4).
+    TIMEZONE = "Asia/Shanghai"
+    # A fixed "now" (ISO 8601) for demos and tests; empty means the real clock.
+    FIXED_NOW = os.environ.get("PORTAL_FIXED_NOW", "")
+    PER_PAGE_DEFAULT = 20
+    PER_PAGE_MAX = 200
+    SEARCH_LOCK_TIMEOUT = float(os.environ.get("SEARCH_LOCK_TIMEOUT", 10))
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    SITE_NAME = os.environ.get("SITE_NAME", "“双随机、一公开”信息公示平台")
+
+    def __init__(self, instance_path: str):
+        instance = Path(instance_path)
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or _instance_secret(instance)
+        url = os.environ.get("DATABASE_URL", "")
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://"):]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        self.SQLALCHEMY_DATABASE_URI = url or f"sqlite:///{instance / 'portal.db'}"
+        self.SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR") or str(instance / "search-index")
+
+
+class TestConfig(Config):
+    """Used by the test suite: a throwaway instance folder, CSRF still on."""
+
+    TESTING = True
+    SQLITE_BUSY_TIMEOUT = 30

@@ -1,0 +1,1 @@
+"""Deterministic demo data (`flask --app wsgi demo load`)."""

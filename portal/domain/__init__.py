@@ -1,0 +1,1 @@
+"""Pure domain rules: no Flask imports, plain arguments (including `now`/`today`)."""

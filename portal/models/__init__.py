@@ -1,0 +1,13 @@
+"""All tables, one module per aggregate. Import models from here."""
+from .accounts import LoginAttempt, Role, User
+from .audit import AuditEvent
+from .base import Publishable, Status
+from .catalogue import CheckItem, CheckItemVersion, VocabularyKind, VocabularyTerm
+from .directory import (RISK_LABELS, Department, Entity, EntityType, Inspector, InspectorConflict, Level,
+                        RegistrationStatus, RiskClass, inspector_specialty)
+from .draws import Draw, DrawAssignment, DrawPoolEntry, DrawSelection, DrawStratum, DrawSubstitution, DrawWitness
+from .plans import Plan, Task, plan_department, task_check_item, task_department
+from .records import Penalty, PenaltyCategory, RecordVersion, Result, ResultConclusion, ResultFinding, result_inspector
+from .system import CalendarOverride, DeadlineRule, ImportBatch, SearchChange, Setting
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,103 @@
+"""Test API: `app`, `client`, `db_session`, `now` control, and a real database.
+
+The suite runs on SQLite by default. Set TEST_DATABASE_URL to a PostgreSQL URL
+to run it there instead: each run gets a fresh schema, dropped afterwards.
+"""
+import os
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from portal import create_app
+from portal.config import TestConfig
+from portal.extensions import db as _db
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def _pg_url(url: str) -> str:
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A database for this test run: a temp SQLite file, or a fresh PostgreSQL schema."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    url = _pg_url(PG_URL)
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url, instance_dir):
+    app = make_app(database_url, instance_dir)
+    with app.app_context():
+        _db.create_all()
+        _db.engine.dispose()
+    yield
+
+
+def make_app(database_url, instance_dir, **overrides):
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("SECRET_KEY", "test-secret-key")
+    return create_app(TestConfig, INSTANCE_PATH=str(instance_dir),
+                      SEARCH_INDEX_DIR=str(instance_dir / "search-index"), **overrides)
+
+
+@pytest.fixture
+def app(_schema, database_url, instance_dir):
+    """A fresh app on the shared test schema; every table is emptied after the test."""
+    app = make_app(database_url, instance_dir)
+    with app.app_context():
+        yield app
+        _db.session.remove()
+        with _db.engine.begin() as conn:
+            for table in reversed(_db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def set_now(app):
+    """set_now("2026-03-02T16:30:00+00:00") fixes the app's clock for the rest of the test."""
+
+    def _set(value):
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        app.config["FIXED_NOW"] = value
+        return datetime.fromisoformat(value).astimezone(timezone.utc)
+
+    return _set
+
+
+@pytest.fixture
+def db(app):
+    return _db
