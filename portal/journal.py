@@ -1,0 +1,74 @@
+"""Every write goes through here: an audit event (hash-chained) and a search change-log row,
+in the caller's transaction, so the record, its audit trail and the index feed commit together.
+"""
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import has_request_context
+from flask_login import current_user
+from sqlalchemy import select, text
+
+from .database import utcnow
+from .domain.audit_chain import GENESIS, event_hash
+from .extensions import db
+from .models import AuditEvent, SearchChange
+
+# Record kinds that appear on public channels and therefore feed the search index.
+INDEXED_KINDS = {"item", "plan", "task", "draw", "result", "penalty", "entity"}
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "value") and not isinstance(value, (str, int, float, bool)):
+        return value.value
+    return value
+
+
+def event_fields(event: AuditEvent) -> dict:
+    """The hashed content of an event (everything but id, prev_hash and hash)."""
+    return {
+        "at": event.at.isoformat(), "actor_id": event.actor_id, "actor_name": event.actor_name,
+        "action": event.action, "record_kind": event.record_kind, "record_id": event.record_id,
+        "department_id": event.department_id, "summary": event.summary,
+        "before": event.before, "after": event.after,
+    }
+
+
+def _lock_chain(session) -> None:
+    """Serialise appends so the chain stays linear (SQLite writes are already serialised)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(7301001)"))
+
+
+def _actor(actor):
+    if actor is not None:
+        return getattr(actor, "id", None), getattr(actor, "username", None) or str(actor)
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return current_user.id, current_user.username
+    return None, "system"
+
+
+def record(action: str, record_kind: str | None = None, record_id: int | None = None, *, actor=None,
+           before: dict | None = None, after: dict | None = None, summary: str | None = None,
+           department_id: int | None = None, index: bool = True) -> AuditEvent:
+    """Append an audit event (and a search change for public kinds) to the current transaction."""
+    session = db.session
+    session.flush()  # make sure new records have ids
+    _lock_chain(session)
+    actor_id, actor_name = _actor(actor)
+    prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    event = AuditEvent(at=utcnow(), actor_id=actor_id, actor_name=actor_name, action=action,
+                       record_kind=record_kind, record_id=record_id, department_id=department_id,
+                       summary=summary, before=_plain(before), after=_plain(after), prev_hash=prev or GENESIS)
+    event.hash = event_hash(event.prev_hash, event_fields(event))
+    session.add(event)
+    if index and record_kind in INDEXED_KINDS and record_id is not None:
+        session.add(SearchChange(record_kind=record_kind, record_id=record_id))
+    return event
