@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: setup run demo test test-pg test-browser test-all bench clean
+.PHONY: setup run demo test test-pg test-browser test-all ci screenshot bench clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,14 @@ test-browser: setup
 	$(BIN)/python -m pytest -m browser
 
 test-all: test test-pg test-browser
+
+## What CI runs: SQLite, PostgreSQL, then the browser tests (installs chromium when missing).
+ci:
+	.ci/run
+
+## Regenerate docs/screenshot.png from the demo data.
+screenshot: setup
+	$(BIN)/python docs/make_screenshot.py
 
 bench: setup
 	$(BIN)/python -m bench

@@ -4,6 +4,12 @@ import importlib
 # Modules exposing a click command or group named `command` (added as features land).
 COMMAND_MODULES = [
     "portal.demo.cli",
+    "portal.importers.cli",
+    "portal.deadlines_cli",
+    "portal.auth.cli",
+    "portal.admin.audit_cli",
+    "portal.search_cli",
+    "portal.draw_cli",
 ]
 
 

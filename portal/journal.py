@@ -72,3 +72,43 @@ def record(action: str, record_kind: str | None = None, record_id: int | None = 
     if index and record_kind in INDEXED_KINDS and record_id is not None:
         session.add(SearchChange(record_kind=record_kind, record_id=record_id))
     return event
+
+
+def iter_chain(batch: int = 1000):
+    """Yield (id, prev_hash, hash, fields) in id order, reading in batches (bounded memory)."""
+    last_id = 0
+    while True:
+        rows = db.session.execute(select(AuditEvent).where(AuditEvent.id > last_id)
+                                  .order_by(AuditEvent.id).limit(batch)).scalars().all()
+        if not rows:
+            return
+        for event in rows:
+            yield event.id, event.prev_hash, event.hash, event_fields(event)
+        last_id = rows[-1].id
+
+
+def verify_chain():
+    """(count, head_hash, problem) where problem is None or (event_id, message) of the first broken link."""
+    from .domain.audit_chain import first_broken_link
+
+    count = 0
+    head = GENESIS
+
+    def counted():
+        nonlocal count, head
+        for item in iter_chain():
+            count += 1
+            head = item[2]
+            yield item
+
+    problem = first_broken_link(counted())
+    return count, head, problem
+
+
+def chain_head() -> tuple[int, str]:
+    """(number of events, hash of the latest event) — shown on /transparency for outside archiving."""
+    from sqlalchemy import func
+
+    count = db.session.execute(select(func.count(AuditEvent.id))).scalar() or 0
+    head = db.session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    return count, head or GENESIS

@@ -101,3 +101,42 @@ def set_now(app):
 @pytest.fixture
 def db(app):
     return _db
+
+
+def extract_csrf(html: str) -> str:
+    """The CSRF token from a rendered page (hidden input or the hx-headers on <body>)."""
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(r'X-CSRFToken&#34;: &#34;([^&]+)&#34;', html) \
+        or re.search(r'"X-CSRFToken": "([^"]+)"', html)
+    if not match:
+        raise AssertionError("no CSRF token on the page")
+    return match.group(1)
+
+
+@pytest.fixture
+def csrf_token():
+    """csrf_token(client) -> a valid token for the client's session (reads the login page)."""
+
+    def _token(client):
+        return extract_csrf(client.get("/admin/login").get_data(as_text=True))
+
+    return _token
+
+
+@pytest.fixture
+def login(db):
+    """login(client, user, password="correct horse 9"): sign in through the real form; returns the response.
+
+    Commits the session first so the user row is visible to the request.
+    """
+
+    def _login(client, user, password="correct horse 9"):
+        db.session.commit()
+        token = extract_csrf(client.get("/admin/login").get_data(as_text=True))
+        response = client.post("/admin/login", data={"username": user.username, "password": password,
+                                                     "csrf_token": token})
+        assert response.status_code == 303, f"login failed: {response.status_code}"
+        return response
+
+    return _login

@@ -150,3 +150,17 @@ def penalty(dept, ent=None, decision_no=None, categories=("罚款",), fine="5000
     db.session.add(p)
     db.session.flush()
     return p
+
+
+PASSWORD = "correct horse 9"
+
+
+def user(role="clerk", department=None, username=None, password=PASSWORD, display_name=None):
+    """A back-office user (clerks get a new department unless one is given)."""
+    from portal.auth.accounts import create_user
+
+    if role == "clerk" and department is None:
+        department = globals()["department"]()
+    u = create_user(username or f"{role}{n()}", password, role, department=department, display_name=display_name)
+    db.session.flush()
+    return u

@@ -3,7 +3,11 @@
 The login id stored in the session is "user_id:session_version"; bumping the
 user's session_version (logout, password change) invalidates every old cookie.
 """
+from flask import Blueprint
+
 from ..extensions import db, login_manager
+
+bp = Blueprint("auth", __name__, url_prefix="/admin")
 
 
 @login_manager.user_loader
@@ -17,3 +21,16 @@ def load_user(login_id: str):
     if user is None or not user.active or user.session_version != int(version):
         return None
     return user
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    from .access import unauthorized_response
+
+    return unauthorized_response()
+
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "请先登录。"
+
+from . import views  # noqa: E402,F401

@@ -12,6 +12,7 @@ own implementation of SPEC §5) against a published certificate.
             ranked by (assignments so far in this draw, HMAC-SHA256(seed, USCC|licence))
 """
 import hashlib
+import heapq
 import hmac
 import math
 import secrets
@@ -71,8 +72,21 @@ def _hmac_hex(key: str, message: str) -> str:
     return hmac.new(key.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def _keyer(key: str):
+    """HMAC-SHA256 with a fixed key, reusing the keyed state (1M keys in about a second)."""
+    base = hmac.new(key.encode("utf-8"), digestmod=hashlib.sha256)
+
+    def keyed(message: str) -> str:
+        h = base.copy()
+        h.update(message.encode("utf-8"))
+        return h.hexdigest()
+
+    return keyed
+
+
 def pool_text(candidates) -> str:
-    return "".join(f"{c.uscc}\t{c.stratum}\n" for c in sorted(candidates, key=lambda c: c.uscc))
+    """Lines "USCC<TAB>stratum<LF>" sorted by USCC (code-point order), as hashed for `pool_hash`."""
+    return "".join(f"{u}\t{s}\n" for u, s in sorted((c.uscc, c.stratum) for c in candidates))
 
 
 def pool_hash(candidates) -> str:
@@ -126,14 +140,21 @@ def select(candidates, rules, seed_hex: str) -> tuple[list[StratumOutcome], list
             raise DrawError(f"候选名单中 {c.uscc} 重复出现")
         uscc_seen.add(c.uscc)
         by_stratum[c.stratum].append(c)
-    rule_by_stratum = {r.stratum: r for r in rules}
+    rule_by_stratum = {}
+    for r in rules:
+        if r.stratum in rule_by_stratum:
+            raise DrawError(f"分层 {r.stratum} 的抽取规则重复")
+        rule_by_stratum[r.stratum] = r
+    keyed_hmac = _keyer(seed_hex)
     outcomes, selected = [], []
     for stratum in sorted(set(by_stratum) | set(rule_by_stratum)):
         members = by_stratum.get(stratum, [])
         rule = rule_by_stratum.get(stratum)
         n = stratum_size(len(members), rule)
-        keyed = sorted((entity_key(seed_hex, c.uscc), c.uscc) for c in members)
-        selected.extend(Selected(uscc, stratum, key) for key, uscc in keyed[:n])
+        if n:
+            # Keys are distinct 256-bit values, so ties cannot occur; USCC breaks them anyway.
+            smallest = heapq.nsmallest(n, ((keyed_hmac(c.uscc), c.uscc) for c in members))
+            selected.extend(Selected(uscc, stratum, key) for key, uscc in smallest)
         outcomes.append(StratumOutcome(stratum, len(members), n, rule.ratio if rule else None,
                                        rule.count if rule else None))
     selected.sort(key=lambda s: s.key)
@@ -149,6 +170,7 @@ def assign_inspectors(selected, eligible, per_target: dict[str, int], seed_hex: 
     returning a partial result.
     """
     load: dict[str, int] = defaultdict(int)
+    keyed_hmac = _keyer(seed_hex)
     result = []
     for s in selected:
         assignment = Assignment(s.uscc)
@@ -159,7 +181,9 @@ def assign_inspectors(selected, eligible, per_target: dict[str, int], seed_hex: 
                 raise NotEnoughInspectors(
                     f"对象 {s.uscc} 在部门 {dept} 只有 {len(pool)} 名符合条件的执法人员，需要 {need} 名；"
                     "请补充执法人员、调整专长或回避设置后重新抽取")
-            ranked = sorted(pool, key=lambda lic: (load[lic], inspector_key(seed_hex, s.uscc, lic)))
+            if len(set(pool)) != len(pool):
+                raise DrawError(f"对象 {s.uscc} 在部门 {dept} 的符合条件执法人员名单有重复")
+            ranked = sorted(pool, key=lambda lic: (load[lic], keyed_hmac(f"{s.uscc}|{lic}")))
             for lic in ranked[:need]:
                 load[lic] += 1
                 assignment.inspectors.append(lic)
@@ -170,6 +194,9 @@ def assign_inspectors(selected, eligible, per_target: dict[str, int], seed_hex: 
 def verify(cert: dict) -> list[str]:
     """Recompute a certificate (the JSON of /draws/<id>.json); return the differences found, first first."""
     problems = []
+    if cert.get("algorithm", ALGORITHM) != ALGORITHM:
+        problems.append(f"算法不符：证书为 {cert.get('algorithm')}，本程序实现 {ALGORITHM}")
+        return problems
     pool = [Candidate(p["uscc"], p["stratum"]) for p in cert.get("pool", [])]
     computed_pool_hash = pool_hash(pool)
     if computed_pool_hash != cert.get("pool_hash"):

@@ -85,8 +85,8 @@ def draw_state(draw, now: datetime) -> PublicState:
     state = record_state(draw, now)
     if state.visibility is Visibility.HIDDEN or not surprise_embargo_lifted(draw.task, now):
         return HIDDEN
-    if task_state(draw.task, now).visibility is Visibility.HIDDEN:
-        return HIDDEN
+    if not task_state(draw.task, now).is_visible:
+        return HIDDEN  # a withdrawn task's list goes with it (as visibility_sql.public_clause says)
     return state
 
 

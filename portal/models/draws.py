@@ -80,6 +80,7 @@ class DrawSelection(db.Model):
     eligible: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)  # dept code → licence numbers
 
     entity: Mapped[Entity] = relationship()
+    draw: Mapped[Draw] = relationship(viewonly=True)  # read-side link (entity pages list selections)
     assignments: Mapped[list["DrawAssignment"]] = relationship(order_by="DrawAssignment.position",
                                                                cascade="all, delete-orphan")
 

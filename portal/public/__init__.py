@@ -4,3 +4,6 @@ from flask import Blueprint
 bp = Blueprint("public", __name__)
 
 from . import views  # noqa: E402,F401
+from . import search_views  # noqa: E402,F401
+from . import feed_views  # noqa: E402,F401
+from . import stats  # noqa: E402,F401

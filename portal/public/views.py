@@ -1,8 +1,248 @@
-from flask import render_template
+"""Public pages: one read function per list or record, rendered as HTML, htmx fragment,
+JSON or streamed CSV depending on the URL suffix (SPEC §8). Views stay thin: parse the
+query string, call portal.queries, pick the representation."""
+from flask import Response, abort, current_app, jsonify, render_template, request
 
+from .. import clock, queries
+from ..exports import csv_response, json_list
+from ..models import EntityType, VocabularyKind
+from ..web import Page, Paging, paging_from_request, render_page
 from . import bp
+from .datasets import (ENTITY_KEYS, FIELD_LABELS, LISTS, PENALTIES, PLANS, RESULTS, TASK_KEYS, ITEMS, entity_json, item_json,
+                       penalty_json, plan_json, public_party_name, result_json, task_json)
 
+LIST_SUFFIX = "<any(json,csv):fmt>"
+# Keys never rendered from a kept version, whatever a writer stored (SPEC §6).
+PRIVATE_KEYS = {"id_card_no", "phone", "mobile", "withheld_reason", "operator_name", "legal_representative",
+                "nonce", "password_hash"}
+
+
+def _paging():
+    return paging_from_request(current_app.config.get("PER_PAGE_DEFAULT", 20),
+                               current_app.config.get("PER_PAGE_MAX", 200))
+
+
+def _year_choices() -> list[int]:
+    this_year = clock.today().year
+    return list(range(this_year + 1, this_year - 6, -1))
+
+
+def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, **context):
+    """One list, four representations: page, htmx fragment, JSON envelope, streamed CSV."""
+    now = clock.now()
+    errors, status = [], 200
+    try:
+        filters = queries.parse_filters(request.args)
+    except queries.FilterError as exc:
+        if fmt == "json":
+            return jsonify({"error": {"status": 400, "title": "筛选条件有误", "message": "；".join(exc.messages),
+                                      "messages": exc.messages}}), 400
+        if fmt == "csv":
+            return Response("筛选条件有误：" + "；".join(exc.messages) + "\n", 400,
+                            content_type="text/plain; charset=utf-8")
+        filters, errors, status = queries.Filters(), exc.messages, 400
+    if fmt == "csv":
+        rows = (dataset.csv_row(to_json(record, now)) for record in iter_fn(filters, now))
+        return csv_response(f"{template_dir.rsplit('/', 1)[-1]}.csv", dataset.csv_header, rows)
+    paging = _paging()
+    page = Page([], 0, paging.page, paging.per_page) if errors else list_fn(filters, now, paging)
+    if fmt == "json":
+        return json_list([to_json(record, now) for record in page.items], page.total, page.page, page.per_page)
+    context.update(page=page, filters=filters, errors=errors, dataset=dataset, args=request.args,
+                   dept_options=[(d.code, d.name) for d in queries.departments()],
+                   year_options=[(str(y), f"{y}年") for y in _year_choices()])
+    return render_page(f"{template_dir}/index.html", f"{template_dir}/_rows.html", **context), status
+
+
+# ---------------------------------------------------------------- home and data
 
 @bp.get("/")
 def home():
-    return render_template("public/home.html")
+    now = clock.now()
+    latest = Paging(1, 5)
+    f = queries.Filters()
+    return render_template(
+        "public/home.html", counts=queries.public_counts(now),
+        plans=queries.list_plans(f, now, latest).items, tasks=queries.list_tasks(f, now, latest).items,
+        results=queries.list_results(f, now, latest).items, penalties=queries.list_penalties(f, now, latest).items,
+        public_party_name=public_party_name)
+
+
+@bp.get("/data")
+def data():
+    return render_template(
+        "public/data/index.html", datasets=LISTS, task_keys=TASK_KEYS, entity_keys=ENTITY_KEYS,
+        departments=queries.departments(),
+        conclusions=queries.vocabulary(VocabularyKind.CONCLUSION),
+        follow_ups=queries.vocabulary(VocabularyKind.FOLLOW_UP),
+        categories=queries.vocabulary(VocabularyKind.PENALTY_CATEGORY),
+        entity_types=[t.value for t in EntityType])
+
+
+# ---------------------------------------------------------------- lists
+
+@bp.get("/items", defaults={"fmt": "html"})
+@bp.get("/items." + LIST_SUFFIX)
+def items(fmt):
+    return _list(fmt, ITEMS, queries.list_items, queries.iter_items, lambda r, now: item_json(r), "public/items")
+
+
+@bp.get("/plans", defaults={"fmt": "html"})
+@bp.get("/plans." + LIST_SUFFIX)
+def plans(fmt):
+    return _list(fmt, PLANS, queries.list_plans, queries.iter_plans, lambda r, now: plan_json(r), "public/plans")
+
+
+@bp.get("/results", defaults={"fmt": "html"})
+@bp.get("/results." + LIST_SUFFIX)
+def results(fmt):
+    return _list(fmt, RESULTS, queries.list_results, queries.iter_results, result_json, "public/results",
+                 conclusions=queries.vocabulary(VocabularyKind.CONCLUSION))
+
+
+@bp.get("/penalties", defaults={"fmt": "html"})
+@bp.get("/penalties." + LIST_SUFFIX)
+def penalties(fmt):
+    return _list(fmt, PENALTIES, queries.list_penalties, queries.iter_penalties, penalty_json, "public/penalties",
+                 categories=queries.vocabulary(VocabularyKind.PENALTY_CATEGORY), public_party_name=public_party_name)
+
+
+# ---------------------------------------------------------------- details
+
+def _version_or_none(kind: str, detail):
+    """`?version=N` of a corrected record: the kept RecordVersion, or 404."""
+    raw = request.args.get("version")
+    if raw is None:
+        return None
+    if not raw.isdigit() or detail.tombstone:
+        abort(404)
+    kept = queries.record_version(kind, detail.record.id, int(raw))
+    if kept is None:
+        abort(404)
+    return kept
+
+
+def _version_data(kept) -> dict:
+    return {k: v for k, v in (kept.data or {}).items() if k not in PRIVATE_KEYS}
+
+
+def _tombstone_json(kind: str, record_id, detail):
+    state = detail.state
+    if state.reason is not None and state.reason.value == "withdrawn":
+        body = {"status": "withdrawn", "withdrawn_on": state.stopped_on.isoformat(), "reason": state.note}
+    else:
+        body = {"status": "publicity_ended", "stopped_on": state.stopped_on.isoformat()}
+    return jsonify({"kind": kind, "id": record_id, **body})
+
+
+def _versions_json(kind_path: str, record_id, detail) -> list:
+    return [{"version": v.version, "replaced_at": v.replaced_at.isoformat(),
+             "url": f"/{kind_path}/{record_id}?version={v.version}"} for v in detail.versions]
+
+
+def _detail(kind, kind_path, record_key, detail, fmt, to_json, template, **context):
+    if detail is None:
+        abort(404)
+    kept = _version_or_none(kind, detail)
+    if detail.tombstone:
+        if fmt == "json":
+            return _tombstone_json(kind, record_key, detail)
+        return render_template("public/tombstone.html", kind=kind, detail=detail, state=detail.state,
+                               record_key=record_key)
+    if kept is not None:
+        if fmt == "json":
+            return jsonify({"kind": kind, "id": record_key, "version": kept.version,
+                            "replaced_at": kept.replaced_at.isoformat(), "reason": kept.reason,
+                            "data": _version_data(kept)})
+        return render_template("public/version.html", kind=kind, detail=detail, kept=kept,
+                               data=_version_data(kept), record_key=record_key, field_labels=FIELD_LABELS,
+                               current_url=request.path)
+    if fmt == "json":
+        return jsonify({**to_json(), "previous_versions": _versions_json(kind_path, record_key, detail)})
+    return render_template(template, detail=detail, record=detail.record, **context)
+
+
+@bp.get("/plans/<int:plan_id>", defaults={"fmt": "html"})
+@bp.get("/plans/<int:plan_id>.json", defaults={"fmt": "json"})
+def plan(plan_id, fmt):
+    now = clock.now()
+    detail = queries.get_plan(plan_id, now)
+    tasks = queries.plan_tasks(detail.record, now) if detail and detail.state.is_visible else []
+    if detail is not None:
+        detail.record.public_task_count = len(tasks)
+
+    def to_json():
+        return {**plan_json(detail.record), "tasks": [{"code": t.code, "url": f"/tasks/{t.code}", "title": t.title,
+                                                       "period_start": t.period_start.isoformat(),
+                                                       "period_end": t.period_end.isoformat(),
+                                                       "joint": t.is_joint, "surprise": t.surprise}
+                                                      for t in tasks]}
+    return _detail("plan", "plans", plan_id, detail, fmt, to_json, "public/plans/detail.html", tasks=tasks)
+
+
+@bp.get("/tasks/<code>", defaults={"fmt": "html"})
+@bp.get("/tasks/<code>.json", defaults={"fmt": "json"})
+def task(code, fmt):
+    now = clock.now()
+    detail = queries.get_task(code, now)
+    draws = results_ = plan_public = None
+    if detail is not None and detail.state.is_visible:
+        draws = queries.task_draws(detail.record, now)
+        results_ = queries.task_results(detail.record, now)
+        plan_public = detail.record.plan is not None and queries.public_state_visible("plan", detail.record.plan, now)
+
+    def to_json():
+        data = task_json(detail.record)
+        if not plan_public:
+            data["plan_id"] = None  # a plan not (yet) public stays unnamed
+        current = draws.current
+        data["draw"] = None if current is None else {
+            "id": current.id, "url": f"/draws/{current.id}", "drawn_at": current.drawn_at.isoformat(),
+            "selected": [{"uscc": s.uscc, "name": s.entity.name, "stratum": s.stratum, "key": s.key,
+                          "inspectors": [{"name": a.name, "licence_no": a.licence_no}
+                                         for a in s.assignments if a.replaced_at is None]}
+                         for s in current.selections]}
+        data["superseded_draws"] = [{"id": d.id, "url": f"/draws/{d.id}", "reason": d.reason}
+                                    for d in draws.superseded]
+        data["results"] = [{"id": r.id, "url": f"/results/{r.id}", "uscc": r.entity.uscc,
+                            "entity_name": r.entity.name, "formed_date": r.formed_date.isoformat(),
+                            "conclusions": [{"code": c.code, "label": c.label} for c in r.conclusions]}
+                           for r in results_]
+        return data
+    return _detail("task", "tasks", code, detail, fmt, to_json, "public/tasks/detail.html",
+                   draws=draws, results=results_, plan_public=plan_public)
+
+
+@bp.get("/results/<int:result_id>", defaults={"fmt": "html"})
+@bp.get("/results/<int:result_id>.json", defaults={"fmt": "json"})
+def result(result_id, fmt):
+    now = clock.now()
+    detail = queries.get_result(result_id, now)
+    task_public = detail is not None and queries.public_state_visible("task", detail.record.task, now)
+    return _detail("result", "results", result_id, detail, fmt, lambda: result_json(detail.record, now),
+                   "public/results/detail.html", task_public=task_public)
+
+
+@bp.get("/penalties/<int:penalty_id>", defaults={"fmt": "html"})
+@bp.get("/penalties/<int:penalty_id>.json", defaults={"fmt": "json"})
+def penalty(penalty_id, fmt):
+    now = clock.now()
+    detail = queries.get_penalty(penalty_id, now)
+    task_public = detail is not None and detail.record.task is not None and \
+        queries.public_state_visible("task", detail.record.task, now)
+    return _detail("penalty", "penalties", penalty_id, detail, fmt, lambda: penalty_json(detail.record, now),
+                   "public/penalties/detail.html", task_public=task_public,
+                   party_name=public_party_name(detail.record) if detail else None)
+
+
+@bp.get("/entities/<uscc>", defaults={"fmt": "html"})
+@bp.get("/entities/<uscc>.json", defaults={"fmt": "json"})
+def entity(uscc, fmt):
+    profile = queries.get_entity(uscc, clock.now())
+    if profile is None:
+        abort(404)
+    if fmt == "json":
+        return jsonify(entity_json(profile))
+    return render_template("public/entities/detail.html", profile=profile, entity=profile.entity,
+                           selections=profile.selections)
+

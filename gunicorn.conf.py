@@ -1,0 +1,34 @@
+"""gunicorn settings: `gunicorn -c gunicorn.conf.py wsgi:app`.
+
+Every value comes from the environment so one file serves laptops and servers:
+
+    GUNICORN_BIND      address to listen on (default 127.0.0.1:8000; `PORT` alone also works)
+    WEB_CONCURRENCY    worker processes (default 2 × CPUs + 1, at most 8)
+    GUNICORN_THREADS   threads per worker (default 1)
+    GUNICORN_TIMEOUT   seconds before a silent worker is restarted (default 60; CSV exports stream)
+    GUNICORN_LOGLEVEL  info by default; access log on stdout unless GUNICORN_ACCESSLOG is "" or a path
+
+Command-line flags override these values.
+"""
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY") or min(multiprocessing.cpu_count() * 2 + 1, 8))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+# Recycle workers now and then so a slow leak can never take a host down.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = max_requests // 10
+# Large uploads are parsed in the worker; keep request line and header limits at the defaults.
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
+errorlog = "-"
+# Behind a reverse proxy on the same host: trust its X-Forwarded-* headers.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Heartbeat files on tmpfs when there is one (avoids stalls on slow disks).
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"

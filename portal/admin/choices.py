@@ -1,0 +1,56 @@
+"""Option lists for back-office forms, limited to what the current user may use."""
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..auth.access import department_scope, role_of
+from ..extensions import db
+from ..models import CheckItem, Department, Plan, Task, VocabularyKind, VocabularyTerm
+
+
+def departments():
+    query = select(Department).order_by(Department.code)
+    if role_of() == "clerk":
+        query = query.where(Department.id == current_user.department_id)
+    return [(d.id, f"{d.name}（{d.code}）") for d in db.session.execute(query).scalars()]
+
+
+def all_departments():
+    return [(d.id, f"{d.name}（{d.code}）") for d in
+            db.session.execute(select(Department).order_by(Department.code)).scalars()]
+
+
+def tasks():
+    rows = db.session.execute(department_scope(select(Task), Task).order_by(Task.code.desc()).limit(500)).scalars()
+    return [(t.id, f"{t.code} {t.title}") for t in rows]
+
+
+def plans():
+    rows = db.session.execute(department_scope(select(Plan), Plan).order_by(Plan.year.desc(), Plan.id.desc())).scalars()
+    return [(p.id, f"{p.year} {p.title}") for p in rows]
+
+
+def check_items():
+    rows = db.session.execute(department_scope(select(CheckItem), CheckItem).order_by(CheckItem.code)).scalars()
+    return [(i.id, f"{i.code} {i.name}") for i in rows]
+
+
+def _defaults(kind: VocabularyKind):
+    try:
+        from ..demo import vocabulary as defaults
+    except ImportError:  # pragma: no cover
+        return []
+    return [(code, label) for k, code, label, _order, _attrs in defaults.default_terms() if k == kind]
+
+
+def terms(kind: VocabularyKind, active_only=True, include=()):
+    """(code, label) of a vocabulary; the SPEC defaults when the table has none of that kind yet."""
+    query = select(VocabularyTerm).where(VocabularyTerm.kind == kind)
+    rows = db.session.execute(query.order_by(VocabularyTerm.sort_order, VocabularyTerm.code)).scalars().all()
+    if not rows:
+        return _defaults(kind)
+    return [(t.code, t.label) for t in rows if t.active or not active_only or t.code in include]
+
+
+def labels(kind: VocabularyKind, use_label_as_value=False):
+    """Options whose value is the label (for fields stored as labels, like follow-up or categories)."""
+    return [(label, label) for _code, label in terms(kind)]

@@ -1,0 +1,278 @@
+"""A small engine for the back-office sections: list, create, edit, lifecycle actions.
+
+Each section (results, penalties, …) describes its fields and how values map onto
+its model; this module registers the routes on the admin blueprint, checks roles
+and department scope, runs every write in one `write_transaction()` with a journal
+event, and answers 303 (or HX-Redirect for htmx).
+"""
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from .. import journal, lifecycle
+from ..auth.access import READERS, WRITERS, can_edit, department_scope, get_scoped_or_404, role_of, roles_required
+from ..database import write_transaction
+from ..extensions import db
+from ..web import Page, paging_from_request
+from . import bp
+from .forms import parse_form
+
+STATUS_LABELS = {"draft": "草稿", "published": "已发布", "withdrawn": "已撤回"}
+
+
+def redirect_303(target: str):
+    response = redirect(target, code=303)
+    if request.headers.get("HX-Request"):
+        response.headers["HX-Redirect"] = target
+    return response
+
+
+def forbid_foreign_department(form=None) -> None:
+    """A clerk may not post another department's id (form field or hx-vals): 403, nothing changes."""
+    form = request.form if form is None else form
+    if role_of() != "clerk":
+        return
+    for key in ("department_id", "department"):
+        if key in form and form.get(key) not in ("", str(current_user.department_id),
+                                                  getattr(current_user.department, "code", None)):
+            abort(403)
+
+
+class Section:
+    kind = ""  # journal record kind
+    model = None
+    url = ""  # /admin/<url>
+    singular = ""  # endpoint prefix, e.g. "result"
+    title = ""
+    publishable = True
+    admin_only = False
+    per_page = 30
+
+    # --- overridables -------------------------------------------------------------
+    def fields(self, record=None):
+        return []
+
+    def list_query(self, args):
+        return select(self.model)
+
+    def order(self):
+        return (self.model.id.desc(),)
+
+    def columns(self):
+        """[(label, callable(record) -> str)] for the list table (escaped by the template)."""
+        return []
+
+    def filters(self):
+        """[(name, label, options or None)] shown above the list (GET form)."""
+        return []
+
+    def form_values(self, record) -> dict:
+        return {f.name: getattr(record, f.name, None) for f in self.fields(record)}
+
+    def validate(self, result, record):
+        """Cross-field checks and reference lookups; return extra values (e.g. resolved objects)."""
+        return {}
+
+    def create(self, values, refs):
+        raise NotImplementedError
+
+    def update(self, record, values, refs):
+        raise NotImplementedError
+
+    def changes(self, record, values, refs) -> dict:
+        """For a published record: the changes passed to lifecycle.correct()."""
+        return {k: v for k, v in values.items() if k in {c.key for c in self.model.__table__.columns}}
+
+    def label(self, record) -> str:
+        return f"#{record.id}"
+
+    def department_id(self, record):
+        return getattr(record, "department_id", None)
+
+    def extra_context(self, record):
+        return {}
+
+    def defaults(self) -> dict:
+        """Initial form values for a new record."""
+        return {}
+
+    def snapshot(self, record) -> dict:
+        return lifecycle.snapshot(self.kind, record) if self.kind in lifecycle.KINDS else journal._plain(
+            {c.key: getattr(record, c.key) for c in self.model.__table__.columns if c.key not in ("created_at", "updated_at")})
+
+    # --- plumbing ------------------------------------------------------------------
+    @property
+    def read_roles(self):
+        return ("admin",) if self.admin_only else READERS
+
+    @property
+    def write_roles(self):
+        return ("admin",) if self.admin_only else WRITERS
+
+    def scoped(self, query):
+        return department_scope(query, self.model)
+
+    def get(self, record_id):
+        return get_scoped_or_404(self.model, record_id)
+
+    def templates(self, name):
+        return [f"admin/{self.url}/{name}.html", f"admin/crud/{name}.html"]
+
+    def render_form(self, record, result=None, status=200, reason_error=None):
+        fields = self.fields(record)
+        raw = result.raw if result else ({f.name: _display(getattr(self, "_raw_value", None), f, v)
+                                          for f, v in ((f, self.form_values(record).get(f.name)) for f in fields)}
+                                         if record is not None else dict(self.defaults()))
+        context = dict(section=self, record=record, fields=fields, raw=raw,
+                       errors=result.errors if result else {}, masked=result.masked if result else {},
+                       reason_error=reason_error, status_labels=STATUS_LABELS,
+                       editable=record is None or can_edit(record),
+                       withhold_reasons=lifecycle.WITHHOLD_REASONS)
+        if record is not None:
+            context.update(self.extra_context(record))
+        return render_template(self.templates("edit"), **context), status
+
+    # --- views ---------------------------------------------------------------------
+    def view_list(self):
+        query = self.scoped(self.list_query(request.args))
+        paging = paging_from_request(self.per_page, 200)
+        total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar()
+        rows = db.session.execute(query.order_by(*self.order()).limit(paging.per_page)
+                                  .offset(paging.offset)).scalars().all()
+        page = Page(rows, total, paging.page, paging.per_page)
+        template = self.templates("_rows") if request.headers.get("HX-Request") and \
+            not request.headers.get("HX-History-Restore-Request") else self.templates("list")
+        return render_template(template, section=self, page=page, status_labels=STATUS_LABELS)
+
+    def view_new(self):
+        if request.method == "GET":
+            return self.render_form(None)
+        forbid_foreign_department()
+        result = parse_form(self.fields(None), request.form)
+        refs = self.validate(result, None) if result.ok else {}
+        if not result.ok:
+            return self.render_form(None, result, 422)
+        if result.masked:
+            return self.render_form(None, result, 200)  # show what was masked; the clerk submits again
+        with write_transaction():
+            record = self.create(result.values, refs)
+            db.session.flush()
+            journal.record("create", self.kind, record.id, after=self.snapshot(record),
+                           department_id=self.department_id(record), summary=f"新建{self.title} {self.label(record)}")
+        flash(f"已保存{self.title}“{self.label(record)}”（草稿，尚未公开）。" if self.publishable
+              else f"已保存{self.title}“{self.label(record)}”。", "success")
+        return redirect_303(url_for(f"admin.{self.singular}_edit", record_id=record.id))
+
+    def view_edit(self, record_id):
+        record = self.get(record_id)
+        if request.method == "GET":
+            return self.render_form(record)
+        if not can_edit(record):
+            abort(403)
+        forbid_foreign_department()
+        result = parse_form(self.fields(record), request.form)
+        refs = self.validate(result, record) if result.ok else {}
+        status = getattr(getattr(record, "status", None), "value", None)
+        reason = (request.form.get("correction_reason") or "").strip()
+        reason_error = None
+        if self.publishable and status == "published" and not reason:
+            reason_error = "该记录已公开，修改将作为“更正”公示，请填写更正原因。"
+        if self.publishable and status == "withdrawn":
+            abort(409)
+        if not result.ok or reason_error:
+            return self.render_form(record, result, 422, reason_error)
+        if result.masked:
+            return self.render_form(record, result, 200)
+        with write_transaction():
+            record = self.get(record_id)
+            if self.publishable and status == "published":
+                lifecycle.correct(self.kind, record, self.changes(record, result.values, refs), reason)
+            else:
+                before = self.snapshot(record)
+                self.update(record, result.values, refs)
+                db.session.flush()
+                after = self.snapshot(record)
+                changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+                journal.record("update", self.kind, record.id, before={k: before.get(k) for k in changed},
+                               after={k: after.get(k) for k in changed}, department_id=self.department_id(record),
+                               summary=f"修改{self.title} {self.label(record)}")
+        flash("已更正并保留原版本。" if status == "published" else "已保存修改。", "success")
+        return redirect_303(url_for(f"admin.{self.singular}_edit", record_id=record_id))
+
+    def view_action(self, record_id, action):
+        record = self.get(record_id)
+        if not can_edit(record):
+            abort(403)
+        if not self.publishable or action not in ("publish", "withdraw", "withhold", "credit_repair"):
+            abort(404)
+        if action == "credit_repair" and self.kind != "penalty":
+            abort(404)
+        reason = (request.form.get("reason") or "").strip()
+        try:
+            with write_transaction():
+                record = self.get(record_id)
+                if action == "publish":
+                    lifecycle.publish(self.kind, record)
+                elif action == "withdraw":
+                    lifecycle.withdraw(self.kind, record, reason)
+                elif action == "withhold":
+                    lifecycle.withhold(self.kind, record, reason)
+                else:
+                    from ..domain.dates import parse_date
+                    try:
+                        day = parse_date(request.form.get("date") or "")
+                    except ValueError as exc:
+                        raise lifecycle.LifecycleError(f"信用修复日期：{exc}") from None
+                    lifecycle.mark_credit_repair(record, day, reason)
+        except lifecycle.LifecycleError as exc:
+            flash(str(exc), "error")
+        else:
+            flash({"publish": "已发布，公众现在可以看到该记录。", "withdraw": "已撤回，公开页面仅保留撤回说明。",
+                   "withhold": "已决定不予公开，该记录不会出现在任何公开渠道。",
+                   "credit_repair": "已登记信用修复，该处罚将停止公示。"}[action], "success")
+        return redirect_303(url_for(f"admin.{self.singular}_edit", record_id=record_id))
+
+    def view_validate(self):
+        """htmx: validate one field on change and return its inline message."""
+        name = request.args.get("field", "")
+        fields = {f.name: f for f in self.fields(None)}
+        if name not in fields:
+            abort(404)
+        result = parse_form([fields[name]], request.form)
+        return render_template("admin/crud/_field_message.html", name=name, error=result.errors.get(name),
+                               masked=result.masked.get(name))
+
+    def register(self):
+        s = self
+        read, write = s.read_roles, s.write_roles
+        bp.add_url_rule(f"/{s.url}", s.url, roles_required(*read)(lambda: s.view_list()), methods=["GET"])
+        bp.add_url_rule(f"/{s.url}/new", f"{s.singular}_new", roles_required(*write)(lambda: s.view_new()),
+                        methods=["GET", "POST"])
+        bp.add_url_rule(f"/{s.url}/validate", f"{s.singular}_validate",
+                        roles_required(*write)(lambda: s.view_validate()), methods=["POST"])
+
+        def edit(record_id):
+            if request.method == "POST" and role_of() not in write:
+                abort(403)
+            return s.view_edit(record_id)
+
+        bp.add_url_rule(f"/{s.url}/<int:record_id>", f"{s.singular}_edit", roles_required(*read)(edit),
+                        methods=["GET", "POST"])
+        if s.publishable:
+            bp.add_url_rule(f"/{s.url}/<int:record_id>/<action>", f"{s.singular}_action",
+                            roles_required(*write)(lambda record_id, action: s.view_action(record_id, action)),
+                            methods=["POST"])
+        return s
+
+
+def _display(_unused, f, value):
+    """A stored value as the text a form field shows."""
+    if value is None:
+        return [] if f.kind == "multi" else ""
+    if f.kind == "multi":
+        return [str(v) for v in value]
+    if f.kind == "bool":
+        return bool(value)
+    if f.kind == "date":
+        return value.isoformat()
+    return str(getattr(value, "value", value))

@@ -1,0 +1,89 @@
+"""Accounts: creating users, hashing and checking passwords (argon2)."""
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Department, Role, User
+
+_hasher = PasswordHasher()
+
+MIN_PASSWORD_LENGTH = 8
+ROLE_LABELS = {"admin": "管理员", "clerk": "业务人员", "auditor": "审计员"}
+
+
+class AccountError(ValueError):
+    """A user-facing problem with account data (message in Chinese, English in parentheses)."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    """True when `password` matches (never modifies the user)."""
+    if user is None or not user.password_hash or password is None:
+        return False
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+    return True
+
+
+def validate_password(password: str) -> None:
+    if not password or len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符（password too short）")
+
+
+def _role(role) -> Role:
+    try:
+        return Role(getattr(role, "value", role))
+    except ValueError:
+        raise AccountError(f"未知角色：{role}，可选 admin、clerk、auditor（unknown role）") from None
+
+
+def resolve_department(department) -> Department | None:
+    """Accept a Department, its id or its code."""
+    if department is None or department == "":
+        return None
+    if isinstance(department, Department):
+        return department
+    if isinstance(department, int):
+        found = db.session.get(Department, department)
+    else:
+        found = db.session.execute(select(Department).where(Department.code == str(department))).scalar()
+    if found is None:
+        raise AccountError(f"未知部门：{department}（unknown department）")
+    return found
+
+
+def create_user(username: str, password: str, role, department=None, display_name=None) -> User:
+    """Build a user and add it to the session (no commit). Raises AccountError on bad input."""
+    username = (username or "").strip()
+    if not username or len(username) > 80:
+        raise AccountError("用户名不能为空且不超过 80 个字符（invalid username）")
+    role = _role(role)
+    dept = resolve_department(department)
+    if role is Role.CLERK and dept is None:
+        raise AccountError("业务人员必须指定所属部门（a clerk needs --department）")
+    if role is not Role.CLERK:
+        dept = dept  # admins/auditors may carry a department for display only
+    validate_password(password)
+    if db.session.execute(select(User.id).where(User.username == username)).first():
+        raise AccountError(f"用户名 {username} 已存在（username taken）")
+    user = User(username=username, password_hash=hash_password(password), role=role, department=dept,
+                display_name=display_name, active=True, session_version=1)
+    db.session.add(user)
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Change the password and end every existing session of the user."""
+    validate_password(password)
+    user.password_hash = hash_password(password)
+    user.session_version = (user.session_version or 1) + 1
+
+
+def end_sessions(user: User) -> None:
+    user.session_version = (user.session_version or 1) + 1

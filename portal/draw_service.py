@@ -1,0 +1,543 @@
+"""The draw as the portal runs it: pool from the directory, lock, draw, substitute, certificate.
+
+The arithmetic lives in `portal.domain.draw` (standard library only); this module
+reads the directories, stores what happened and writes the audit journal.
+Each write function runs its own `write_transaction()`: call it with no pending
+changes in the session (commit first).
+"""
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func, insert, or_, select
+
+from . import clock, journal
+from .database import write_transaction
+from .domain import draw as algo
+from .domain.visibility import public_state
+from .extensions import db
+from .models import (Department, Draw, DrawAssignment, DrawPoolEntry, DrawSelection, DrawStratum,
+                     DrawSubstitution, DrawWitness, Entity, Inspector, InspectorConflict, RegistrationStatus,
+                     Task, inspector_specialty)
+from .visibility_sql import public_clause
+
+DrawError = algo.DrawError
+NotEnoughInspectors = algo.NotEnoughInspectors
+
+DEFAULT_INSPECTORS_PER_TARGET = 2
+# Default strata by credit-risk class (high 30%, fairly high 10%, general 2%, low 1%).
+DEFAULT_STRATA = [{"stratum": "D", "ratio": "0.3"}, {"stratum": "C", "ratio": "0.1"},
+                  {"stratum": "B", "ratio": "0.02"}, {"stratum": "A", "ratio": "0.01"}]
+STRATIFY_LABELS = {"risk_class": "信用风险分类", "entity_type": "主体类型", "industry": "行业", "region": "区划",
+                   "none": "不分层"}
+ALL_STRATUM = "全部"
+ACTIVE = RegistrationStatus.ACTIVE.value
+
+
+# --------------------------------------------------------------------------- task settings
+
+def normalise_ratio(text) -> str:
+    """'30%', '0.3', ' 0.30 ' → exact decimal text ('0.3'); raises DrawError if not a ratio in [0, 1]."""
+    raw = str(text).strip().replace("％", "%")
+    try:
+        value = Decimal(raw[:-1]) / 100 if raw.endswith("%") else Decimal(raw)
+    except InvalidOperation:
+        raise DrawError(f"抽取比例“{text}”不是有效的数字或百分比") from None
+    if not value.is_finite() or value < 0 or value > 1:
+        raise DrawError(f"抽取比例“{text}”应在 0 与 100% 之间")
+    out = format(value.normalize(), "f")
+    return out if out not in ("-0",) else "0"
+
+
+def stratum_rules(task) -> list[algo.StratumRule]:
+    rules = []
+    for spec in task.strata or DEFAULT_STRATA:
+        name = str(spec.get("stratum", "")).strip()
+        if not name:
+            raise DrawError("分层名称不能为空")
+        if spec.get("count") not in (None, ""):
+            try:
+                count = int(spec["count"])
+            except (TypeError, ValueError):
+                raise DrawError(f"分层 {name} 的抽取数量“{spec['count']}”不是整数") from None
+            if count < 0:
+                raise DrawError(f"分层 {name} 的抽取数量不能为负数")
+            rules.append(algo.StratumRule(name, count=count))
+        elif spec.get("ratio") not in (None, ""):
+            rules.append(algo.StratumRule(name, ratio=normalise_ratio(spec["ratio"])))
+        else:
+            raise DrawError(f"分层 {name} 既没有抽取比例也没有抽取数量")
+    return rules
+
+
+def task_departments(task) -> list[Department]:
+    depts = list(task.departments) or [task.department]
+    if task.department not in depts:
+        depts.insert(0, task.department)
+    return sorted(depts, key=lambda d: d.code)
+
+
+def inspectors_per_target(task) -> dict[str, int]:
+    """Department code → inspectors per drawn target (default 2 for every department taking part)."""
+    stated = task.inspectors_per_target or {}
+    return {d.code: int(stated.get(d.code, DEFAULT_INSPECTORS_PER_TARGET)) for d in task_departments(task)}
+
+
+def _stratify(task):
+    rules = task.strata or DEFAULT_STRATA
+    if task.stratify_by == "none" or (len(rules) == 1 and rules[0].get("stratum") == ALL_STRATUM):
+        return lambda row: ALL_STRATUM
+    by = task.stratify_by or "risk_class"
+    if by == "risk_class":
+        return lambda row: getattr(row.risk_class, "value", row.risk_class)
+    if by == "entity_type":
+        return lambda row: getattr(row.entity_type, "value", row.entity_type)
+    if by == "industry":
+        return lambda row: (row.industry or "")[:1] or "未分类"
+    if by == "region":
+        return lambda row: row.region_code
+    raise DrawError(f"不支持的分层方式“{by}”")
+
+
+def _region_prefix(code: str) -> str:
+    """'411400' (a city) covers every county code starting '4114'."""
+    code = code.strip()
+    while len(code) > 2 and code.endswith("00"):
+        code = code[:-2]
+    return code
+
+
+def _scope_values(scope, key):
+    values = scope.get(key) or []
+    if isinstance(values, str):
+        values = [v for v in values.replace("，", ",").split(",")]
+    return [str(v).strip() for v in values if str(v).strip()]
+
+
+def describe_scope(task) -> list[tuple[str, str]]:
+    """The scope in plain Chinese, for clerks and the public."""
+    scope = task.scope or {}
+    labels = [("entity_types", "主体类型"), ("regions", "行政区划"), ("industries", "行业"), ("tags", "标签")]
+    out = [(label, "、".join(_scope_values(scope, key))) for key, label in labels if _scope_values(scope, key)]
+    out.append(("登记状态", ACTIVE))
+    out.append(("分层方式", STRATIFY_LABELS.get(task.stratify_by or "risk_class", task.stratify_by)))
+    return out
+
+
+# --------------------------------------------------------------------------- the pool
+
+@dataclass(frozen=True)
+class PoolMember:
+    entity_id: int
+    uscc: str
+    stratum: str
+
+
+def candidate_pool(task) -> list[PoolMember]:
+    """Entities matching the task's scope, registration status 存续 only, each with its stratum."""
+    scope = task.scope or {}
+    statuses = _scope_values(scope, "statuses")
+    if statuses and ACTIVE not in statuses:
+        return []  # only 存续 entities ever enter a pool
+    q = select(Entity.id, Entity.uscc, Entity.entity_type, Entity.region_code, Entity.industry,
+               Entity.risk_class, Entity.tags).where(Entity.registration_status == RegistrationStatus.ACTIVE)
+    types = _scope_values(scope, "entity_types")
+    if types:
+        q = q.where(Entity.entity_type.in_(types))
+    regions = [_region_prefix(r) for r in _scope_values(scope, "regions")]
+    if regions:
+        q = q.where(or_(*[Entity.region_code.startswith(r, autoescape=True) for r in regions]))
+    industries = _scope_values(scope, "industries")
+    if industries:
+        q = q.where(or_(*[Entity.industry.startswith(i, autoescape=True) for i in industries]))
+    tags = set(_scope_values(scope, "tags"))
+    stratum_of = _stratify(task)
+    members = []
+    for row in db.session.execute(q.order_by(Entity.uscc)):
+        if tags and not tags.intersection(row.tags or []):
+            continue
+        members.append(PoolMember(row.id, row.uscc, stratum_of(row)))
+    return members
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    stratum: str
+    population: int
+    drawn: int
+    ratio: str | None
+    count: int | None
+
+
+@dataclass(frozen=True)
+class PoolPreview:
+    rows: list[PreviewRow]
+    total: int
+    drawn: int
+    error: str | None = None
+
+
+def pool_preview(task, members=None) -> PoolPreview:
+    """N per stratum and the n that a draw would take now."""
+    members = candidate_pool(task) if members is None else members
+    counts = Counter(m.stratum for m in members)
+    try:
+        rules = {r.stratum: r for r in stratum_rules(task)}
+    except DrawError as exc:
+        return PoolPreview([PreviewRow(s, n, 0, None, None) for s, n in sorted(counts.items())],
+                           len(members), 0, str(exc))
+    rows = []
+    for stratum in sorted(set(counts) | set(rules)):
+        rule = rules.get(stratum)
+        try:
+            n = algo.stratum_size(counts.get(stratum, 0), rule)
+        except DrawError as exc:
+            return PoolPreview(rows, len(members), 0, str(exc))
+        rows.append(PreviewRow(stratum, counts.get(stratum, 0), n, rule.ratio if rule else None,
+                               rule.count if rule else None))
+    return PoolPreview(rows, len(members), sum(r.drawn for r in rows))
+
+
+# --------------------------------------------------------------------------- lock
+
+def lock(task, actor, reason=None) -> Draw:
+    """Fix the pool now: store it, its hash, a secret nonce and the commitment.
+
+    A second lock on the same task is a redraw: it needs a reason and leaves every
+    earlier draw in place.
+    """
+    reason = (reason or "").strip() or None
+    task_id = task.id
+    with write_transaction():
+        task = db.session.get(Task, task_id)
+        previous = db.session.execute(select(func.max(Draw.sequence)).where(Draw.task_id == task.id)).scalar()
+        if previous and not reason:
+            raise DrawError("该任务已有抽取记录，重新抽取必须填写原因")
+        stratum_rules(task)  # validate before storing anything
+        members = candidate_pool(task)
+        if not members:
+            raise DrawError("按该任务的抽查范围没有符合条件（存续）的检查对象，无法锁定名单")
+        preview = pool_preview(task, members)
+        if preview.error:
+            raise DrawError(preview.error)
+        nonce = algo.new_nonce()
+        now = clock.now()
+        draw = Draw(task_id=task.id, sequence=(previous or 0) + 1, reason=reason, algorithm=algo.ALGORITHM,
+                    pool_hash=algo.pool_hash(algo.Candidate(m.uscc, m.stratum) for m in members),
+                    commitment=algo.commitment(nonce), nonce=nonce,
+                    inspectors_per_target=inspectors_per_target(task), locked_at=now,
+                    locked_by_id=getattr(actor, "id", None))
+        db.session.add(draw)
+        db.session.flush()
+        db.session.execute(insert(DrawPoolEntry), [
+            {"draw_id": draw.id, "entity_id": m.entity_id, "uscc": m.uscc, "stratum": m.stratum} for m in members])
+        for row in preview.rows:
+            db.session.add(DrawStratum(draw_id=draw.id, stratum=row.stratum, ratio=row.ratio, count=row.count,
+                                       population=row.population, drawn=None))
+        journal.record("draw.lock", "draw", draw.id, actor=actor, department_id=task.department_id,
+                       after={"task": task.code, "sequence": draw.sequence, "pool_size": len(members),
+                              "pool_hash": draw.pool_hash, "commitment": draw.commitment, "reason": reason},
+                       summary=f"锁定任务 {task.code} 第 {draw.sequence} 次抽取的候选名单（{len(members)} 户）")
+    return db.session.get(Draw, draw.id)
+
+
+# --------------------------------------------------------------------------- draw
+
+def _eligibility(task, departments, selected_entity_ids):
+    """Per department: inspectors (active, specialties cover the task's items) and their conflicts."""
+    items_by_dept = defaultdict(set)
+    for item in task.items:
+        items_by_dept[item.department_id].add(item.id)
+    dept_ids = [d.id for d in departments]
+    inspectors = db.session.execute(
+        select(Inspector.id, Inspector.department_id, Inspector.licence_no, Inspector.name)
+        .where(Inspector.department_id.in_(dept_ids), Inspector.active.is_(True))).all()
+    specialties = defaultdict(set)
+    for insp_id, item_id in db.session.execute(
+            select(inspector_specialty.c.inspector_id, inspector_specialty.c.check_item_id)
+            .where(inspector_specialty.c.inspector_id.in_([i.id for i in inspectors] or [-1]))):
+        specialties[insp_id].add(item_id)
+    conflicts = set()
+    for insp_id, entity_id in db.session.execute(
+            select(InspectorConflict.inspector_id, InspectorConflict.entity_id)
+            .where(InspectorConflict.inspector_id.in_([i.id for i in inspectors] or [-1]))):
+        conflicts.add((insp_id, entity_id))
+    by_dept = defaultdict(list)
+    for insp in inspectors:
+        declared = specialties.get(insp.id)
+        needed = items_by_dept.get(insp.department_id, set())
+        if declared and not needed <= declared:
+            continue  # declared specialties that do not cover this task's items
+        by_dept[insp.department_id].append(insp)
+    return by_dept, conflicts
+
+
+def perform(draw, public_entropy, witnesses, actor) -> Draw:
+    """Reveal: seed from the nonce, pool hash and public entropy; select; match inspectors; store.
+
+    `witnesses` is a list of names or (name, organisation) pairs. Raises DrawError
+    (nothing stored) when the draw cannot be made as asked.
+    """
+    public_entropy = (public_entropy or "").strip()
+    if not public_entropy:
+        raise DrawError("请由见证人输入公开随机数（如当日福利彩票开奖号码）")
+    if len(public_entropy) > 500:
+        raise DrawError("公开随机数过长（不超过 500 个字符）")
+    people = []
+    for w in witnesses or []:
+        name, org = (w, None) if isinstance(w, str) else (w[0], w[1] if len(w) > 1 else None)
+        name, org = (name or "").strip(), (org or "").strip() or None
+        if name:
+            people.append((name[:50], org[:100] if org else None))
+    if not people:
+        raise DrawError("请至少登记一名见证人姓名")
+    draw_id = draw.id
+    with write_transaction():
+        draw = db.session.get(Draw, draw_id)
+        if draw.drawn_at is not None:
+            raise DrawError("该抽取已经完成，不能重复抽取；如确需重新抽取，请使用“重新抽取”并填写原因")
+        later = db.session.execute(select(func.max(Draw.sequence)).where(Draw.task_id == draw.task_id)).scalar()
+        if later != draw.sequence:
+            raise DrawError("该名单已被之后的重新锁定取代，不能再抽取")
+        task = draw.task
+        pool_rows = db.session.execute(select(DrawPoolEntry.entity_id, DrawPoolEntry.uscc, DrawPoolEntry.stratum)
+                                       .where(DrawPoolEntry.draw_id == draw.id)).all()
+        candidates = [algo.Candidate(r.uscc, r.stratum) for r in pool_rows]
+        if algo.pool_hash(candidates) != draw.pool_hash:
+            raise DrawError("存储的候选名单与锁定时的 pool_hash 不一致，已停止抽取")
+        entity_by_uscc = {r.uscc: r.entity_id for r in pool_rows}
+        rules = [algo.StratumRule(s.stratum, s.ratio, s.count) for s in draw.strata
+                 if s.ratio is not None or s.count is not None]
+        seed = algo.derive_seed(draw.nonce, draw.pool_hash, public_entropy)
+        outcomes, selected = algo.select(candidates, rules, seed)
+
+        departments = task_departments(task)
+        per_target = dict(draw.inspectors_per_target or inspectors_per_target(task))
+        dept_by_code = {d.code: d for d in departments}
+        by_dept, conflicts = _eligibility(task, departments, [entity_by_uscc[s.uscc] for s in selected])
+        inspector_by_licence = {}
+        eligible = {}
+        for s in selected:
+            entity_id = entity_by_uscc[s.uscc]
+            per = {}
+            for code in sorted(per_target):
+                dept = dept_by_code.get(code)
+                if dept is None:
+                    raise DrawError(f"执法人员配置中的部门 {code} 不属于该任务")
+                ok = sorted(i.licence_no for i in by_dept.get(dept.id, []) if (i.id, entity_id) not in conflicts)
+                per[code] = ok
+            eligible[s.uscc] = per
+        for insps in by_dept.values():
+            for i in insps:
+                inspector_by_licence[i.licence_no] = i
+        assignments = algo.assign_inspectors(selected, eligible, per_target, seed)  # may raise: nothing stored
+
+        now = clock.now()
+        draw.public_entropy = public_entropy
+        draw.seed = seed
+        draw.drawn_at = now
+        draw.drawn_by_id = getattr(actor, "id", None)
+        outcome_by_stratum = {o.stratum: o for o in outcomes}
+        for st in draw.strata:
+            o = outcome_by_stratum.get(st.stratum)
+            st.drawn = o.drawn if o else 0
+            st.population = o.population if o else st.population
+        for pos, (s, a) in enumerate(zip(selected, assignments), 1):
+            sel = DrawSelection(draw_id=draw.id, position=pos, entity_id=entity_by_uscc[s.uscc], uscc=s.uscc,
+                                stratum=s.stratum, key=s.key, eligible=eligible[s.uscc])
+            for j, lic in enumerate(a.inspectors, 1):
+                insp = inspector_by_licence[lic]
+                sel.assignments.append(DrawAssignment(position=j, inspector_id=insp.id,
+                                                      department_id=insp.department_id, licence_no=lic,
+                                                      name=insp.name))
+            db.session.add(sel)
+        for name, org in people:
+            db.session.add(DrawWitness(draw_id=draw.id, name=name, organisation=org, witnessed_at=now))
+        journal.record("draw.perform", "draw", draw.id, actor=actor, department_id=task.department_id,
+                       after={"task": task.code, "sequence": draw.sequence, "public_entropy": public_entropy,
+                              "seed": seed, "selected": [s.uscc for s in selected],
+                              "witnesses": [n for n, _ in people]},
+                       summary=f"完成任务 {task.code} 第 {draw.sequence} 次抽取，抽中 {len(selected)} 户")
+    return db.session.get(Draw, draw_id)
+
+
+def publish(draw, actor) -> Draw:
+    """Publish the drawn list (and so its certificate) through the shared lifecycle."""
+    draw_id = draw.id
+    with write_transaction():
+        draw = db.session.get(Draw, draw_id)
+        if draw.drawn_at is None:
+            raise DrawError("尚未完成抽取，不能公示")
+        from . import lifecycle
+
+        try:
+            lifecycle.publish("draw", draw, actor=actor, at=clock.now())
+        except lifecycle.LifecycleError as exc:
+            raise DrawError(str(exc)) from None
+    return db.session.get(Draw, draw_id)
+
+
+def substitute(selection, old_licence, new_licence, reason, actor) -> DrawSubstitution:
+    """Replace one matched inspector (special cases only): the old assignment stays with `replaced_at`."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DrawError("更换执法人员必须填写原因")
+    old_licence, new_licence = (old_licence or "").strip(), (new_licence or "").strip()
+    selection_id = selection.id
+    with write_transaction():
+        sel = db.session.get(DrawSelection, selection_id)
+        draw = db.session.get(Draw, sel.draw_id)
+        current = [a for a in sel.assignments if a.replaced_at is None]
+        old = next((a for a in current if a.licence_no == old_licence), None)
+        if old is None:
+            raise DrawError(f"执法证号 {old_licence} 不是该对象当前匹配的执法人员")
+        new = db.session.execute(select(Inspector).where(Inspector.licence_no == new_licence)).scalar()
+        if new is None:
+            raise DrawError(f"找不到执法证号为 {new_licence} 的执法人员")
+        if not new.active:
+            raise DrawError(f"执法人员 {new.name}（{new_licence}）已停用")
+        if any(a.licence_no == new_licence for a in current):
+            raise DrawError(f"{new.name}（{new_licence}）已是该对象的检查人员")
+        if new.department_id != old.department_id:
+            raise DrawError("替换人员应与被替换人员属于同一部门")
+        conflict = db.session.execute(select(InspectorConflict.id).where(
+            InspectorConflict.inspector_id == new.id, InspectorConflict.entity_id == sel.entity_id)).first()
+        if conflict:
+            raise DrawError(f"{new.name}（{new_licence}）已申报与该对象存在利益冲突，不能替换")
+        now = clock.now()
+        old.replaced_at = now
+        sel.assignments.append(DrawAssignment(position=max(a.position for a in sel.assignments) + 1,
+                                              inspector_id=new.id, department_id=new.department_id,
+                                              licence_no=new.licence_no, name=new.name))
+        actor_name = getattr(actor, "display_name", None) or getattr(actor, "username", None) or "system"
+        sub = DrawSubstitution(draw_id=draw.id, selection_id=sel.id, old_licence_no=old_licence,
+                               new_licence_no=new_licence, reason=reason, actor_id=getattr(actor, "id", None),
+                               actor_name=actor_name, at=now)
+        db.session.add(sub)
+        journal.record("draw.substitute", "draw", draw.id, actor=actor, department_id=draw.task.department_id,
+                       before={"uscc": sel.uscc, "inspector": old_licence},
+                       after={"uscc": sel.uscc, "inspector": new_licence, "reason": reason},
+                       summary=f"更换 {sel.uscc} 的执法人员 {old_licence} → {new_licence}")
+    return db.session.get(DrawSubstitution, sub.id)
+
+
+# --------------------------------------------------------------------------- certificate
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def _ratio_or_count(stratum):
+    out = {}
+    if stratum.ratio is not None:
+        out["ratio"] = stratum.ratio
+    if stratum.count is not None:
+        out["count"] = stratum.count
+    return out
+
+
+def sibling_draws(draw) -> list[Draw]:
+    return list(db.session.execute(select(Draw).where(Draw.task_id == draw.task_id).order_by(Draw.sequence))
+                .scalars())
+
+
+def certificate(draw) -> dict:
+    """The public JSON of SPEC §5 step 6 (the nonce only once drawn). Inspector name + licence only."""
+    task = draw.task
+    drawn = draw.drawn_at is not None
+    pool = db.session.execute(select(DrawPoolEntry.uscc, DrawPoolEntry.stratum)
+                              .where(DrawPoolEntry.draw_id == draw.id).order_by(DrawPoolEntry.uscc)).all()
+    siblings = sibling_draws(draw)
+    later = [d for d in siblings if d.sequence > draw.sequence]
+    earlier = [d for d in siblings if d.sequence < draw.sequence]
+    # Substitutes are appended after the algorithm's assignments, so positions tell them apart.
+    per_entity = sum(int(v) for v in (draw.inspectors_per_target or {}).values())
+    selected = []
+    for sel in draw.selections:
+        as_drawn = sorted(sel.assignments, key=lambda a: a.position)
+        original = [a for a in as_drawn if a.position <= per_entity]
+        current = [a for a in as_drawn if a.replaced_at is None]
+        selected.append({
+            "uscc": sel.uscc, "stratum": sel.stratum, "key": sel.key, "eligible": sel.eligible,
+            "inspectors": [a.licence_no for a in original],
+            "current_inspectors": [a.licence_no for a in current],
+            "assignments": [{"licence_no": a.licence_no, "name": a.name, "department": a.department.code,
+                             "replaced": a.replaced_at is not None} for a in as_drawn],
+        })
+    sel_uscc = {sel.id: sel.uscc for sel in draw.selections}
+    return {
+        "algorithm": draw.algorithm,
+        "draw_id": draw.id,
+        "task": task.code,
+        "task_title": task.title,
+        "sequence": draw.sequence,
+        "reason": draw.reason,
+        "supersedes": [d.id for d in earlier],
+        "superseded_by": later[0].id if later else None,
+        "pool": [{"uscc": u, "stratum": s} for u, s in pool],
+        "pool_size": len(pool),
+        "pool_hash": draw.pool_hash,
+        "commitment": draw.commitment,
+        "nonce": draw.nonce if drawn else None,
+        "public_entropy": draw.public_entropy,
+        "seed": draw.seed,
+        "strata": [{"stratum": s.stratum, "N": s.population, "n": s.drawn, **_ratio_or_count(s)}
+                   for s in draw.strata],
+        "inspectors_per_target": dict(sorted((draw.inspectors_per_target or {}).items())),
+        "selected": selected,
+        "substitutions": [{"uscc": sel_uscc.get(s.selection_id), "old": s.old_licence_no, "new": s.new_licence_no,
+                           "reason": s.reason, "actor": s.actor_name, "at": _iso(s.at)} for s in draw.substitutions],
+        "witnesses": [{"name": w.name, "organisation": w.organisation, "at": _iso(w.witnessed_at)}
+                      for w in draw.witnesses],
+        "locked_at": _iso(draw.locked_at),
+        "drawn_at": _iso(draw.drawn_at),
+        "published_at": _iso(draw.published_at),
+    }
+
+
+def verify_draw(draw) -> list[str]:
+    """Re-run a stored draw from its own certificate (empty list = match)."""
+    if draw.drawn_at is None:
+        return ["该抽取尚未完成（nonce 未公开），无法核对"]
+    return algo.verify(certificate(draw))
+
+
+# --------------------------------------------------------------------------- public helpers
+
+@dataclass(frozen=True)
+class WhyDrawn:
+    draw: Draw
+    task: Task
+    scope: list
+    stratum: str
+    ratio: str | None
+    count: int | None
+    population: int
+    drawn: int
+    rank: int  # key rank within the stratum, 1 = smallest key
+    key: str
+    superseded: bool
+
+
+def why_drawn(entity, now=None) -> list[WhyDrawn]:
+    """For each public draw that selected `entity`: task, scope, stratum, ratio, key rank, certificate."""
+    now = now or clock.now()
+    rows = db.session.execute(
+        select(DrawSelection, Draw).join(Draw, DrawSelection.draw_id == Draw.id)
+        .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))
+        .order_by(Draw.drawn_at.desc(), Draw.id.desc())).all()
+    out = []
+    for sel, draw in rows:
+        if not public_state("draw", draw, now).is_visible:
+            continue
+        rank = db.session.execute(select(func.count()).select_from(DrawSelection).where(
+            DrawSelection.draw_id == draw.id, DrawSelection.stratum == sel.stratum,
+            DrawSelection.key <= sel.key)).scalar()
+        stratum = next((s for s in draw.strata if s.stratum == sel.stratum), None)
+        later = db.session.execute(select(func.count()).select_from(Draw).where(
+            Draw.task_id == draw.task_id, Draw.sequence > draw.sequence, Draw.drawn_at.is_not(None))).scalar()
+        out.append(WhyDrawn(draw, draw.task, describe_scope(draw.task), sel.stratum,
+                            stratum.ratio if stratum else None, stratum.count if stratum else None,
+                            stratum.population if stratum else 0, stratum.drawn if stratum else 0,
+                            rank, sel.key, bool(later)))
+    return out

@@ -1,0 +1,506 @@
+"""Read functions for the public site, shared by every representation.
+
+HTML pages, htmx fragments, JSON and CSV of one list all come from the same
+`list_*` (one page) / `iter_*` (every matching row, streamed) function; detail
+pages from `get_*`. Every query goes through `visibility_sql.public_clause` and
+every single record through `domain.visibility.public_state`: nothing here
+returns a record the public may not see (hidden → None; tombstones are returned
+with their state so the page can say "已撤回" / "停止公示" and nothing else).
+"""
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from .domain.dates import parse_date
+from .domain.visibility import PublicState, Visibility, public_state
+from .extensions import db
+from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelection, Entity, EntityType, Penalty,
+                     PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding, Task,
+                     VocabularyKind, VocabularyTerm, plan_department, task_department)
+from .visibility_sql import public_clause
+from .web import Page, Paging
+
+STREAM_BATCH = 500
+
+
+# ---------------------------------------------------------------- filters
+
+class FilterError(ValueError):
+    """Invalid query-string filters; `messages` are plain Chinese sentences for the user."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__("；".join(messages))
+        self.messages = messages
+
+
+@dataclass(frozen=True)
+class Filters:
+    dept: str | None = None
+    year: int | None = None
+    region: str | None = None
+    q: str | None = None
+    conclusion: str | None = None
+    category: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, name) not in (None, "") for name in self.__dataclass_fields__)
+
+
+_DEPT_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+_REGION = re.compile(r"^\d{2,6}$")
+
+
+def parse_filters(args) -> Filters:
+    """Filters from a query string (any mapping of str → str). Raises FilterError in Chinese."""
+    errors: list[str] = []
+
+    def text(name, limit):
+        value = (args.get(name) or "").strip()
+        if len(value) > limit:
+            errors.append(f"“{name}”不能超过 {limit} 个字符。")
+            return None
+        return value or None
+
+    dept = text("dept", 32)
+    if dept and not _DEPT_CODE.match(dept):
+        errors.append(f"部门代码“{dept}”格式不正确，应为字母、数字组成的部门代码。")
+        dept = None
+    year = None
+    raw_year = (args.get("year") or "").strip()
+    if raw_year:
+        if raw_year.isdigit() and 1990 <= int(raw_year) <= 2100:
+            year = int(raw_year)
+        else:
+            errors.append(f"年度“{raw_year}”不正确，请填写四位年份，例如 2025。")
+    region = text("region", 6)
+    if region and not _REGION.match(region):
+        errors.append(f"行政区划代码“{region}”不正确，应为 2 至 6 位数字，例如 411421。")
+        region = None
+    q = text("q", 100)
+    conclusion = text("conclusion", 100)
+    category = text("category", 40)
+    dates = {}
+    for name, label in (("from", "起始日期"), ("to", "截止日期")):
+        raw = (args.get(name) or "").strip()
+        if raw:
+            try:
+                dates[name] = parse_date(raw)
+            except ValueError as exc:
+                errors.append(f"{label}：{exc}")
+    if "from" in dates and "to" in dates and dates["from"] > dates["to"]:
+        errors.append("起始日期不能晚于截止日期。")
+    if errors:
+        raise FilterError(errors)
+    return Filters(dept=dept, year=year, region=region, q=q, conclusion=conclusion, category=category,
+                   date_from=dates.get("from"), date_to=dates.get("to"))
+
+
+def _region_prefix(region: str) -> str:
+    """411400 → 4114 (a city matches its counties); 410000 → 41."""
+    prefix = region
+    while len(prefix) > 2 and prefix.endswith("00"):
+        prefix = prefix[:-2]
+    return prefix
+
+
+def _dept_ids(code: str):
+    return select(Department.id).where(Department.code == code)
+
+
+def _date_range(column, f: Filters) -> list:
+    conds = []
+    if f.year:
+        conds += [column >= date(f.year, 1, 1), column <= date(f.year, 12, 31)]
+    if f.date_from:
+        conds.append(column >= f.date_from)
+    if f.date_to:
+        conds.append(column <= f.date_to)
+    return conds
+
+
+def _entity_ids_matching(q: str):
+    return select(Entity.id).where(or_(Entity.name.icontains(q, autoescape=True), Entity.uscc == q.upper()))
+
+
+def _page(stmt, count_stmt, paging: Paging) -> Page:
+    total = db.session.execute(count_stmt).scalar_one()
+    items = list(db.session.execute(stmt.limit(paging.per_page).offset(paging.offset)).unique().scalars())
+    return Page(items=items, total=total, page=paging.page, per_page=paging.per_page)
+
+
+def _stream(stmt):
+    """Every row of `stmt`, fetched in batches (constant memory: the identity map is weak)."""
+    result = db.session.execute(stmt.execution_options(yield_per=STREAM_BATCH))
+    for row in result.scalars():
+        yield row
+
+
+# ---------------------------------------------------------------- results
+
+def _result_conditions(f: Filters, now: datetime) -> list:
+    conds = [public_clause("result", now)]
+    if f.dept:
+        conds.append(Result.department_id.in_(_dept_ids(f.dept)))
+    conds += _date_range(Result.formed_date, f)
+    if f.region:
+        conds.append(Result.entity_id.in_(select(Entity.id).where(
+            Entity.region_code.startswith(_region_prefix(f.region)))))
+    if f.q:
+        conds.append(or_(Result.entity_id.in_(_entity_ids_matching(f.q)),
+                         Result.task_id.in_(select(Task.id).where(Task.code == f.q))))
+    if f.conclusion:
+        conds.append(Result.id.in_(select(ResultConclusion.result_id).where(
+            or_(ResultConclusion.code == f.conclusion.upper(), ResultConclusion.label == f.conclusion))))
+    return conds
+
+
+RESULT_LOAD = (
+    joinedload(Result.entity), joinedload(Result.department), joinedload(Result.task),
+    selectinload(Result.conclusions), selectinload(Result.inspectors),
+    selectinload(Result.findings).joinedload(ResultFinding.check_item).selectinload(CheckItem.versions),
+)
+
+
+def _results_stmt(f: Filters, now: datetime):
+    return (select(Result).where(*_result_conditions(f, now)).options(*RESULT_LOAD)
+            .order_by(Result.formed_date.desc(), Result.id.desc()))
+
+
+def list_results(f: Filters, now: datetime, paging: Paging) -> Page:
+    count = select(func.count(Result.id)).where(*_result_conditions(f, now))
+    page = _page(_results_stmt(f, now), count, paging)
+    _preload_task_items({r.task_id for r in page.items})
+    return page
+
+
+def iter_results(f: Filters, now: datetime):
+    return _stream(_results_stmt(f, now))
+
+
+def _preload_task_items(task_ids) -> None:
+    """Load the check items of these tasks in two queries (results show their task's items)."""
+    if task_ids:
+        db.session.execute(select(Task).where(Task.id.in_(task_ids))
+                           .options(selectinload(Task.items).selectinload(CheckItem.versions))).scalars().all()
+
+
+@dataclass
+class Detail:
+    """A record the public may see, fully or as a tombstone."""
+
+    record: object
+    state: PublicState
+    versions: list = field(default_factory=list)  # kept RecordVersions (corrections), oldest first
+
+    @property
+    def tombstone(self) -> bool:
+        return self.state.visibility is Visibility.TOMBSTONE
+
+
+def _detail(kind: str, record, now: datetime) -> Detail | None:
+    if record is None:
+        return None
+    state = public_state(kind, record, now)
+    if state.visibility is Visibility.HIDDEN:
+        return None
+    versions = []
+    if state.is_visible:
+        versions = list(db.session.execute(
+            select(RecordVersion).where(RecordVersion.record_kind == kind, RecordVersion.record_id == record.id)
+            .order_by(RecordVersion.version)).scalars())
+    return Detail(record, state, versions)
+
+
+def get_result(result_id: int, now: datetime) -> Detail | None:
+    record = db.session.execute(select(Result).where(Result.id == result_id).options(*RESULT_LOAD)).scalar()
+    return _detail("result", record, now)
+
+
+# ---------------------------------------------------------------- penalties
+
+def _penalty_conditions(f: Filters, now: datetime) -> list:
+    conds = [public_clause("penalty", now)]
+    if f.dept:
+        conds.append(Penalty.department_id.in_(_dept_ids(f.dept)))
+    conds += _date_range(Penalty.decision_date, f)
+    if f.region:
+        conds.append(Penalty.entity_id.in_(select(Entity.id).where(
+            Entity.region_code.startswith(_region_prefix(f.region)))))
+    if f.q:
+        conds.append(or_(Penalty.decision_no.icontains(f.q, autoescape=True),
+                         Penalty.party_name.icontains(f.q, autoescape=True),
+                         Penalty.entity_id.in_(_entity_ids_matching(f.q))))
+    if f.category:
+        conds.append(Penalty.id.in_(select(PenaltyCategory.penalty_id).where(PenaltyCategory.category == f.category)))
+    return conds
+
+
+PENALTY_LOAD = (joinedload(Penalty.entity), joinedload(Penalty.department), joinedload(Penalty.task),
+                selectinload(Penalty.category_rows))
+
+
+def _penalties_stmt(f: Filters, now: datetime):
+    return (select(Penalty).where(*_penalty_conditions(f, now)).options(*PENALTY_LOAD)
+            .order_by(Penalty.decision_date.desc(), Penalty.id.desc()))
+
+
+def list_penalties(f: Filters, now: datetime, paging: Paging) -> Page:
+    return _page(_penalties_stmt(f, now), select(func.count(Penalty.id)).where(*_penalty_conditions(f, now)), paging)
+
+
+def iter_penalties(f: Filters, now: datetime):
+    return _stream(_penalties_stmt(f, now))
+
+
+def get_penalty(penalty_id: int, now: datetime) -> Detail | None:
+    record = db.session.execute(select(Penalty).where(Penalty.id == penalty_id).options(*PENALTY_LOAD)).scalar()
+    return _detail("penalty", record, now)
+
+
+def public_state_visible(kind: str, record, now: datetime) -> bool:
+    """Whether a related record (a result's task, a task's plan) may be named and linked."""
+    return record is not None and public_state(kind, record, now).is_visible
+
+
+# ---------------------------------------------------------------- plans
+
+def _plan_conditions(f: Filters, now: datetime) -> list:
+    conds = [public_clause("plan", now)]
+    if f.dept:
+        conds.append(or_(Plan.department_id.in_(_dept_ids(f.dept)),
+                         Plan.id.in_(select(plan_department.c.plan_id).where(
+                             plan_department.c.department_id.in_(_dept_ids(f.dept))))))
+    if f.year:
+        conds.append(Plan.year == f.year)
+    if f.date_from:
+        conds.append(Plan.approval_date >= f.date_from)
+    if f.date_to:
+        conds.append(Plan.approval_date <= f.date_to)
+    if f.region:
+        conds.append(Plan.department_id.in_(select(Department.id).where(
+            Department.region_code.startswith(_region_prefix(f.region)))))
+    if f.q:
+        conds.append(Plan.title.icontains(f.q, autoescape=True))
+    return conds
+
+
+PLAN_LOAD = (joinedload(Plan.department), selectinload(Plan.participants))
+
+
+def _plans_stmt(f: Filters, now: datetime):
+    return (select(Plan).where(*_plan_conditions(f, now)).options(*PLAN_LOAD)
+            .order_by(Plan.year.desc(), Plan.approval_date.desc(), Plan.id.desc()))
+
+
+def public_task_counts(plan_ids, now: datetime) -> dict[int, int]:
+    if not plan_ids:
+        return {}
+    rows = db.session.execute(select(Task.plan_id, func.count(Task.id))
+                              .where(Task.plan_id.in_(plan_ids), public_clause("task", now))
+                              .group_by(Task.plan_id))
+    return {plan_id: count for plan_id, count in rows}
+
+
+def list_plans(f: Filters, now: datetime, paging: Paging) -> Page:
+    page = _page(_plans_stmt(f, now), select(func.count(Plan.id)).where(*_plan_conditions(f, now)), paging)
+    counts = public_task_counts([p.id for p in page.items], now)
+    for plan in page.items:
+        plan.public_task_count = counts.get(plan.id, 0)
+    return page
+
+
+def iter_plans(f: Filters, now: datetime):
+    for plan in _stream(_plans_stmt(f, now)):
+        plan.public_task_count = public_task_counts([plan.id], now).get(plan.id, 0)
+        yield plan
+
+
+def get_plan(plan_id: int, now: datetime) -> Detail | None:
+    record = db.session.execute(select(Plan).where(Plan.id == plan_id).options(*PLAN_LOAD)).scalar()
+    return _detail("plan", record, now)
+
+
+def plan_tasks(plan, now: datetime) -> list:
+    """The plan's tasks the public may see (surprise tasks appear once their results are published)."""
+    return list(db.session.execute(
+        select(Task).where(Task.plan_id == plan.id, public_clause("task", now))
+        .options(selectinload(Task.departments), selectinload(Task.items).selectinload(CheckItem.versions))
+        .order_by(Task.code)).scalars())
+
+
+# ---------------------------------------------------------------- tasks
+
+TASK_LOAD = (joinedload(Task.department), joinedload(Task.plan), selectinload(Task.departments),
+             selectinload(Task.items).selectinload(CheckItem.versions),
+             selectinload(Task.items).joinedload(CheckItem.department))
+
+
+def get_task(code: str, now: datetime) -> Detail | None:
+    record = db.session.execute(select(Task).where(Task.code == code).options(*TASK_LOAD)).scalar()
+    return _detail("task", record, now)
+
+
+def list_tasks(f: Filters, now: datetime, paging: Paging) -> Page:
+    """Public tasks (newest first), e.g. for the home page."""
+    conds = [public_clause("task", now)]
+    if f.dept:
+        conds.append(Task.id.in_(select(task_department.c.task_id).where(
+            task_department.c.department_id.in_(_dept_ids(f.dept)))))
+    stmt = select(Task).where(*conds).options(joinedload(Task.department)).order_by(
+        Task.published_at.desc(), Task.id.desc())
+    return _page(stmt, select(func.count(Task.id)).where(*conds), paging)
+
+
+@dataclass
+class TaskDraws:
+    current: object | None  # the latest public draw
+    superseded: list  # earlier public draws (redraws keep them visible)
+    withdrawn: list  # tombstoned draws
+
+
+def task_draws(task, now: datetime) -> TaskDraws:
+    draws = list(db.session.execute(
+        select(Draw).where(Draw.task_id == task.id).options(
+            selectinload(Draw.selections).joinedload(DrawSelection.entity),
+            selectinload(Draw.selections).selectinload(DrawSelection.assignments))
+        .order_by(Draw.sequence)).scalars())
+    visible, withdrawn = [], []
+    for d in draws:
+        state = public_state("draw", d, now)
+        if state.is_visible:
+            visible.append(d)
+        elif state.is_tombstone:
+            d.public_state = state
+            withdrawn.append(d)
+    current = visible[-1] if visible else None
+    return TaskDraws(current, visible[:-1], withdrawn)
+
+
+def task_results(task, now: datetime) -> list:
+    return list(db.session.execute(
+        select(Result).where(Result.task_id == task.id, public_clause("result", now))
+        .options(joinedload(Result.entity), selectinload(Result.conclusions))
+        .order_by(Result.formed_date.desc(), Result.id.desc())).scalars())
+
+
+# ---------------------------------------------------------------- check items
+
+def _item_conditions(f: Filters, now: datetime) -> list:
+    conds = [public_clause("item", now)]
+    if f.dept:
+        conds.append(CheckItem.department_id.in_(_dept_ids(f.dept)))
+    if f.region:
+        conds.append(CheckItem.department_id.in_(select(Department.id).where(
+            Department.region_code.startswith(_region_prefix(f.region)))))
+    if f.q:
+        conds.append(or_(CheckItem.code.icontains(f.q, autoescape=True),
+                         CheckItem.id.in_(select(CheckItemVersion.check_item_id).where(
+                             CheckItemVersion.name.icontains(f.q, autoescape=True)))))
+    if f.year or f.date_from or f.date_to:
+        conds.append(CheckItem.id.in_(select(CheckItemVersion.check_item_id).where(
+            *_date_range(CheckItemVersion.effective_from, f))))
+    return conds
+
+
+def _items_stmt(f: Filters, now: datetime):
+    return (select(CheckItem).join(Department, CheckItem.department_id == Department.id)
+            .where(*_item_conditions(f, now))
+            .options(joinedload(CheckItem.department), selectinload(CheckItem.versions))
+            .order_by(Department.code, CheckItem.code))
+
+
+def list_items(f: Filters, now: datetime, paging: Paging) -> Page:
+    return _page(_items_stmt(f, now), select(func.count(CheckItem.id)).where(*_item_conditions(f, now)), paging)
+
+
+def iter_items(f: Filters, now: datetime):
+    return _stream(_items_stmt(f, now))
+
+
+# ---------------------------------------------------------------- entities
+
+@dataclass
+class EntityProfile:
+    entity: Entity
+    selections: list  # DrawSelection of public draws (with .draw and .draw.task loaded)
+    results: list
+    penalties: list
+
+    @property
+    def show_operator(self) -> bool:
+        # An individual business's operator name appears only on this page (SPEC §6).
+        return self.entity.entity_type is EntityType.INDIVIDUAL and bool(self.entity.operator_name)
+
+
+def get_entity(uscc: str, now: datetime) -> EntityProfile | None:
+    code = (uscc or "").strip().upper()
+    entity = db.session.execute(select(Entity).where(Entity.uscc == code)).scalar()
+    if entity is None:
+        return None
+    selections = list(db.session.execute(
+        select(DrawSelection).join(Draw, DrawSelection.draw_id == Draw.id)
+        .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))
+        .options(joinedload(DrawSelection.draw).joinedload(Draw.task),
+                 selectinload(DrawSelection.assignments))
+        .order_by(Draw.drawn_at.desc())).scalars())
+    results = list(db.session.execute(
+        select(Result).where(Result.entity_id == entity.id, public_clause("result", now))
+        .options(joinedload(Result.task), joinedload(Result.department), selectinload(Result.conclusions))
+        .order_by(Result.formed_date.desc(), Result.id.desc())).scalars())
+    penalties = list(db.session.execute(
+        select(Penalty).where(Penalty.entity_id == entity.id, public_clause("penalty", now))
+        .options(joinedload(Penalty.department), selectinload(Penalty.category_rows))
+        .order_by(Penalty.decision_date.desc(), Penalty.id.desc())).scalars())
+    return EntityProfile(entity, selections, results, penalties)
+
+
+# ---------------------------------------------------------------- home, code lists
+
+def public_counts(now: datetime) -> dict[str, int]:
+    models = {"item": CheckItem, "plan": Plan, "task": Task, "result": Result, "penalty": Penalty}
+    return {kind: db.session.execute(select(func.count(model.id)).where(public_clause(kind, now))).scalar_one()
+            for kind, model in models.items()}
+
+
+def departments() -> list[Department]:
+    return list(db.session.execute(select(Department).order_by(Department.code)).scalars())
+
+
+DEFAULT_CONCLUSIONS = [
+    ("C01", "未发现问题"), ("C02", "未按规定公示应当公示的信息"), ("C03", "公示信息隐瞒真实情况、弄虚作假"),
+    ("C04", "通过登记的住所（经营场所）无法联系"), ("C05", "发现问题已责令改正"), ("C06", "发现问题待后续处理"),
+    ("C07", "未发现开展本次抽查涉及的经营活动"), ("C08", "不配合检查情节严重"), ("C09", "已关闭停业或正在组织清算"),
+    ("C10", "已注销、被吊销或被撤销"),
+]
+DEFAULT_FOLLOW_UPS = ["无需后续处置", "责令改正", "立案调查", "移送有关部门", "列入经营异常名录", "其他"]
+DEFAULT_PENALTY_CATEGORIES = ["警告", "通报批评", "罚款", "没收违法所得", "没收非法财物", "暂扣许可证件", "降低资质等级",
+                              "吊销许可证件", "限制开展生产经营活动", "责令停产停业", "责令关闭", "限制从业", "行政拘留", "其他"]
+
+
+def vocabulary(kind: VocabularyKind) -> list[tuple[str, str]]:
+    """(code, label) of the active terms of an admin-editable code list, with SPEC defaults."""
+    rows = db.session.execute(select(VocabularyTerm.code, VocabularyTerm.label)
+                              .where(VocabularyTerm.kind == kind, VocabularyTerm.active.is_(True))
+                              .order_by(VocabularyTerm.sort_order, VocabularyTerm.code)).all()
+    if rows:
+        return [(code, label) for code, label in rows]
+    if kind is VocabularyKind.CONCLUSION:
+        return list(DEFAULT_CONCLUSIONS)
+    if kind is VocabularyKind.FOLLOW_UP:
+        return [(label, label) for label in DEFAULT_FOLLOW_UPS]
+    if kind is VocabularyKind.PENALTY_CATEGORY:
+        return [(label, label) for label in DEFAULT_PENALTY_CATEGORIES]
+    return []
+
+
+def record_version(kind: str, record_id: int, version: int) -> RecordVersion | None:
+    return db.session.execute(select(RecordVersion).where(
+        RecordVersion.record_kind == kind, RecordVersion.record_id == record_id,
+        RecordVersion.version == version)).scalar()
+

@@ -1,0 +1,899 @@
+"""Full-text search over public records (the only module that imports Whoosh).
+
+The database is the source of truth; the index is a rebuildable cache fed from
+the `search_change` log (appended by portal.journal in the writing transaction).
+
+Layout of SEARCH_INDEX_DIR:
+    CURRENT          name of the live generation (replaced atomically by rebuild)
+    gen-<stamp>/     a Whoosh index; a "__meta__" document stores the last applied change id,
+                     written in the same Whoosh commit as the documents it covers
+    rebuild.lock     serialises rebuilds and first-time creation (fcntl)
+
+Chinese analysis: CJK text is indexed as single characters (for one-character
+queries) and as overlapping bigrams with positions (a longer fragment becomes a
+phrase of bigrams, so "鑫达食" finds "民权县鑫达食品有限公司" and nothing that
+merely contains 鑫达 and 达食 apart). Latin letters and digits form words.
+
+Visibility: each document carries the window [show_from, hide_at) in which the
+public rule (domain.visibility) allows it; queries filter on the window at `now`
+(so a future publication time arriving or a publicity period ending needs no log
+entry), and every hit shown is re-checked against the database through
+`public_state` before it is rendered, so even a stale index never leaks.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import random
+import re
+import shutil
+import threading
+import time
+import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from flask import current_app, has_app_context
+from markupsafe import Markup, escape
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+from whoosh import fields, sorting
+from whoosh import index as windex
+from whoosh import query as wq
+from whoosh.analysis import Token, Tokenizer
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import LockError
+
+from .domain.dates import china_date, china_midnight
+from .domain.visibility import public_state
+from .extensions import db
+from .models import (CheckItem, Department, Draw, Entity, EntityType, Penalty, Plan, Result, SearchChange,
+                     Status, Task)
+from .visibility_sql import public_clause
+
+log = logging.getLogger(__name__)
+
+KINDS = ("plan", "task", "result", "penalty", "item", "entity")
+KIND_LABELS = {"plan": "抽查计划", "task": "抽查任务", "result": "检查结果", "penalty": "行政处罚",
+               "item": "抽查事项", "entity": "检查对象"}
+FACETS = ("kind", "dept", "year", "conclusion", "category")
+NEVER = 2 ** 62  # hide_at of a document that never stops being public
+META_KEY = "__meta__"
+BATCH = 2000  # change-log rows applied per Whoosh commit
+
+# ---------------------------------------------------------------------------
+# Analysis
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUN = re.compile(f"([{_CJK}]+)|([0-9a-z]+)")
+_CODE_JUNK = re.compile(r"[\s\u3000]+")
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width, lower case: what both documents and queries go through."""
+    return unicodedata.normalize("NFKC", text or "").lower()
+
+
+def runs(text: str):
+    """(is_cjk, run, start) for each CJK run or Latin/digit word of normalised text."""
+    for m in _RUN.finditer(normalize(text)):
+        yield (m.group(1) is not None), m.group(0), m.start()
+
+
+class CJKTokenizer(Tokenizer):
+    """CJK runs → every 1-, 2- and 3-character gram; Latin letters and digits → lower-case words.
+
+    No positions: a fragment of up to three characters is a single term, a longer one
+    an AND of its overlapping trigrams (so "鑫达食品" needs 鑫达食 and 达食品).
+    """
+
+    def __eq__(self, other):
+        return type(self) is type(other)
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        pos = start_pos
+        for is_cjk, run, start in runs(value):
+            if is_cjk:
+                pieces = [(run[i:i + n], start + i, start + i + n)
+                          for n in (1, 2, 3) for i in range(len(run) - n + 1)]
+            else:
+                pieces = [(run, start, start + len(run))]
+            for text, s, e in pieces:
+                t.text = text
+                t.boost = 1.0
+                t.stopped = False
+                if keeporiginal:
+                    t.original = text
+                if positions:
+                    t.pos = pos
+                if chars:
+                    t.startchar, t.endchar = start_char + s, start_char + e
+                pos += 1
+                yield t
+
+
+def grams(run: str) -> list[str]:
+    """The index terms a query run must all match (see CJKTokenizer)."""
+    if len(run) <= 3:
+        return [run]
+    return [run[i:i + 3] for i in range(len(run) - 2)]
+
+
+def _schema() -> fields.Schema:
+    grams_analyzer = CJKTokenizer()
+    return fields.Schema(
+        key=fields.ID(unique=True, stored=True),
+        kind=fields.ID(stored=True),
+        rid=fields.STORED,
+        title=fields.STORED, subtitle=fields.STORED, url=fields.STORED, text=fields.STORED,
+        stamp=fields.STORED, last_change=fields.STORED,
+        tgrams=fields.TEXT(analyzer=grams_analyzer, phrase=False, field_boost=3.0),
+        bgrams=fields.TEXT(analyzer=grams_analyzer, phrase=False),
+        codes=fields.KEYWORD(commas=True, lowercase=False),
+        exact=fields.ID,
+        dept=fields.ID(stored=True), year=fields.ID(stored=True),
+        conclusion=fields.KEYWORD(commas=True, stored=True), category=fields.KEYWORD(commas=True, stored=True),
+        date=fields.NUMERIC(int, bits=64, shift_step=16, sortable=True, stored=True),
+        show_from=fields.NUMERIC(int, bits=64, shift_step=16, stored=True),
+        hide_at=fields.NUMERIC(int, bits=64, shift_step=16, stored=True),
+    )
+
+
+def norm_code(text: str) -> str:
+    """How codes (USCC, 文号, task and item codes) are compared: NFKC, no spaces, upper case,
+    with the usual bracket variants of 文号 unified to 〔〕."""
+    value = _CODE_JUNK.sub("", unicodedata.normalize("NFKC", text or "")).upper()
+    return value.translate(str.maketrans({"[": "〔", "]": "〕", "【": "〔", "】": "〕", "(": "〔", ")": "〕",
+                                          "［": "〔", "］": "〕"}))
+
+
+def _exact(text: str) -> str:
+    return "".join(normalize(text).split())
+
+
+# ---------------------------------------------------------------------------
+# Index storage: generations, pointer file, locks
+
+
+def _root() -> Path:
+    return Path(current_app.config["SEARCH_INDEX_DIR"])
+
+
+@contextmanager
+def _file_lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _current_gen(root: Path) -> str | None:
+    try:
+        name = (root / "CURRENT").read_text().strip()
+    except FileNotFoundError:
+        return None
+    return name if name and (root / name).is_dir() else None
+
+
+_ix_cache: dict[str, windex.Index] = {}
+_local = threading.local()
+
+
+def _open(root: Path, gen: str) -> windex.Index:
+    path = str(root / gen)
+    ix = _ix_cache.get(path)
+    if ix is None:
+        ix = FileStorage(path).open_index()
+        _ix_cache[path] = ix
+    return ix
+
+
+def open_index(create: bool = True) -> windex.Index | None:
+    """The live index; built from the database first if there is none yet."""
+    root = _root()
+    gen = _current_gen(root)
+    if gen is None:
+        if not create:
+            return None
+        with _file_lock(root / "rebuild.lock"):
+            gen = _current_gen(root)
+            if gen is None:
+                gen = _build(root)
+    return _open(root, gen)
+
+
+@contextmanager
+def _searcher():
+    """A per-thread searcher, refreshed when the index changed."""
+    ix = open_index()
+    cache = getattr(_local, "searchers", None)
+    if cache is None:
+        cache = _local.searchers = {}
+    s = cache.get(id(ix))
+    if s is None or s._ix is not ix:
+        s = ix.searcher()
+        s._ix = ix
+    else:
+        s = s.refresh()
+        s._ix = ix
+    cache[id(ix)] = s
+    yield s
+
+
+def last_applied(ix) -> int:
+    with ix.searcher() as s:
+        doc = s.document(key=META_KEY)
+    return int(doc["last_change"]) if doc else 0
+
+
+# ---------------------------------------------------------------------------
+# Documents: what a record looks like in the index
+
+
+def _ts(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp())
+
+
+def _day_start(day: date) -> int:
+    return int(china_midnight(day).timestamp())
+
+
+def _lifecycle_window(record) -> tuple[int, int] | None:
+    """[show_from, hide_at) by the lifecycle part of the rule; None when never public."""
+    if record.withheld or record.published_at is None:
+        return None
+    status = getattr(record.status, "value", record.status)
+    if status == Status.PUBLISHED.value:
+        return _ts(record.published_at), NEVER
+    if status == Status.WITHDRAWN.value and record.withdrawn_at is not None:
+        return _ts(record.published_at), _ts(record.withdrawn_at)
+    return None
+
+
+def _window(kind: str, record) -> tuple[int, int] | None:
+    if kind == "entity":
+        return 0, NEVER
+    win = _lifecycle_window(record)
+    if win is None:
+        return None
+    start, end = win
+    if kind == "task" and record.surprise:
+        if record.results_published_at is None:
+            return None
+        start = max(start, _ts(record.results_published_at))
+    if kind == "penalty":
+        if record.publicity_end is None:
+            return None
+        end = min(end, _day_start(record.publicity_end + timedelta(days=1)))
+        if record.credit_repair_date is not None:
+            end = min(end, _day_start(record.credit_repair_date))
+    return (start, end) if start < end else None
+
+
+def _dept_label(dept: Department | None) -> str:
+    return (dept.short_name or dept.name) if dept else ""
+
+
+def _join(*parts) -> str:
+    return "\n".join(str(p) for p in parts if p)
+
+
+def _doc(kind: str, record) -> dict | None:
+    """The index document for a record, or None when the rule never lets the public see it."""
+    win = _window(kind, record)
+    if win is None:
+        return None
+    show_from, hide_at = win
+    doc: dict = {"kind": kind, "rid": record.id, "key": f"{kind}:{record.id}", "show_from": show_from,
+                 "hide_at": hide_at, "codes": "", "conclusion": "", "category": "", "year": "", "dept": ""}
+    when = getattr(record, "published_at", None)
+    if kind == "plan":
+        title, dept = record.title, record.department
+        doc.update(url=f"/plans/{record.id}", year=str(record.year),
+                   text=_join(record.description, "、".join(d.name for d in record.participants)),
+                   subtitle=_join(KIND_LABELS[kind], dept.name, f"{record.year}年"))
+    elif kind == "task":
+        title, dept = record.title, record.department
+        plan_title = record.plan.title if record.plan else "临时任务"
+        items = "、".join(i.name for i in record.items)
+        doc.update(url=f"/tasks/{record.code}", year=str(record.year), codes=norm_code(record.code),
+                   text=_join(f"任务编号 {record.code}", plan_title, items, record.description,
+                              "、".join(d.name for d in record.departments)),
+                   subtitle=_join(KIND_LABELS[kind], dept.name, record.code))
+    elif kind == "result":
+        ent, task, dept = record.entity, record.task, record.department
+        title = f"{ent.name}（{task.title}）"
+        labels = [c.label for c in record.conclusions]
+        findings = [_join(f.check_item.name if f.check_item else "", f.text) for f in record.findings]
+        doc.update(url=f"/results/{record.id}", year=str(record.formed_date.year),
+                   conclusion=",".join(c.code for c in record.conclusions),
+                   text=_join("；".join(labels), record.remark, record.follow_up, *findings,
+                              f"统一社会信用代码 {ent.uscc}", f"任务编号 {task.code}",
+                              "、".join(i.name for i in task.items)),
+                   subtitle=_join(KIND_LABELS[kind], dept.name, record.formed_date.isoformat()))
+    elif kind == "penalty":
+        dept = record.department
+        # A natural person's name is personal data: index the linked entity's name instead.
+        party = record.party_name if record.party_kind != "natural_person" else \
+            (record.entity.name if record.entity is not None else "")
+        title = _join(record.decision_no, party).replace("\n", " ")
+        doc.update(url=f"/penalties/{record.id}", year=str(record.decision_date.year),
+                   codes=norm_code(record.decision_no), category=",".join(record.categories),
+                   text=_join(record.violation_type, record.facts, record.legal_basis,
+                              "、".join(record.categories), record.authority,
+                              f"统一社会信用代码 {record.entity.uscc}" if record.entity else ""),
+                   subtitle=_join(KIND_LABELS[kind], dept.name, record.decision_date.isoformat()))
+    elif kind == "item":
+        v, dept = record.current, record.department
+        title = v.name
+        doc.update(url=f"/items?dept={dept.code}#item-{record.code}", year=str(v.effective_from.year),
+                   codes=norm_code(record.code),
+                   text=_join(f"事项编码 {record.code}", v.target_type, v.content, v.legal_basis, v.method, v.kind),
+                   subtitle=_join(KIND_LABELS[kind], dept.name, record.code))
+    elif kind == "entity":
+        title, dept = record.name, None
+        etype = getattr(record.entity_type, "value", record.entity_type)
+        # Never the operator name of a 个体工商户 (personal data) nor address/legal representative.
+        doc.update(url=f"/entities/{record.uscc}", codes=norm_code(record.uscc),
+                   text=_join(f"统一社会信用代码 {record.uscc}", etype, f"行政区划 {record.region_code}",
+                              f"行业 {record.industry}" if record.industry else ""),
+                   subtitle=_join(KIND_LABELS[kind], etype, record.uscc))
+        when = record.created_at
+    else:
+        return None
+    doc["dept"] = dept.code if dept else ""
+    doc["title"] = title
+    doc["date"] = _ts(when) or 0
+    doc["tgrams"] = title
+    doc["bgrams"] = doc["text"]
+    doc["exact"] = _exact(title)
+    doc["stamp"] = hashlib.sha256(repr(sorted((k, v) for k, v in doc.items() if k != "stamp")).encode())\
+        .hexdigest()[:16]
+    return doc
+
+
+_MODELS = {"plan": Plan, "task": Task, "result": Result, "penalty": Penalty, "item": CheckItem,
+           "entity": Entity, "draw": Draw}
+
+
+def _affected(session: Session, kind: str, rid: int) -> set[tuple[str, int]]:
+    """The index documents a change to (kind, rid) may alter."""
+    out = set()
+    if kind == "draw":
+        task_id = session.execute(select(Draw.task_id).where(Draw.id == rid)).scalar()
+        return {("task", task_id)} if task_id else set()
+    if kind not in _MODELS:
+        return out
+    out.add((kind, rid))
+    if kind == "result":
+        task_id = session.execute(select(Result.task_id).where(Result.id == rid)).scalar()
+        if task_id:
+            out.add(("task", task_id))  # publishing a result lifts a surprise task's embargo
+    elif kind == "entity":
+        out.update(("result", i) for i in session.execute(select(Result.id).where(Result.entity_id == rid)).scalars())
+        out.update(("penalty", i) for i in session.execute(
+            select(Penalty.id).where(Penalty.entity_id == rid)).scalars())
+    return out
+
+
+def _apply(writer, session: Session, keys) -> None:
+    for kind, rid in sorted(keys):
+        record = session.get(_MODELS[kind], rid)
+        doc = _doc(kind, record) if record is not None else None
+        if doc is None:
+            writer.delete_by_term("key", f"{kind}:{rid}")
+        else:
+            writer.update_document(**doc)
+
+
+def _all_docs(session: Session):
+    for kind in KINDS:
+        model = _MODELS[kind]
+        for start in range(0, 10 ** 9, 1000):
+            rows = session.execute(select(model).order_by(model.id).offset(start).limit(1000)).scalars().all()
+            if not rows:
+                break
+            for record in rows:
+                doc = _doc(kind, record)
+                if doc is not None:
+                    yield doc
+            session.expunge_all()
+
+
+def _meta(last: int) -> dict:
+    return {"key": META_KEY, "kind": "__meta__", "last_change": last}
+
+
+def _max_change(session: Session) -> int:
+    return session.execute(select(func.max(SearchChange.id))).scalar() or 0
+
+
+def _build(root: Path) -> str:
+    """Build a complete index generation from the database; returns its name (not yet live)."""
+    gen = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{random.randrange(16 ** 6):06x}"
+    path = root / gen
+    path.mkdir(parents=True)
+    ix = FileStorage(str(path)).create_index(_schema())
+    with Session(db.engine) as session:
+        last = _max_change(session)  # read first: later changes get re-applied by sync (idempotent)
+        writer = ix.writer(limitmb=128)
+        try:
+            for doc in _all_docs(session):
+                writer.add_document(**doc)
+            writer.add_document(**_meta(last))
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+    _switch(root, gen)
+    return gen
+
+
+def _switch(root: Path, gen: str) -> None:
+    tmp = root / f"CURRENT.{os.getpid()}.tmp"
+    tmp.write_text(gen)
+    os.replace(tmp, root / "CURRENT")
+
+
+def rebuild() -> dict:
+    """Build a new generation beside the live one, switch atomically, drop the old ones."""
+    root = _root()
+    started = time.monotonic()
+    with _file_lock(root / "rebuild.lock"):
+        old = _current_gen(root)
+        gen = _build(root)
+        for child in root.iterdir():
+            if child.is_dir() and child.name.startswith("gen-") and child.name != gen:
+                _ix_cache.pop(str(child), None)
+                shutil.rmtree(child, ignore_errors=True)
+    applied = sync()
+    ix = open_index()
+    with ix.searcher() as s:
+        count = s.doc_count() - 1
+    return {"generation": gen, "replaced": old, "documents": count, "seconds": round(time.monotonic() - started, 2),
+            "synced": applied}
+
+
+# ---------------------------------------------------------------------------
+# Change-log consistency
+
+
+class InjectedFailure(RuntimeError):
+    """Raised by the test-only SEARCH_FAIL_RATE setting to simulate a failed index write."""
+
+
+def sync(timeout: float | None = None, now: datetime | None = None) -> int:
+    """Apply the change log to the index in order; returns how many changes were applied.
+
+    One writer at a time (Whoosh's lock, waited for up to `timeout` seconds). If the lock
+    is busy the work is left to the next sync: nothing is lost, the log is in the database.
+    Documents whose public window has ended are purged on the way.
+    """
+    if timeout is None:
+        timeout = float(current_app.config.get("SEARCH_LOCK_TIMEOUT", 10))
+    ix = open_index()
+    applied = 0
+    with Session(db.engine) as session:
+        head = _max_change(session)
+        last = last_applied(ix)
+        if head < last:
+            # The change log is younger than the index (a restored or different database).
+            rebuild()
+            return 0
+        while True:
+            try:
+                writer = ix.writer(timeout=timeout)
+            except LockError:
+                log.info("search index busy; leaving changes after %s to the next sync", last)
+                return applied
+            try:
+                last = last_applied(ix)  # another process may have applied some meanwhile
+                changes = session.execute(select(SearchChange.id, SearchChange.record_kind, SearchChange.record_id)
+                                          .where(SearchChange.id > last).order_by(SearchChange.id)
+                                          .limit(BATCH)).all()
+                keys = set()
+                for _id, kind, rid in changes:
+                    keys |= _affected(session, kind, rid)
+                _apply(writer, session, keys)
+                moment = now or _now()
+                writer.delete_by_query(wq.NumericRange("hide_at", None, _ts(moment)))  # expired windows
+                if changes:
+                    writer.update_document(**_meta(changes[-1][0]))
+                rate = float(current_app.config.get("SEARCH_FAIL_RATE", 0) or 0)
+                if rate and random.random() < rate:
+                    raise InjectedFailure("injected index write failure")
+                writer.commit()
+                applied += len(changes)
+                session.expunge_all()
+            except BaseException:
+                writer.cancel()
+                raise
+            if len(changes) < BATCH:
+                return applied
+
+
+def _now() -> datetime:
+    from . import clock
+    return clock.now()
+
+
+def is_behind() -> bool:
+    ix = open_index()
+    with Session(db.engine) as session:
+        return _max_change(session) > last_applied(ix)
+
+
+@dataclass
+class Difference:
+    key: str
+    problem: str  # "missing" (public, not in index) / "extra" (in index, not public) / "stale" (content differs)
+
+    def __str__(self):
+        return f"{self.problem}\t{self.key}"
+
+
+def verify(now: datetime | None = None) -> list[Difference]:
+    """Differences between the index and what the visibility rule allows at `now`."""
+    now = now or _now()
+    ts = _ts(now)
+    ix = open_index()
+    indexed: dict[str, str] = {}
+    with ix.searcher() as s:
+        for fields_ in s.all_stored_fields():
+            if fields_.get("key") == META_KEY:
+                continue
+            if fields_["show_from"] <= ts < fields_["hide_at"]:
+                indexed[fields_["key"]] = fields_.get("stamp")
+    expected: dict[str, str] = {}
+    with Session(db.engine) as session:
+        for kind in KINDS:
+            model = _MODELS[kind]
+            stmt = select(model).order_by(model.id)
+            if kind != "entity":
+                stmt = stmt.where(public_clause(kind, now))
+            for record in session.execute(stmt).scalars():
+                if kind != "entity" and not public_state(kind, record, now).is_visible:
+                    continue
+                doc = _doc(kind, record)
+                if doc is not None:
+                    expected[doc["key"]] = doc["stamp"]
+            session.expunge_all()
+    out = [Difference(k, "missing") for k in expected if k not in indexed]
+    out += [Difference(k, "extra") for k in indexed if k not in expected]
+    out += [Difference(k, "stale") for k in expected if k in indexed and indexed[k] != expected[k]]
+    return sorted(out, key=lambda d: (d.key, d.problem))
+
+
+# After-commit hook: the request (or command) that wrote applies the log.
+
+def _after_flush(session, _ctx):
+    if any(isinstance(obj, SearchChange) for obj in session.new):
+        session.info["search_dirty"] = True
+
+
+def _after_commit(session):
+    if not session.info.pop("search_dirty", False):
+        return
+    if not has_app_context() or not current_app.config.get("SEARCH_SYNC_ON_COMMIT", True):
+        return
+    try:
+        sync(timeout=float(current_app.config.get("SEARCH_LOCK_TIMEOUT", 10)))
+    except Exception:  # the write succeeded; the next sync catches up from the log
+        log.exception("search sync after commit failed; the next sync will catch up")
+
+
+def _after_rollback(session):
+    session.info.pop("search_dirty", None)
+
+
+_hooks_installed = False
+
+
+def install_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    event.listen(db.session, "after_flush", _after_flush)
+    event.listen(db.session, "after_commit", _after_commit)
+    event.listen(db.session, "after_soft_rollback", lambda s, _t: _after_rollback(s))
+    _hooks_installed = True
+
+
+install_hooks()
+
+
+# ---------------------------------------------------------------------------
+# Queries
+
+
+@dataclass
+class Hit:
+    kind: str
+    id: int
+    title: str
+    subtitle: str
+    url: str
+    snippet: Markup
+    title_html: Markup
+    date: datetime | None
+    record: object = None
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS[self.kind]
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "id": self.id, "title": self.title, "subtitle": self.subtitle,
+                "url": self.url, "snippet": str(self.snippet),
+                "date": self.date.isoformat() if self.date else None}
+
+
+@dataclass
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool = False
+
+
+@dataclass
+class SearchResults:
+    q: str
+    hits: list[Hit]
+    total: int
+    page: int
+    per_page: int
+    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
+    exact: bool = False  # the query was an exact code (USCC, 文号, task or item code)
+    terms: list[str] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def query_terms(q: str) -> list[str]:
+    return [t for t in re.split(r"[\s\u3000]+", (q or "").strip()) if t][:10]
+
+
+def _token_query(token: str):
+    parts = []
+    for _is_cjk, run, _start in runs(token):
+        terms = grams(run)
+        per_field = [wq.And([wq.Term(fn, g) for g in terms]) if len(terms) > 1 else wq.Term(fn, terms[0])
+                     for fn in ("tgrams", "bgrams")]
+        parts.append(wq.Or(per_field))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else wq.And(parts)
+
+
+def build_query(q: str):
+    """AND of the whitespace-separated terms; an exact title or code ranks first."""
+    tokens = query_terms(q)
+    subs = [s for s in (_token_query(t) for t in tokens) if s is not None]
+    if not subs:
+        return None
+    main = subs[0] if len(subs) == 1 else wq.And(subs)
+    return wq.Or([main, wq.Term("exact", _exact(q), boost=50.0)])
+
+
+def _visible_filter(now: datetime):
+    """Documents inside their public window at `now` (used by verify and tests; O(index size))."""
+    ts = _ts(now)
+    return wq.And([wq.NumericRange("show_from", None, ts), wq.NumericRange("hide_at", ts + 1, None)])
+
+
+def _hidden_mask(now: datetime):
+    """Documents outside their public window at `now`: not yet published or already ended.
+
+    Cheap (both sets are small: sync purges ended windows), unlike a filter matching
+    every visible document, so queries exclude these instead of intersecting with all.
+    """
+    ts = _ts(now)
+    return wq.Or([wq.NumericRange("show_from", ts + 1, None), wq.NumericRange("hide_at", None, ts)])
+
+
+def _facet_labels(name: str, values) -> dict[str, str]:
+    if name == "kind":
+        return dict(KIND_LABELS)
+    if name == "dept":
+        rows = db.session.execute(select(Department.code, Department.name).where(Department.code.in_(values)))
+        return {code: label for code, label in rows}
+    if name == "year":
+        return {v: f"{v}年" for v in values}
+    if name == "conclusion":
+        from .models import VocabularyKind, VocabularyTerm
+        rows = db.session.execute(select(VocabularyTerm.code, VocabularyTerm.label)
+                                  .where(VocabularyTerm.kind == VocabularyKind.CONCLUSION))
+        labels = {code: label for code, label in rows}
+        return {v: labels.get(v, v) for v in values}
+    return {v: v for v in values}
+
+
+def highlight(text: str, terms: list[str], width: int = 120) -> Markup:
+    """An escaped excerpt of `text` around the first match, with matches in <mark>."""
+    text = text or ""
+    needles = sorted({normalize(t) for t in terms if t.strip()}, key=len, reverse=True)
+    hay = normalize(text) if len(normalize(text)) == len(text) else None
+    if not needles or hay is None:
+        excerpt = text[:width]
+        return escape(excerpt + ("…" if len(text) > width else ""))
+    spans = []
+    for needle in needles:
+        for m in re.finditer(re.escape(needle), hay):
+            if not any(s < m.end() and m.start() < e for s, e in spans):
+                spans.append((m.start(), m.end()))
+    spans.sort()
+    begin = max(0, spans[0][0] - width // 3) if spans else 0
+    end = min(len(text), begin + width)
+    out = Markup("…") if begin else Markup("")
+    cursor = begin
+    for s, e in spans:
+        if s < cursor or e > end:
+            continue
+        out += escape(text[cursor:s]) + Markup("<mark>") + escape(text[s:e]) + Markup("</mark>")
+        cursor = e
+    out += escape(text[cursor:end])
+    if end < len(text):
+        out += Markup("…")
+    return out
+
+
+@dataclass
+class IndexAnswer:
+    """What the index alone says about a query (before the database re-check)."""
+
+    total: int
+    stored: list[dict]
+    counts: dict[str, dict[str, int]]
+    exact: bool
+
+
+def search_index(searcher, q: str, *, filters: dict, sort: str, page: int, per_page: int, now: datetime,
+                 facets: bool = True) -> IndexAnswer | None:
+    """Run a query against an open Whoosh searcher (no Flask, no database: the benchmark uses it too)."""
+    terms = query_terms(q)
+    code = norm_code(q) if len(terms) == 1 else None
+    hidden = set(searcher.docs_for_query(_hidden_mask(now)))
+    wquery, exact = None, False
+    if code and any(ch.isdigit() for ch in code):
+        code_q = wq.Term("codes", code)
+        if searcher.search(code_q, limit=1, mask=hidden).scored_length():
+            wquery, exact = code_q, True
+    if wquery is None:
+        wquery = build_query(q) if terms else (wq.Every() if filters else None)
+    if wquery is None:
+        return None
+    flt = wq.And([wq.Term(name, str(value)) for name, value in filters.items()]) if filters else None
+    groupedby = None
+    if facets:
+        groupedby = {name: sorting.FieldFacet(name, allow_overlap=name in ("conclusion", "category"),
+                                              maptype=sorting.Count) for name in FACETS}
+    if sort == "date":
+        sortedby = sorting.FieldFacet("date", reverse=True)
+    else:
+        sortedby = sorting.MultiFacet([sorting.ScoreFacet(), sorting.FieldFacet("date", reverse=True)])
+    results = searcher.search(wquery, limit=page * per_page, filter=flt, mask=hidden, groupedby=groupedby,
+                              sortedby=sortedby)
+    total = len(results)
+    stored = [results[i].fields() for i in range((page - 1) * per_page, min(total, page * per_page))]
+    counts: dict[str, dict[str, int]] = {}
+    if facets:
+        for name in FACETS:
+            raw = results.groups(name)
+            counts[name] = {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in raw.items()
+                            if k not in (None, "", b"")}
+    return IndexAnswer(total, stored, counts, exact)
+
+
+def query(q: str = "", *, filters: dict | None = None, sort: str = "relevance", page: int = 1, per_page: int = 20,
+          now: datetime | None = None, facets: bool = True, recheck: bool = True) -> SearchResults:
+    """Search public records. `filters` maps a facet name to a value (kind, dept, year, conclusion, category).
+
+    A query that is exactly a USCC, 文号, task or item code returns just that record.
+    Every hit is re-checked against the visibility rule in the database before it is returned.
+    """
+    now = now or _now()
+    filters = {k: str(v) for k, v in (filters or {}).items() if k in FACETS and v}
+    terms = query_terms(q)
+    page = max(1, page)
+    if is_behind():
+        try:
+            sync(timeout=0.5)
+        except Exception:
+            log.exception("catch-up sync before query failed")
+    with _searcher() as s:
+        answer = search_index(s, q, filters=filters, sort=sort, page=page, per_page=per_page, now=now,
+                              facets=facets)
+    if answer is None:
+        return SearchResults(q, [], 0, page, per_page, {}, False, terms)
+    facet_out: dict[str, list[FacetValue]] = {}
+    for name, counts in answer.counts.items():
+        labels = _facet_labels(name, list(counts))
+        if name == "year":
+            order = sorted(counts, reverse=True)
+        elif name == "kind":
+            order = [k for k in KINDS if k in counts]
+        else:
+            order = sorted(counts, key=lambda k: (-counts[k], k))
+        facet_out[name] = [FacetValue(v, labels.get(v, v), counts[v], filters.get(name) == v) for v in order]
+    hits = [_hit(f, terms) for f in answer.stored]
+    total = answer.total
+    if recheck:
+        hits, dropped = _recheck(hits, now)
+        total -= dropped
+    return SearchResults(q, hits, max(total, 0), page, per_page, facet_out, answer.exact, terms)
+
+
+def _hit(f: dict, terms: list[str]) -> Hit:
+    date_value = datetime.fromtimestamp(f["date"], timezone.utc) if f.get("date") else None
+    return Hit(kind=f["kind"], id=int(f["rid"]), title=f["title"], subtitle=f.get("subtitle", ""), url=f["url"],
+               snippet=highlight(f.get("text", "").replace("\n", " · "), terms), title_html=highlight(f["title"], terms, width=200),
+               date=date_value)
+
+
+def _recheck(hits: list[Hit], now: datetime) -> tuple[list[Hit], int]:
+    """Drop any hit the visibility rule forbids now (the index may be stale)."""
+    by_kind: dict[str, list[int]] = {}
+    for h in hits:
+        by_kind.setdefault(h.kind, []).append(h.id)
+    records = {}
+    for kind, ids in by_kind.items():
+        model = _MODELS[kind]
+        for record in db.session.execute(select(model).where(model.id.in_(ids))).scalars():
+            records[(kind, record.id)] = record
+    kept = []
+    for h in hits:
+        record = records.get((h.kind, h.id))
+        if record is None:
+            continue
+        if h.kind != "entity" and not public_state(h.kind, record, now).is_visible:
+            continue
+        h.record = record
+        kept.append(h)
+    return kept, len(hits) - len(kept)
+
+
+def exact_target(q: str, now: datetime | None = None) -> str | None:
+    """The URL of the one record an exact USCC, 文号 or task code names (public records only)."""
+    code = norm_code(q)
+    if not code or len(query_terms(q)) != 1:
+        return None
+    now = now or _now()
+    uscc = db.session.execute(select(Entity.uscc).where(func.upper(Entity.uscc) == code)).scalar()
+    if uscc:
+        return f"/entities/{uscc}"
+    task_code = db.session.execute(select(Task.code).where(Task.code == code, public_clause("task", now))).scalar()
+    if task_code:
+        return f"/tasks/{task_code}"
+    res = query(q, filters={"kind": "penalty"}, now=now, facets=False, per_page=2)
+    if res.exact and len(res.hits) == 1:
+        return res.hits[0].url
+    return None
+
+
+def ids_for(q: str, kinds: list[str], now: datetime, limit: int = 50, dept: str | None = None) -> list[tuple[str, int]]:
+    """(kind, id) of public records matching `q`, newest first (feeds use this for ?q=)."""
+    out = []
+    for kind in kinds:
+        filters = {"kind": kind}
+        if dept:
+            filters["dept"] = dept
+        res = query(q, filters=filters, sort="date", per_page=limit, now=now, facets=False, recheck=False)
+        out += [(h.kind, h.id) for h in res.hits]
+    return out
+
+
+__all__ = ["sync", "rebuild", "verify", "query", "exact_target", "highlight", "install_hooks", "ids_for",
+           "SearchResults", "Hit", "KIND_LABELS", "FACETS", "EntityType"]

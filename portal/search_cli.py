@@ -1,0 +1,33 @@
+"""`flask --app wsgi search sync|rebuild|verify` (SPEC §10)."""
+import click
+from flask.cli import AppGroup
+
+from . import search
+
+command = AppGroup("search", help="全文检索索引 / search index")
+
+
+@command.command("sync")
+def sync_command():
+    """Apply the change log to this host's index."""
+    applied = search.sync()
+    click.echo(f"applied {applied} change(s)")
+
+
+@command.command("rebuild")
+def rebuild_command():
+    """Build a new index from the database and switch to it atomically."""
+    info = search.rebuild()
+    click.echo(f"rebuilt {info['generation']}: {info['documents']} document(s) in {info['seconds']} s")
+
+
+@command.command("verify")
+def verify_command():
+    """List differences between the index and what the visibility rule allows (exit 1 if any)."""
+    differences = search.verify()
+    for difference in differences:
+        click.echo(str(difference))
+    if differences:
+        click.echo(f"{len(differences)} difference(s)", err=True)
+        raise SystemExit(1)
+    click.echo("index matches the database")

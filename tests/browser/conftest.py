@@ -1,0 +1,97 @@
+"""Browser tests: the real app under gunicorn, driven by Chromium through Playwright.
+
+Fixtures
+    live_server   (session) base URL, e.g. "http://127.0.0.1:41234": gunicorn with 2 workers on a free
+                  port, a temp instance folder and SQLite file, `flask db upgrade`, `flask demo load
+                  --size small`, clock fixed at LIVE_NOW (PORTAL_FIXED_NOW).
+    browser       (session) one Chromium (/usr/bin/chromium, or CHROMIUM_PATH).
+    page          (function) a fresh context + page; relative URLs work: page.goto("/results").
+                  On failure a screenshot is saved to tests/artifacts/<test>-failed.png.
+    screenshot    (function) screenshot("home") saves tests/artifacts/home.png and returns the path.
+    live_instance (session) the server's instance folder (holds portal.db and gunicorn.log).
+
+Every test under tests/browser is marked `browser` automatically: `make test-browser` runs them,
+`make test` (-m "not browser") skips them.
+"""
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from servers import ROOT, gunicorn_server, prepare_demo_database
+
+HERE = Path(__file__).resolve().parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+LIVE_NOW = "2026-11-23T02:00:00+00:00"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+def save_screenshot(page, name: str, full_page: bool = True) -> Path:
+    """Save tests/artifacts/<name>.png (name may contain letters, digits, - and _)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+@pytest.fixture(scope="session")
+def live_instance(tmp_path_factory):
+    return tmp_path_factory.mktemp("live-instance")
+
+
+@pytest.fixture(scope="session")
+def live_server(live_instance):
+    env = {"PORTAL_FIXED_NOW": LIVE_NOW, "SECRET_KEY": "browser-tests-secret"}
+    database_url = prepare_demo_database(live_instance, env=env, size="small", log=lambda m: print("\n" + m))
+    with gunicorn_server(database_url, live_instance, workers=2, env=env) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `apt-get install -y chromium` (or set CHROMIUM_PATH)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(request, browser, live_server):
+    context = browser.new_context(base_url=live_server, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                  viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    pg = context.new_page()
+    yield pg
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        try:
+            save_screenshot(pg, f"{request.node.name}-failed")
+        except Exception as exc:  # the page may already be gone
+            print(f"could not save failure screenshot: {exc}")
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page):
+    """screenshot("name") saves the current page to tests/artifacts/name.png and returns the path."""
+    return lambda name, full_page=True: save_screenshot(page, name, full_page=full_page)

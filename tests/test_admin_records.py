@@ -1,0 +1,114 @@
+"""Editing results and penalties from the back office: validation, masking, lifecycle, department scope."""
+from datetime import date
+
+from sqlalchemy import select
+
+import factories as f
+from portal.models import AuditEvent, Penalty, RecordVersion, Result, Status
+
+
+def _form(client, csrf_token, **data):
+    data.setdefault("csrf_token", csrf_token(client))
+    return data
+
+
+def test_clerk_creates_result_draft_then_publishes(app, db, client, login, csrf_token):
+    dept = f.department()
+    clerk = f.user("clerk", dept)
+    task = f.task(dept, surprise=True)
+    ent = f.entity()
+    insp = f.inspector(dept)
+    login(client, clerk)
+    r = client.post("/admin/results/new", data=_form(client, csrf_token, task_id=task.id, entity_uscc=ent.uscc,
+                                                      formed_date="2025年5月10日", conclusions=["C01"],
+                                                      remark="经检查未发现问题", follow_up="无需后续处置",
+                                                      inspector_licences=insp.licence_no))
+    assert r.status_code == 303, r.get_data(as_text=True)
+    result = db.session.execute(select(Result)).scalar_one()
+    assert result.status is Status.DRAFT and result.department_id == dept.id
+    assert [c.label for c in result.conclusions] == ["未发现问题"]
+    assert [i.licence_no for i in result.inspectors] == [insp.licence_no]
+    r = client.post(f"/admin/results/{result.id}/publish", data=_form(client, csrf_token))
+    assert r.status_code == 303
+    db.session.expire_all()
+    result = db.session.get(Result, result.id)
+    assert result.status is Status.PUBLISHED and result.published_at is not None
+    assert result.task.results_published_at == result.published_at
+    actions = db.session.execute(select(AuditEvent.action).order_by(AuditEvent.id)).scalars().all()
+    assert actions[-3:] == ["create", "results_first_published", "publish"]
+
+
+def test_result_validation_messages_keep_values(app, db, client, login, csrf_token):
+    dept = f.department()
+    clerk = f.user("clerk", dept)
+    task = f.task(dept)
+    login(client, clerk)
+    r = client.post("/admin/results/new", data=_form(client, csrf_token, task_id=task.id,
+                                                      entity_uscc="91411421MA0000000X", formed_date="2025-02-30",
+                                                      remark="保留的说明"))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "2025年没有2月30日" in html
+    assert "请至少选择一项检查结果" in html
+    assert "保留的说明" in html
+    assert db.session.execute(select(Result)).first() is None
+
+
+def test_masking_shown_before_saving(app, db, client, login, csrf_token):
+    dept = f.department()
+    clerk = f.user("clerk", dept)
+    task = f.task(dept)
+    ent = f.entity()
+    login(client, clerk)
+    data = dict(task_id=task.id, entity_uscc=ent.uscc, formed_date="2025-05-10", conclusions=["C05"],
+                remark="负责人电话13812345678，已责令改正")
+    r = client.post("/admin/results/new", data=_form(client, csrf_token, **data))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "已遮蔽" in html and "13812345678" not in html
+    assert db.session.execute(select(Result)).first() is None
+    import re
+    masked = re.search(r'<textarea [^>]*name="remark"[^>]*>([^<]*)</textarea>', html).group(1)
+    r = client.post("/admin/results/new", data=_form(client, csrf_token, **{**data, "remark": masked}))
+    assert r.status_code == 303
+    stored = db.session.execute(select(Result.remark)).scalar_one()
+    assert "13812345678" not in stored and "已责令改正" in stored
+
+
+def test_correcting_published_penalty_keeps_old_version(app, db, client, login, csrf_token, set_now):
+    set_now("2025-06-02T02:00:00+00:00")
+    dept = f.department()
+    clerk = f.user("clerk", dept)
+    pen = f.penalty(dept, decision_no="民市监罚〔2025〕1号", fine="5000.00", party_kind="organisation")
+    login(client, clerk)
+    data = dict(decision_no=pen.decision_no, party_name="更正后的当事人", party_kind="organisation",
+                categories=["罚款"], fine_amount="6000", decision_date="2025-05-20", facts="事实")
+    r = client.post(f"/admin/penalties/{pen.id}", data=_form(client, csrf_token, **data))
+    assert r.status_code == 422 and "请填写更正原因" in r.get_data(as_text=True)
+    r = client.post(f"/admin/penalties/{pen.id}", data=_form(client, csrf_token, correction_reason="当事人名称有误", **data))
+    assert r.status_code == 303
+    db.session.expire_all()
+    pen = db.session.get(Penalty, pen.id)
+    assert pen.party_name == "更正后的当事人" and pen.version == 2 and pen.corrected_at is not None
+    assert pen.publicity_end == date(2025, 8, 19)  # small fine: 3 months
+    old = db.session.execute(select(RecordVersion)).scalar_one()
+    assert old.version == 1 and old.data["party_name"] != "更正后的当事人" and old.reason == "当事人名称有误"
+
+
+def test_withdraw_withhold_and_credit_repair(app, db, client, login, csrf_token):
+    dept = f.department()
+    clerk = f.user("clerk", dept)
+    p1 = f.penalty(dept)
+    p2 = f.penalty(dept, publish=False)
+    p3 = f.penalty(dept)
+    login(client, clerk)
+    assert client.post(f"/admin/penalties/{p1.id}/withdraw", data=_form(client, csrf_token, reason="决定已撤销")).status_code == 303
+    r = client.post(f"/admin/penalties/{p2.id}/withhold", data=_form(client, csrf_token, reason="随便"), follow_redirects=True)
+    assert "请选择不予公开的法定理由" in r.get_data(as_text=True)
+    assert client.post(f"/admin/penalties/{p2.id}/withhold", data=_form(client, csrf_token, reason="个人隐私")).status_code == 303
+    assert client.post(f"/admin/penalties/{p3.id}/credit_repair",
+                       data=_form(client, csrf_token, date="2025-07-01", reason="已完成信用修复")).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Penalty, p1.id).status is Status.WITHDRAWN
+    assert db.session.get(Penalty, p1.id).withdrawal_reason == "决定已撤销"
+    assert db.session.get(Penalty, p2.id).withheld and db.session.get(Penalty, p2.id).withheld_reason == "个人隐私"
+    assert db.session.get(Penalty, p3.id).credit_repair_date == date(2025, 7, 1)

@@ -1,0 +1,255 @@
+"""Sign-in, sessions, CSRF, throttling and role checks on every back-office route."""
+import re
+
+import pytest
+from sqlalchemy import select
+
+import factories as f
+from conftest import extract_csrf, make_app
+from portal.models import AuditEvent, LoginAttempt, User
+
+# POST routes an auditor may use (their own session and password).
+AUDITOR_MAY_POST = {"auth.logout", "auth.change_password"}
+
+
+def _admin_rules(app):
+    return [r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and r.endpoint != "auth.login"]
+
+
+def _url(rule):
+    values = {}
+    for name in rule.arguments:
+        conv = rule._converters[name]
+        values[name] = 1 if type(conv).__name__ == "IntegerConverter" else (
+            "csv" if type(conv).__name__ == "AnyConverter" else "x")
+    return rule.build(values, append_unknown=False)[1]
+
+
+def _cases():
+    app = make_app("sqlite://", __import__("pathlib").Path(__import__("tempfile").mkdtemp()))
+    cases = []
+    for rule in _admin_rules(app):
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            cases.append((rule.endpoint, method, _url(rule)))
+    return cases
+
+
+CASES = _cases()
+
+
+def _post_token(client):
+    return extract_csrf(client.get("/admin/login").get_data(as_text=True))
+
+
+@pytest.mark.parametrize("endpoint,method,url", CASES, ids=[f"{m} {u}" for _, m, u in CASES])
+def test_anonymous_is_sent_to_login(app, client, endpoint, method, url):
+    data = {"csrf_token": _post_token(client)} if method == "POST" else None
+    response = client.open(url, method=method, data=data)
+    if endpoint == "auth.logout":
+        assert response.status_code == 303 and response.headers["Location"].startswith("/admin/login")
+        return
+    assert response.status_code == 302, (url, response.status_code)
+    assert response.headers["Location"].startswith("/admin/login?next=")
+    htmx = client.open(url, method=method, data=data, headers={"HX-Request": "true"})
+    assert htmx.status_code == 401
+    assert htmx.headers["HX-Redirect"].startswith("/admin/login?next=")
+
+
+@pytest.mark.parametrize("endpoint,method,url", [c for c in CASES if c[1] == "POST"],
+                         ids=[f"{m} {u}" for _, m, u in CASES if m == "POST"])
+def test_auditor_cannot_post(app, db, client, login, endpoint, method, url):
+    login(client, f.user("auditor"))
+    response = client.post(url, data={"csrf_token": _post_token(client)})
+    if endpoint in AUDITOR_MAY_POST or "witness" in endpoint:
+        assert response.status_code != 403
+    else:
+        assert response.status_code == 403, (url, response.status_code)
+
+
+def test_clerk_gets_403_on_admin_only_routes(app, db, client, login):
+    login(client, f.user("clerk"))
+    checked = 0
+    for rule in _admin_rules(app):
+        roles = getattr(app.view_functions[rule.endpoint], "required_roles", None)
+        if roles is None or "clerk" in roles or not roles:
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            data = {"csrf_token": _post_token(client)} if method == "POST" else None
+            response = client.open(_url(rule), method=method, data=data)
+            assert response.status_code == 403, (rule.rule, method, response.status_code)
+            checked += 1
+    assert checked >= 6  # users, vocabularies, audit log at least
+
+
+@pytest.mark.parametrize("endpoint,method,url", [c for c in CASES if c[1] == "POST"],
+                         ids=[f"{m} {u}" for _, m, u in CASES if m == "POST"])
+def test_post_without_csrf_token_fails(app, db, client, login, endpoint, method, url):
+    login(client, f.user("admin"))
+    events = db.session.execute(select(AuditEvent.id)).scalars().all()
+    response = client.post(url, data={"username": "x"})
+    assert response.status_code == 400
+    assert "安全校验失败" in response.get_data(as_text=True)
+    htmx = client.post(url, headers={"HX-Request": "true", "X-CSRFToken": "forged"})
+    assert htmx.status_code == 400
+    assert db.session.execute(select(AuditEvent.id)).scalars().all() == events
+
+
+def test_login_post_without_csrf_fails(app, db, client):
+    user = f.user("admin")
+    db.session.commit()
+    response = client.post("/admin/login", data={"username": user.username, "password": f.PASSWORD})
+    assert response.status_code == 400
+
+
+def test_login_and_logout_are_journaled_and_wrong_password_refused(app, db, client, login):
+    user = f.user("clerk", username="clerk-a")
+    db.session.commit()
+    token = _post_token(client)
+    bad = client.post("/admin/login", data={"username": "clerk-a", "password": "nope", "csrf_token": token})
+    assert bad.status_code == 200 and "用户名或密码不正确" in bad.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+    login(client, user)
+    assert client.get("/admin/").status_code == 200
+    client.post("/admin/logout", data={"csrf_token": _post_token(client)})
+    actions = db.session.execute(select(AuditEvent.action).order_by(AuditEvent.id)).scalars().all()
+    assert actions == ["login_failed", "login", "logout"]
+
+
+def test_next_parameter_only_allows_local_paths(app, db, client):
+    user = f.user("admin")
+    db.session.commit()
+    for target, expected in (("/admin/results?page=2", "/admin/results?page=2"), ("https://evil.example/", "/admin/"),
+                             ("//evil.example/", "/admin/")):
+        client.post("/admin/logout", data={"csrf_token": _post_token(client)})
+        token = _post_token(client)
+        r = client.post("/admin/login", data={"username": user.username, "password": f.PASSWORD, "next": target,
+                                              "csrf_token": token})
+        assert r.status_code == 303 and r.headers["Location"] == expected
+
+
+def test_session_cookie_flags(app, db, client, login):
+    response = login(client, f.user("admin"))
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def _session_cookie(client):
+    return client.get_cookie("session").value
+
+
+def test_cookie_replayed_after_logout_is_refused(app, db, client, login):
+    user = f.user("clerk")
+    login(client, user)
+    stolen = _session_cookie(client)
+    assert client.get("/admin/").status_code == 200
+    client.post("/admin/logout", data={"csrf_token": _post_token(client)})
+    replay = app.test_client()
+    replay.set_cookie("session", stolen)
+    response = replay.get("/admin/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/admin/login")
+    htmx = replay.get("/admin/results", headers={"HX-Request": "true"})
+    assert htmx.status_code == 401 and htmx.headers["HX-Redirect"] == "/admin/login?next=%2Fadmin%2Fresults"
+
+
+def test_cookie_replayed_after_password_change_is_refused(app, db, client, login):
+    user = f.user("clerk")
+    login(client, user)
+    other_device = app.test_client()
+    login(other_device, user)
+    stolen = _session_cookie(other_device)
+    r = client.post("/admin/password", data={"old_password": f.PASSWORD, "new_password": "a new passphrase 7",
+                                             "confirm_password": "a new passphrase 7",
+                                             "csrf_token": _post_token(client)})
+    assert r.status_code == 303
+    assert client.get("/admin/").status_code == 200  # this browser continues
+    assert other_device.get("/admin/").status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", stolen)
+    assert replay.get("/admin/").status_code == 302
+    token = _post_token(replay)
+    old = replay.post("/admin/login", data={"username": user.username, "password": f.PASSWORD, "csrf_token": token})
+    assert old.status_code == 200 and "用户名或密码不正确" in old.get_data(as_text=True)
+
+
+def test_password_change_validation(app, db, client, login):
+    user = f.user("clerk")
+    login(client, user)
+    r = client.post("/admin/password", data={"old_password": "wrong", "new_password": "short", "confirm_password": "x",
+                                             "csrf_token": _post_token(client)})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "当前密码不正确" in html and "两次输入的新密码不一致" in html
+
+
+def _attempt(client, username, password):
+    token = extract_csrf(client.get("/admin/login").get_data(as_text=True))
+    return client.post("/admin/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def test_throttling_holds_across_two_app_instances(app, db, database_url, tmp_path):
+    """Two app instances (two workers) share only the database: the limit still holds."""
+    user = f.user("clerk", username="victim")
+    db.session.commit()
+    other = make_app(database_url, tmp_path)
+    first, second = app.test_client(), other.test_client()
+    for i in range(5):
+        assert _attempt(first if i % 2 else second, "victim", "guess").status_code == 200
+    blocked = _attempt(first, "victim", f.PASSWORD)
+    assert blocked.status_code == 429 and "登录失败次数过多" in blocked.get_data(as_text=True)
+    assert _attempt(second, "victim", f.PASSWORD).status_code == 429
+    assert db.session.execute(select(LoginAttempt).where(LoginAttempt.success.is_(True))).first() is None
+    # Another account from another address is unaffected.
+    ok_user = f.user("clerk", username="bystander")
+    db.session.commit()
+    assert _attempt(second, "bystander", f.PASSWORD).status_code == 303
+    with other.app_context():
+        from portal.extensions import db as _db
+        _db.engine.dispose()
+
+
+def test_ip_limit(app, db, client):
+    app.config["LOGIN_MAX_IP_FAILURES"] = 3
+    for name in ("a1", "a2", "a3"):
+        assert _attempt(client, name, "x").status_code == 200
+    assert _attempt(client, "a4", "x").status_code == 429
+
+
+def test_users_create_command(app, db, runner):
+    dept = f.department(code="SJ01")
+    db.session.commit()
+    ok = runner.invoke(args=["users", "create", "clerk-sj01", "--role", "clerk", "--department", "SJ01",
+                             "--password", "clerk-demo-2025"])
+    assert ok.exit_code == 0, ok.output
+    user = db.session.execute(select(User).where(User.username == "clerk-sj01")).scalar_one()
+    assert user.department_id == dept.id and user.password_hash.startswith("$argon2")
+    no_dept = runner.invoke(args=["users", "create", "c2", "--role", "clerk", "--password", "long enough 1"])
+    assert no_dept.exit_code != 0 and "必须指定" in no_dept.output
+    unknown = runner.invoke(args=["users", "create", "c3", "--role", "clerk", "--department", "NOPE",
+                                  "--password", "long enough 1"])
+    assert unknown.exit_code != 0 and "未知部门：NOPE" in unknown.output
+    prompted = runner.invoke(args=["users", "create", "aud", "--role", "auditor"], input="long enough 1\nlong enough 1\n")
+    assert prompted.exit_code == 0, prompted.output
+    dup = runner.invoke(args=["users", "create", "aud", "--role", "auditor", "--password", "long enough 1"])
+    assert dup.exit_code != 0 and "已存在" in dup.output
+
+
+def test_admin_manages_users_and_reset_ends_sessions(app, db, client, login):
+    admin = f.user("admin")
+    dept = f.department()
+    login(client, admin)
+    r = client.post("/admin/users/new", data={"username": "new-clerk", "role": "clerk", "password": "x",
+                                              "csrf_token": _post_token(client)})
+    assert r.status_code == 422 and "业务人员必须指定所属部门" in r.get_data(as_text=True)
+    r = client.post("/admin/users/new", data={"username": "new-clerk", "role": "clerk", "department_id": dept.id,
+                                              "password": "initial pass 1", "csrf_token": _post_token(client)})
+    assert r.status_code == 303
+    clerk = db.session.execute(select(User).where(User.username == "new-clerk")).scalar_one()
+    clerk_client = app.test_client()
+    from conftest import extract_csrf as _x  # noqa: F401
+    token = _post_token(clerk_client)
+    assert clerk_client.post("/admin/login", data={"username": "new-clerk", "password": "initial pass 1",
+                                                   "csrf_token": token}).status_code == 303
+    r = client.post(f"/admin/users/{clerk.id}", data={"role": "clerk", "department_id": dept.id, "active": "1",
+                                                      "password": "reset pass 22", "csrf_token": _post_token(client)})
+    assert r.status_code == 303
+    assert clerk_client.get("/admin/").status_code == 302
+    assert re.search("user_update", " ".join(db.session.execute(select(AuditEvent.action)).scalars().all()))

@@ -1,0 +1,293 @@
+"""Disclosure deadlines: due dates, on-time verdicts, clerk warnings, the cron report."""
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+import factories as f
+from portal import deadlines
+from portal.database import write_transaction
+from portal.domain.dates import china_midnight
+from portal.models import CalendarOverride, DeadlineRule, Status
+
+
+def at_china(day: date, hour=10) -> datetime:
+    """An aware UTC instant on `day` (China date) at `hour` o'clock China time."""
+    return china_midnight(day) + timedelta(hours=hour)
+
+
+def china_now(day: date, hour=10) -> str:
+    return at_china(day, hour).isoformat()
+
+
+# --- disclosure() -----------------------------------------------------------------------------
+
+def test_result_published_on_its_due_date_is_on_time(app, db, set_now):
+    set_now(china_now(date(2025, 12, 1)))
+    dept = f.department()
+    t = f.task(dept)
+    r = f.result(t, f.entity(), formed=date(2025, 9, 30), at=at_china(date(2025, 11, 4), 18))
+    d = deadlines.disclosure("result", r)
+    assert (d.due_date, d.provisional, d.published_on, d.on_time, d.late_days) == \
+        (date(2025, 11, 4), False, date(2025, 11, 4), True, 0)
+
+
+def test_result_published_late_counts_working_days(app, db, set_now):
+    set_now(china_now(date(2025, 12, 1)))
+    dept = f.department()
+    r = f.result(f.task(dept), f.entity(), formed=date(2025, 9, 30), at=at_china(date(2025, 11, 10)))
+    d = deadlines.disclosure("result", r)
+    assert (d.due_date, d.on_time, d.late_days) == (date(2025, 11, 4), False, 4)  # 11-05, 06, 07, 10
+
+
+def test_publication_time_is_a_china_date(app, db, set_now):
+    set_now(china_now(date(2025, 12, 1)))
+    # 2025-11-04 16:30 UTC is 2025-11-05 00:30 in China: one working day late.
+    r = f.result(f.task(f.department()), f.entity(), formed=date(2025, 9, 30),
+                 at=datetime(2025, 11, 4, 16, 30, tzinfo=timezone.utc))
+    d = deadlines.disclosure("result", r)
+    assert (d.published_on, d.on_time, d.late_days) == (date(2025, 11, 5), False, 1)
+
+
+def test_unpublished_record_has_a_due_date_and_no_verdict(app, db, set_now):
+    set_now(china_now(date(2025, 10, 2)))
+    p = f.penalty(f.department(), decided=date(2025, 9, 30), publish=False)
+    d = deadlines.disclosure("penalty", p)
+    assert (d.due_date, d.published_on, d.on_time, d.late_days) == (date(2025, 10, 16), None, None, None)  # 10-11 is a make-up day
+
+
+def test_each_kind_starts_its_clock_on_its_own_event(app, db, set_now):
+    set_now(china_now(date(2026, 1, 5)))
+    dept = f.department()
+    p = f.plan(dept, approval=date(2025, 9, 30), publish=False)
+    t = f.task(dept, plan=p, publish=False)
+    dr = f.draw(t, [f.entity()], drawn_at=at_china(date(2025, 10, 4)), publish=False)
+    assert deadlines.disclosure("plan", p).due_date == date(2025, 10, 21)  # 10 working days
+    assert deadlines.disclosure("task", t).due_date == date(2025, 10, 21)  # with its plan
+    assert deadlines.disclosure("draw", dr).due_date == date(2025, 10, 21)
+    temp = f.task(dept, plan=None, publish=False)
+    assert deadlines.disclosure("task", temp).due_date is None  # no list yet
+    f.draw(temp, [f.entity()], drawn_at=at_china(date(2025, 10, 1)))
+    db.session.expire(temp)
+    assert deadlines.disclosure("task", temp).due_date == date(2025, 10, 21)  # with its list
+
+
+def test_surprise_task_list_is_due_with_its_results(app, db, set_now):
+    set_now(china_now(date(2026, 1, 5)))
+    dept = f.department()
+    t = f.task(dept, surprise=True)
+    dr = f.draw(t, [f.entity(), f.entity()], drawn_at=at_china(date(2025, 9, 1)))
+    # Drawn long ago, but not late: a surprise list is due with its results.
+    assert deadlines.disclosure("draw", dr).due_date is None
+    f.result(t, dr.selections[0].entity, formed=date(2025, 9, 30), publish=False)
+    d = deadlines.disclosure("draw", dr)
+    assert d.due_date == date(2025, 11, 4) and d.on_time is None  # embargo not lifted yet
+    t.results_published_at = at_china(date(2025, 11, 3))
+    d = deadlines.disclosure("draw", dr)
+    assert (d.published_on, d.on_time) == (date(2025, 11, 3), True)
+
+
+def test_beyond_holiday_data_the_due_date_is_provisional(app, db, set_now):
+    set_now(china_now(date(2026, 12, 16)))
+    r = f.result(f.task(f.department()), f.entity(), formed=date(2026, 12, 15), publish=False)
+    d = deadlines.disclosure("result", r)
+    assert (d.due_date, d.provisional) == (date(2027, 1, 12), True)
+
+
+def test_override_row_changes_due_date_without_restart(app, db, set_now, client, login):
+    set_now(china_now(date(2026, 12, 16)))
+    dept = f.department()
+    admin = f.user("admin")
+    r = f.result(f.task(dept), f.entity(), formed=date(2026, 12, 15), publish=False)
+    db.session.commit()
+    assert deadlines.disclosure("result", r).due_date == date(2027, 1, 12)
+    login(client, admin)
+    page = client.get("/admin/deadlines/calendar")
+    assert page.status_code == 200
+    from conftest import extract_csrf
+    token = extract_csrf(page.get_data(as_text=True))
+    response = client.post("/admin/deadlines/calendar", data={"day": "2027-01-01", "is_workday": "0",
+                                                              "note": "元旦", "csrf_token": token})
+    assert response.status_code == 303
+    row = db.session.query(CalendarOverride).one()
+    assert (row.day, row.is_workday, row.note) == (date(2027, 1, 1), False, "元旦")
+    assert deadlines.disclosure("result", r).due_date == date(2027, 1, 13)
+    text = client.get("/admin/deadlines/calendar").get_data(as_text=True)
+    assert "2027-01-01" in text and "休息日" in text and "元旦" in text
+
+
+def test_deadline_rule_row_changes_due_date(app, db, set_now, client, login):
+    set_now(china_now(date(2025, 10, 2)))
+    admin = f.user("admin")
+    r = f.result(f.task(f.department()), f.entity(), formed=date(2025, 9, 30), publish=False)
+    db.session.commit()
+    assert deadlines.disclosure("result", r).due_date == date(2025, 11, 4)
+    login(client, admin)
+    from conftest import extract_csrf
+    token = extract_csrf(client.get("/admin/deadlines/rules").get_data(as_text=True))
+    bad = client.post("/admin/deadlines/rules", data={"plan": "10", "draw": "10", "result": "abc", "penalty": "7",
+                                                      "csrf_token": token})
+    assert bad.status_code == 422 and "请填写 1 至 250 之间的整数" in bad.get_data(as_text=True)
+    ok = client.post("/admin/deadlines/rules", data={"plan": "10", "draw": "10", "result": "10", "penalty": "7",
+                                                     "csrf_token": token})
+    assert ok.status_code == 303
+    assert {r.record_kind: r.working_days for r in db.session.query(DeadlineRule)}["result"] == 10
+    assert deadlines.disclosure("result", r).due_date == date(2025, 10, 21)
+
+
+def test_clerks_cannot_change_rules_or_calendar(app, db, client, login):
+    clerk = f.user("clerk")
+    login(client, clerk)
+    from conftest import extract_csrf
+    token = extract_csrf(client.get("/admin/deadlines/rules").get_data(as_text=True))
+    assert client.post("/admin/deadlines/rules", data={"result": "10", "csrf_token": token}).status_code == 403
+    assert client.post("/admin/deadlines/calendar", data={"day": "2027-01-01", "is_workday": "0",
+                                                          "csrf_token": token}).status_code == 403
+
+
+@pytest.mark.parametrize("url", ["/admin/deadlines", "/admin/deadlines/warnings", "/admin/deadlines.csv",
+                                 "/admin/deadlines/rules", "/admin/deadlines/calendar", "/admin/deadlines/publicity"])
+def test_anonymous_users_are_sent_to_login(client, url):
+    response = client.get(url)
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+# --- warnings ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def unpublished_result(app, db):
+    dept = f.department(code="SCJ", name="民权县市场监督管理局")
+    other = f.department(code="WJW", name="民权县卫生健康委员会")
+    t = f.task(dept, code="411421202510010001")
+    r = f.result(t, f.entity(name="民权县甲商贸有限公司"), formed=date(2025, 9, 30), publish=False)
+    f.result(f.task(other), f.entity(name="民权县乙药房"), formed=date(2025, 9, 30), publish=False)
+    clerk = f.user("clerk", department=dept, username="clerk-scj")
+    db.session.commit()
+    return r, clerk
+
+
+@pytest.mark.parametrize("day, category, workdays", [
+    (date(2025, 10, 29), None, None),  # 4 working days left
+    (date(2025, 10, 30), "due_soon", 3),
+    (date(2025, 11, 3), "due_soon", 1),
+    (date(2025, 11, 4), "due_soon", 0),  # due today
+    (date(2025, 11, 5), "overdue", 1),
+    (date(2025, 11, 10), "overdue", 4),
+])
+def test_unpublished_result_becomes_due_soon_then_overdue(unpublished_result, set_now, day, category, workdays):
+    r, clerk = unpublished_result
+    set_now(china_now(day))
+    w = deadlines.warnings(r.department_id)
+    found = [(p.category, p.workdays) for p in w.overdue + w.due_soon if p.kind == "result"]
+    assert found == ([] if category is None else [(category, workdays)])
+
+
+def test_dashboard_page_shows_own_department_only(unpublished_result, set_now, client, login):
+    r, clerk = unpublished_result
+    set_now(china_now(date(2025, 11, 5)))
+    login(client, clerk)
+    page = client.get("/admin/deadlines")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "民权县甲商贸有限公司" in text and "1 个工作日" in text
+    assert "民权县乙药房" not in text  # another department's problem
+    assert 'data-count="overdue">1<' in text
+    fragment = client.get("/admin/deadlines/warnings", headers={"HX-Request": "true"})
+    body = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200 and "<html" not in body
+    assert 'hx-trigger="every 60s"' in body and 'data-count="overdue">1<' in body
+    assert "已逾期 1 个工作日" in body
+
+
+def test_dashboard_includes_the_warnings(unpublished_result, set_now, client, login):
+    r, clerk = unpublished_result
+    set_now(china_now(date(2025, 10, 31)))
+    login(client, clerk)
+    text = client.get("/admin/").get_data(as_text=True)
+    assert 'id="deadline-warnings"' in text
+    assert 'data-count="due_soon">1<' in text and "剩余 2 个工作日" in text
+
+
+def test_warnings_csv_export(unpublished_result, set_now, client, login):
+    r, clerk = unpublished_result
+    set_now(china_now(date(2025, 11, 5)))
+    login(client, clerk)
+    response = client.get("/admin/deadlines.csv")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    lines = response.get_data(as_text=True).split("\r\n")
+    assert lines[0] == "\ufeff类别,部门,记录类型,记录,检查对象,统一社会信用代码,起算日期,应公示日期,是否预估,工作日,处理链接"
+    cells = lines[1].split(",")
+    assert cells[:4] == ["逾期未公示", "民权县市场监督管理局", "检查结果", "411421202510010001 民权县甲商贸有限公司"]
+    assert cells[6:10] == ["2025-09-30", "2025-11-04", "否", "1"]
+    assert len(lines) == 3 and lines[2] == ""
+
+
+def test_admin_sees_every_department_and_can_filter(unpublished_result, set_now, client, login, db):
+    set_now(china_now(date(2025, 11, 5)))
+    admin = f.user("admin")
+    login(client, admin)
+    text = client.get("/admin/deadlines").get_data(as_text=True)
+    assert "民权县甲商贸有限公司" in text and "民权县乙药房" in text
+    text = client.get("/admin/deadlines?dept=WJW").get_data(as_text=True)
+    assert "民权县甲商贸有限公司" not in text and "民权县乙药房" in text
+
+
+def test_published_and_withheld_records_are_not_warned(app, db, set_now):
+    set_now(china_now(date(2025, 11, 5)))
+    dept = f.department()
+    f.result(f.task(dept), f.entity(), formed=date(2025, 9, 30))  # published
+    withheld = f.result(f.task(dept), f.entity(), formed=date(2025, 9, 30), publish=False)
+    withheld.withheld = True
+    f.penalty(dept, f.entity(), decided=date(2025, 9, 30), categories=("警告",), publicity_end=None, publish=False)
+    w = deadlines.warnings(dept.id)
+    assert w.total == 0
+
+
+def test_newest_overdue_problems_first(app, db, set_now):
+    set_now(china_now(date(2025, 12, 1)))
+    dept = f.department()
+    old = f.result(f.task(dept), f.entity(), formed=date(2025, 9, 1), publish=False)
+    new = f.result(f.task(dept), f.entity(), formed=date(2025, 10, 9), publish=False)
+    p = f.penalty(dept, f.entity(), decided=date(2025, 11, 3), publish=False)
+    w = deadlines.warnings(dept.id)
+    assert [(x.kind, x.record_id) for x in w.overdue] == [("penalty", p.id), ("result", new.id), ("result", old.id)]
+
+
+def test_drawn_target_without_result_after_task_ends_is_missing(app, db, set_now):
+    dept = f.department()
+    t = f.task(dept, period=(date(2025, 4, 1), date(2025, 6, 30)))
+    a, b, c = f.entity(name="甲公司"), f.entity(name="乙公司"), f.entity(name="丙公司")
+    f.draw(t, [a, b], drawn_at=at_china(date(2025, 4, 2)))
+    f.result(t, a, formed=date(2025, 6, 1))
+    # A redraw replaces the list: only the current draw's selections count.
+    f.draw(t, [a, c], drawn_at=at_china(date(2025, 4, 3)), sequence=2)
+    db.session.expire(t)
+    set_now(china_now(date(2025, 6, 30)))
+    assert deadlines.warnings(dept.id).missing == []
+    set_now(china_now(date(2025, 7, 1)))
+    missing = deadlines.warnings(dept.id).missing
+    assert [(p.task_code, p.entity_name, p.due_date, p.workdays) for p in missing] == \
+        [(t.code, "丙公司", date(2025, 6, 30), 1)]
+    f.result(t, c, formed=date(2025, 7, 1), publish=False)
+    assert deadlines.warnings(dept.id).missing == []
+
+
+def test_report_command_prints_and_exits_nonzero_when_overdue(unpublished_result, runner, set_now):
+    set_now(china_now(date(2025, 11, 5)))
+    result = runner.invoke(args=["deadlines", "report", "--department", "SCJ"])
+    assert result.exit_code == 1, result.output
+    assert "逾期未公示 1 · 3个工作日内到期 0 · 缺少检查结果 0" in result.output
+    assert "民权县甲商贸有限公司\t应于 2025-11-04 公示，已逾期 1 个工作日" in result.output
+
+
+def test_report_command_exits_zero_when_nothing_is_overdue(unpublished_result, runner, set_now):
+    set_now(china_now(date(2025, 11, 4)))
+    result = runner.invoke(args=["deadlines", "report"])
+    assert result.exit_code == 0, result.output
+    assert "逾期未公示 0 · 3个工作日内到期 2" in result.output
+    assert "今天到期" in result.output
+
+
+def test_report_command_rejects_unknown_department(app, runner):
+    result = runner.invoke(args=["deadlines", "report", "--department", "NOPE"])
+    assert result.exit_code != 0 and "部门代码不存在" in result.output

@@ -1,0 +1,299 @@
+"""Uploads: the bad-input corpus in tests/data, idempotency, masking, commit all-or-nothing (SPEC §9)."""
+import io
+import resource
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+import factories as f
+from portal.extensions import db as _db
+from portal.importers import ImportRejected, build_preview, commit
+from portal.models import (AuditEvent, Department, Entity, ImportBatch, Inspector, Penalty, Result, SearchChange,
+                           Status)
+
+DATA = Path(__file__).parent / "data"
+TODAY = date(2025, 7, 1)
+NOW = "2025-07-01T02:00:00+00:00"
+
+import importlib.util  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("make_corpus", DATA / "make_corpus.py")
+corpus = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(corpus)
+
+
+@pytest.fixture
+def world(app, set_now):
+    """Department MQ01 with the task, entities and inspectors the corpus files refer to."""
+    set_now(NOW)
+    dept = f.department(code="MQ01", name="民权县市场监督管理局")
+    entities = [f.entity(uscc=u, name=f"民权县测试商贸有限公司{i}") for i, u in enumerate(corpus.ENTITY_USCC, 1)]
+    inspectors = [f.inspector(dept, licence_no=lic, name=f"检查员{i}") for i, lic in enumerate(corpus.LICENCES, 1)]
+    task = f.task(dept, code=corpus.TASK)
+    f.draw(task, entities[:2], inspectors)
+    _db.session.commit()
+    return {"dept": dept, "entities": entities, "inspectors": inspectors, "task": task}
+
+
+def table_counts():
+    counts = {}
+    for table in _db.metadata.sorted_tables:
+        counts[table.name] = _db.session.execute(select(func.count()).select_from(table)).scalar()
+    return counts
+
+
+def load(name):
+    return (DATA / name).read_bytes()
+
+
+def problems_text(preview):
+    return "\n".join(f"{p.row}|{p.column}|{p.severity}|{p.message}|{p.fix}" for p in preview.problems)
+
+
+@pytest.mark.parametrize("name,encoding", [
+    ("results_ok_utf8.csv", "UTF-8"), ("results_ok_utf8_bom.csv", "UTF-8（带 BOM）"), ("results_ok_gbk.csv", "GBK"),
+    ("results_ok_utf16.csv", "UTF-16"), ("results_ok.xlsx", "XLSX"),
+])
+def test_good_files_in_every_encoding_import(world, name, encoding):
+    data = load(name)
+    preview = build_preview("results", data, name, world["dept"], TODAY)
+    assert preview.encoding == encoding
+    assert preview.ok, problems_text(preview)
+    assert preview.counts["new"] == 2 and not preview.errors
+    masked = [(n, m.label, m.masked) for n, m in preview.maskings]
+    assert masked == [(2, "手机号码", "138****5678"), (2, "身份证号码", "1101**********002X")]
+    batch = commit("results", data, name, world["dept"], accept_warnings=True)
+    assert (batch.row_count, batch.created_count, batch.updated_count, batch.unchanged_count) == (2, 2, 0, 0)
+    results = _db.session.execute(select(Result).order_by(Result.id)).scalars().all()
+    assert len(results) == 2
+    assert results[0].remark == "当事人联系电话 138****5678，身份证1101**********002X"
+    assert results[0].formed_date == date(2025, 4, 10) and results[0].inspection_date == date(2025, 4, 8)
+    assert [c.code for c in results[0].conclusions] == ["C01"]
+    assert sorted(i.licence_no for i in results[0].inspectors) == corpus.LICENCES
+    assert all(r.status == Status.DRAFT for r in results)
+    # The audit trail and the search change log were written in the same transaction.
+    actions = [e.action for e in _db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
+    assert actions == ["create", "create", "import"]
+    assert _db.session.execute(select(func.count()).select_from(SearchChange)).scalar() == 2
+
+
+def test_gb18030_rare_characters_survive(world):
+    preview = build_preview("results", load("results_ok_gb18030.csv"), "rare.csv", world["dept"], TODAY)
+    assert preview.encoding == "GB18030" and preview.ok, problems_text(preview)
+    commit("results", load("results_ok_gb18030.csv"), "rare.csv", world["dept"])
+    assert _db.session.execute(select(Result.remark)).scalar() == "经营场所位于㐀村𠀀组，未发现问题"
+
+
+BAD = [
+    ("results_bad_uscc_malformed.csv", "统一社会信用代码", "有 16 位"),
+    ("results_bad_sci_text.csv", "统一社会信用代码", "科学计数法"),
+    ("results_bad_numeric_uscc.xlsx", "统一社会信用代码", "数字单元格"),
+    ("results_bad_conclusion.csv", "检查结果", "未知的检查结果“基本合格”"),
+    ("results_bad_date.csv", "检查日期", "2025年没有2月30日"),
+    ("results_bad_duplicate.csv", "任务编号、统一社会信用代码", "与第 2 行重复"),
+    ("results_bad_formula.csv", "结果说明", "公式"),
+    ("results_bad_formula.xlsx", "结果说明", "公式"),
+    ("results_bad_missing_column.csv", "检查结果、结果形成日期", "缺少必填列"),
+    ("results_bad_utf16_nobom.csv", "", "UTF-16"),
+    ("not_a_workbook.xlsx", "", "不是有效的 .xlsx"),
+    ("old_excel.xls", "", "旧版 Excel"),
+    ("xlsx_xml_entities.xlsx", "", "XML 实体声明"),
+    ("xlsx_zip_bomb.xlsx", "", "压缩炸弹"),
+]
+
+
+@pytest.mark.parametrize("name,column,message", BAD)
+def test_bad_files_get_a_clear_message_and_change_nothing(world, name, column, message):
+    before = table_counts()
+    data = load(name)
+    preview = build_preview("results", data, name, world["dept"], TODAY)
+    assert not preview.ok
+    matching = [p for p in preview.errors if message in p.message]
+    assert matching, problems_text(preview)
+    assert matching[0].column == column
+    assert all(p.fix or p.row is None for p in preview.errors)  # every row error says how to fix it
+    with pytest.raises(ImportRejected):
+        commit("results", data, name, world["dept"], accept_warnings=True)
+    assert table_counts() == before
+
+
+def test_duplicate_row_message_names_both_rows(world):
+    preview = build_preview("results", load("results_bad_duplicate.csv"), "dup.csv", world["dept"], TODAY)
+    [dup] = preview.errors
+    assert dup.row == 4 and dup.message == "与第 2 行重复（同一任务和检查对象）"
+
+
+def test_wrong_check_character_is_a_warning_the_clerk_may_accept(world, app):
+    _db.session.add(Entity(uscc=corpus.WRONG_CHECK, name="校验位异常公司", entity_type="企业", region_code="411421"))
+    _db.session.commit()
+    data = load("results_warn_uscc_checksum.csv")
+    preview = build_preview("results", data, "w.csv", world["dept"], TODAY)
+    assert preview.ok
+    assert any("校验位应为" in w.message and w.column == "统一社会信用代码" for w in preview.warnings)
+    before = table_counts()
+    with pytest.raises(ImportRejected):
+        commit("results", data, "w.csv", world["dept"], accept_warnings=False)
+    assert table_counts() == before
+    batch = commit("results", data, "w.csv", world["dept"], accept_warnings=True)
+    assert batch.created_count == 1
+
+
+def test_zip_bomb_refused_fast_without_memory_growth(world):
+    data = load("xlsx_zip_bomb.xlsx")
+
+    def rss_kb():
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    before = rss_kb()
+    started = time.monotonic()
+    preview = build_preview("results", data, "bomb.xlsx", world["dept"], TODAY)
+    elapsed = time.monotonic() - started
+    growth_mb = (rss_kb() - before) / 1024
+    print(f"zip bomb refused in {elapsed:.3f} s, RSS growth {growth_mb:.1f} MB")
+    assert "压缩炸弹" in preview.file_problems[0].message
+    assert growth_mb < 300  # a resource bound: the 1 GiB sheet was never inflated
+    assert elapsed < 2 * 5  # generous margin over the 2 s promise on a busy 2-core machine
+
+
+def test_same_file_twice_and_same_keys_in_another_file_never_duplicate(world):
+    data = load("results_ok_gbk.csv")
+    first = commit("results", data, "a.csv", world["dept"])
+    again = build_preview("results", data, "a.csv", world["dept"], TODAY)
+    assert again.ok and [b.id for b in again.previous] == [first.id]
+    assert again.counts == {"rows": 2, "new": 0, "updated": 0, "unchanged": 2, "error_rows": 0, "warning_rows": 0}
+    second = commit("results", data, "a.csv", world["dept"])
+    assert (second.created_count, second.unchanged_count) == (0, 2)
+    # Same natural keys, different file (UTF-8, one changed conclusion): updates, no new rows.
+    other = load("results_ok_utf8.csv").decode("utf-8").replace(",C01,经检查", ",C05,经检查")
+    third = commit("results", other.encode("utf-8"), "b.csv", world["dept"])
+    assert (third.created_count, third.updated_count, third.unchanged_count) == (0, 1, 1)
+    assert _db.session.execute(select(func.count()).select_from(Result)).scalar() == 2
+    labels = _db.session.execute(select(Result).where(Result.entity_id == world["entities"][1].id)).scalar()
+    assert [c.code for c in labels.conclusions] == ["C05"]
+    assert _db.session.execute(select(func.count()).select_from(ImportBatch)).scalar() == 3
+
+
+def test_publish_option_and_published_rows_are_corrected_not_overwritten(world):
+    data = load("results_ok_gbk.csv")
+    batch = commit("results", data, "a.csv", world["dept"], publish=True)
+    assert "发布 2" in batch.message
+    result = _db.session.execute(select(Result).order_by(Result.id)).scalars().first()
+    assert result.status == Status.PUBLISHED and result.task.results_published_at is not None
+    changed = load("results_ok_utf8.csv").decode("utf-8").replace("2025/4/10", "2025/4/11")
+    preview = build_preview("results", changed.encode(), "b.csv", world["dept"], TODAY)
+    assert preview.counts["updated"] == 2
+    assert any("更正" in w.message for w in preview.warnings)
+    commit("results", changed.encode(), "b.csv", world["dept"], accept_warnings=True)
+    _db.session.expire_all()
+    result = _db.session.get(Result, result.id)
+    assert result.formed_date == date(2025, 4, 11) and result.version == 2 and result.corrected_at is not None
+
+
+def test_results_of_another_departments_task_are_refused(world):
+    other = f.department(code="OTHER")
+    clerk_dept = _db.session.get(Department, other.id)
+    _db.session.commit()
+    preview = build_preview("results", load("results_ok_utf8.csv"), "a.csv", clerk_dept, TODAY)
+    assert any(p.message == f"任务“{corpus.TASK}”不属于本部门" for p in preview.errors)
+
+
+def test_joint_task_participant_may_import(world):
+    partner = f.department(code="JOINT")
+    world["task"].departments.append(partner)
+    _db.session.commit()
+    preview = build_preview("results", load("results_ok_utf8.csv"), "a.csv", partner, TODAY)
+    assert preview.ok, problems_text(preview)
+
+
+def test_entity_not_drawn_is_a_warning(world):
+    text = load("results_ok_utf8.csv").decode().replace(corpus.ENTITY_USCC[1], corpus.ENTITY_USCC[2])
+    preview = build_preview("results", text.encode(), "a.csv", world["dept"], TODAY)
+    assert preview.ok
+    assert [w.message for w in preview.warnings] == ["“民权县测试商贸有限公司3”不在该任务的抽取名单中"]
+
+
+def test_penalties(world):
+    data = load("penalties_ok.csv")
+    preview = build_preview("penalties", data, "p.csv", world["dept"], TODAY)
+    assert preview.ok, problems_text(preview)
+    assert [(n, m.masked) for n, m in preview.maskings] == [(2, "139****5678")]
+    commit("penalties", data, "p.csv", world["dept"])
+    fine, warning = _db.session.execute(select(Penalty).order_by(Penalty.decision_no)).scalars().all()
+    assert fine.decision_no == "民市监罚〔2025〕101号" and fine.fine_amount == Decimal("5000.00")
+    assert fine.confiscation_amount == Decimal("320.50") and fine.categories == ["罚款", "没收违法所得"]
+    assert fine.facts == "经查，当事人销售过期食品，负责人手机139****5678。"
+    assert fine.entity_id == world["entities"][0].id and fine.task_id == world["task"].id
+    assert fine.publicity_end == date(2025, 8, 19)  # small fine for an organisation: 3 months
+    assert fine.authority == "民权县市场监督管理局"
+    assert warning.party_kind == "natural_person" and warning.publicity_end is None
+    again = commit("penalties", data, "p.csv", world["dept"])
+    assert again.unchanged_count == 2
+
+
+def test_penalties_bad(world):
+    before = table_counts()
+    preview = build_preview("penalties", load("penalties_bad.csv"), "p.csv", world["dept"], TODAY)
+    text = problems_text(preview)
+    for expected in ("未知的处罚类别“记大过”", "“五千”不是金额数字", "2025年没有13月1日", "任务编号“999”不存在"):
+        assert expected in text
+    with pytest.raises(ImportRejected):
+        commit("penalties", load("penalties_bad.csv"), "p.csv", world["dept"])
+    assert table_counts() == before
+
+
+def test_entities_update_by_uscc(world):
+    data = load("entities_ok.csv")
+    preview = build_preview("entities", data, "e.csv", world["dept"], TODAY)
+    assert preview.encoding in ("GBK", "GB18030") and preview.ok, problems_text(preview)
+    assert (preview.counts["new"], preview.counts["updated"]) == (1, 1)
+    commit("entities", data, "e.csv", world["dept"])
+    first = _db.session.get(Entity, world["entities"][0].id)
+    assert first.name == "民权县测试商贸有限公司1（更名）" and first.risk_class.value == "C"
+    assert first.tags == ["重点", "食品销售"]
+    new = _db.session.execute(select(Entity).where(Entity.name == "民权县新店")).scalar()
+    assert new.entity_type.value == "个体工商户" and new.risk_class.value == "A" and new.operator_name == "李某"
+    assert _db.session.execute(select(func.count()).select_from(Entity)).scalar() == 4
+    assert commit("entities", data, "e.csv", world["dept"]).unchanged_count == 2
+
+
+def test_inspectors_update_by_licence_and_keep_id_numbers_out_of_the_preview(world):
+    data = load("inspectors_ok.csv")
+    preview = build_preview("inspectors", data, "i.csv", world["dept"], TODAY)
+    assert preview.ok, problems_text(preview)
+    assert preview.rows[0].display["身份证号码"] == "1101**********002X"
+    assert corpus.ID_NUMBER not in repr(preview.rows[0].display)
+    commit("inspectors", data, "i.csv", world["dept"])
+    first = _db.session.execute(select(Inspector).where(Inspector.licence_no == corpus.LICENCES[0])).scalar()
+    assert first.name == "检查员甲（改名）" and first.id_card_no == corpus.ID_NUMBER
+    new = _db.session.execute(select(Inspector).where(Inspector.licence_no == "41142100000009")).scalar()
+    assert new.active is False and new.department_id == world["dept"].id
+    events = _db.session.execute(select(AuditEvent.after)).scalars().all()
+    assert corpus.ID_NUMBER not in repr(events)
+
+
+def test_inspector_of_another_department_is_refused(world):
+    other = f.department(code="OTHER")
+    _db.session.commit()
+    preview = build_preview("inspectors", load("inspectors_ok.csv"), "i.csv", other, TODAY)
+    assert any(p.message == "该执法证号属于其他部门的执法人员" for p in preview.errors)
+
+
+def test_cli_import(world, runner):
+    result = runner.invoke(args=["import", "results", str(DATA / "results_bad_date.csv"), "--department", "MQ01"])
+    assert result.exit_code == 1
+    assert "错误 第 2 行［检查日期］：“2025-02-30”不是有效日期（2025年没有2月30日）" in result.output
+    assert _db.session.execute(select(func.count()).select_from(Result)).scalar() == 0
+    result = runner.invoke(args=["import", "results", str(DATA / "results_ok_gbk.csv"), "--department", "MQ01",
+                                 "--publish"])
+    assert result.exit_code == 0, result.output
+    assert "已导入 2 行" in result.output and "新增 2，更新 0，未变化 0，发布 2" in result.output
+    assert "已遮蔽 第 2 行［结果说明］手机号码：138****5678" in result.output
+    result = runner.invoke(args=["import", "results", str(DATA / "results_ok_gbk.csv"), "--department", "NOPE"])
+    assert result.exit_code != 0 and "部门代码“NOPE”不存在" in result.output

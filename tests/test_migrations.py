@@ -1,0 +1,93 @@
+"""`flask db upgrade` builds the models' schema from nothing, on SQLite and on PostgreSQL.
+
+If `test_models_match_migrations` fails, someone changed portal/models without a migration.
+The lead regenerates the single initial migration (see README, "Changing the schema").
+"""
+import os
+import uuid
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+import portal.models  # noqa: F401  (registers every table on db.metadata)
+from portal.extensions import db
+from servers import flask_cli
+
+PG_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _psycopg(url: str) -> str:
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """URL of an empty database: a new SQLite file, or a new PostgreSQL schema (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    admin = create_engine(_psycopg(PG_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 (any driver error means "unreachable")
+        admin.dispose()
+        reason = (f"PostgreSQL at {PG_URL} is unreachable ({type(exc).__name__}: {str(exc).strip()[:200]}); "
+                  "start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`")
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    schema = f"mig_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = _psycopg(PG_URL)
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _differences(url):
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                             "compare_server_default": False})
+            return compare_metadata(context, db.metadata)
+    finally:
+        engine.dispose()
+
+
+def _tables(url):
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_builds_the_models_schema(empty_database, tmp_path):
+    flask_cli(["db", "upgrade"], empty_database, tmp_path / "instance")
+    assert _tables(empty_database) == set(db.metadata.tables)
+    differences = _differences(empty_database)
+    assert differences == [], (
+        "portal/models differ from migrations/ — the schema needs a migration (README, 'Changing the schema'):\n"
+        + "\n".join(f"  {d!r}" for d in differences))
+
+
+def test_downgrade_to_base_and_upgrade_again(empty_database, tmp_path):
+    instance = tmp_path / "instance"
+    flask_cli(["db", "upgrade"], empty_database, instance)
+    flask_cli(["db", "downgrade", "base"], empty_database, instance)
+    assert _tables(empty_database) == set()
+    again = flask_cli(["db", "upgrade"], empty_database, instance)
+    assert "Running upgrade" in again.stderr + again.stdout
+    assert _tables(empty_database) == set(db.metadata.tables)

@@ -1,0 +1,303 @@
+"""Search: Chinese recall, exact codes, ranking, facets, the visibility rule on a stale index, views."""
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+import factories as f
+from portal import journal, lifecycle, search
+from portal.database import write_transaction
+from portal.models import EntityType, Status
+
+NOW = "2026-01-10T02:00:00+00:00"
+
+
+@pytest.fixture
+def index_dir(app, tmp_path):
+    """A private index for this test (the suite's instance folder is shared)."""
+    app.config["SEARCH_INDEX_DIR"] = str(tmp_path / "search-index")
+    return tmp_path / "search-index"
+
+
+@pytest.fixture
+def corpus(app, db, index_dir, set_now):
+    set_now(NOW)
+    dept = f.department(code="SJ01", name="民权县市场监督管理局")
+    other = f.department(code="NY02", name="民权县农业农村局")
+    names = ["民权县鑫达食品有限公司", "商丘市华润万家超市有限公司", "宁陵县老王烟酒店", "睢县绿源农民专业合作社"]
+    ents = [f.entity(name=nm) for nm in names]
+    ents[2].entity_type = EntityType.INDIVIDUAL
+    ents[2].operator_name = "王建国"
+    item = f.check_item(dept, code="SC-001", name="食品生产企业监督检查")
+    plan = f.plan(dept, title="2025年度市场监管领域双随机抽查计划")
+    task = f.task(dept, plan=plan, title="食品经营者专项抽查", items=[item])
+    farm_task = f.task(other, title="农资经营专项检查", period=(date(2024, 4, 1), date(2024, 6, 30)))
+    r1 = f.result(task, ents[0], conclusions=[("C05", "发现问题已责令改正")], remark="发现过期食品，已责令改正")
+    r2 = f.result(task, ents[1], remark="经检查未发现问题")
+    r3 = f.result(farm_task, ents[3], formed=date(2024, 5, 10), remark="农药标签规范")
+    p1 = f.penalty(dept, ents[0], decision_no="民市监罚〔2025〕12号", categories=("罚款", "没收违法所得"))
+    p2 = f.penalty(dept, ents[2], decision_no="民市监罚〔2025〕120号", facts="销售过期烟草制品")
+    db.session.commit()
+    search.rebuild()
+    return dict(dept=dept, other=other, ents=ents, item=item, plan=plan, task=task, farm_task=farm_task,
+                results=[r1, r2, r3], penalties=[p1, p2])
+
+
+def keys(res):
+    return {(h.kind, h.id) for h in res.hits}
+
+
+def entity_hits(q):
+    return {h.title for h in search.query(q, filters={"kind": "entity"}, per_page=50).hits}
+
+
+@pytest.mark.parametrize("name, fragments", [
+    ("民权县鑫达食品有限公司", ["鑫", "鑫达", "鑫达食", "达食品", "食品有限"]),
+    ("商丘市华润万家超市有限公司", ["润", "华润", "万家超", "超市"]),
+    ("宁陵县老王烟酒店", ["烟", "老王", "烟酒店", "宁陵"]),
+    ("睢县绿源农民专业合作社", ["睢", "绿源", "合作社", "农民专业"]),
+])
+def test_every_fragment_finds_the_name(corpus, name, fragments):
+    for fragment in fragments:
+        assert name in entity_hits(fragment), fragment
+
+
+def test_fragments_do_not_match_across_gaps(corpus):
+    # 鑫达 and 达食 both occur, but "鑫食" does not: a phrase of bigrams, not a bag of characters.
+    assert entity_hits("鑫食") == set()
+    assert entity_hits("润华") == set()
+
+
+def test_multi_word_queries_are_and(corpus):
+    assert entity_hits("民权 食品") == {"民权县鑫达食品有限公司"}
+    assert entity_hits("有限公司 商丘") == {"商丘市华润万家超市有限公司"}
+    assert entity_hits("有限公司") == {"民权县鑫达食品有限公司", "商丘市华润万家超市有限公司"}
+    res = search.query("过期 改正")
+    assert keys(res) == {("result", corpus["results"][0].id)}
+    res = search.query("过期 烟草")
+    assert keys(res) == {("penalty", corpus["penalties"][1].id)}
+
+
+def test_texts_of_every_kind_are_found(corpus):
+    assert ("item", corpus["item"].id) in keys(search.query("生产企业"))
+    assert ("plan", corpus["plan"].id) in keys(search.query("双随机"))
+    assert ("task", corpus["task"].id) in keys(search.query("经营者专项"))
+    assert ("result", corpus["results"][2].id) in keys(search.query("农药标签"))
+    assert ("penalty", corpus["penalties"][0].id) in keys(search.query("没收违法所得"))
+
+
+def test_uscc_and_decision_number_return_exactly_their_record(corpus):
+    ent = corpus["ents"][0]
+    res = search.query(ent.uscc)
+    assert res.exact and keys(res) == {("entity", ent.id)} and res.total == 1
+    res = search.query(ent.uscc.lower())
+    assert keys(res) == {("entity", ent.id)}
+    p1, p2 = corpus["penalties"]
+    for q in ("民市监罚〔2025〕12号", "民市监罚[2025]12号", " 民市监罚〔2025〕12号 "):
+        res = search.query(q)
+        assert res.exact and keys(res) == {("penalty", p1.id)} and res.total == 1, q
+    assert keys(search.query("民市监罚〔2025〕120号")) == {("penalty", p2.id)}
+    task = corpus["task"]
+    assert keys(search.query(task.code)) == {("task", task.id)}
+
+
+def test_exact_name_ranks_first_then_recent(corpus):
+    res = search.query("民权县鑫达食品有限公司")
+    assert (res.hits[0].kind, res.hits[0].title) == ("entity", "民权县鑫达食品有限公司")
+    dated = search.query("检查", sort="date", per_page=50).hits
+    stamps = [h.date for h in dated]
+    assert stamps == sorted(stamps, reverse=True)
+
+
+def test_facets_count_and_filter(corpus):
+    res = search.query("食品", per_page=50)
+    facets = {name: {v.value: v.count for v in values} for name, values in res.facets.items()}
+    assert facets["kind"]["entity"] == 1
+    assert facets["kind"]["result"] == 2 and facets["kind"]["penalty"] == 2  # both results name the task
+    assert facets["dept"] == {"SJ01": sum(1 for h in res.hits if h.kind != "entity")}
+    assert facets["conclusion"] == {"C05": 1, "C01": 1}
+    assert facets["category"] == {"罚款": 2, "没收违法所得": 1}
+    only = search.query("食品", filters={"category": "没收违法所得"})
+    assert keys(only) == {("penalty", corpus["penalties"][0].id)}
+    by_year = search.query("专项", filters={"year": "2024"})
+    assert keys(by_year) == {("task", corpus["farm_task"].id), ("result", corpus["results"][2].id)}
+    labels = {v.value: v.label for v in res.facets["dept"]}
+    assert labels == {"SJ01": "民权县市场监督管理局"}
+
+
+def test_operator_name_of_individual_business_is_not_indexed(corpus):
+    assert search.query("王建国").total == 0
+    assert search.query("建国").total == 0
+
+
+def test_snippets_are_escaped_and_highlighted(app, db, index_dir, set_now):
+    set_now(NOW)
+    dept = f.department()
+    ent = f.entity(name="<script>alert(1)</script>鑫达商行")
+    db.session.commit()
+    search.rebuild()
+    hit = search.query("鑫达").hits[0]
+    assert str(hit.title_html) == "&lt;script&gt;alert(1)&lt;/script&gt;<mark>鑫达</mark>商行"
+    assert dept and ent
+
+
+def test_stale_index_never_shows_hidden_records(corpus, db, set_now, client):
+    """Change the database behind the index's back (no change-log rows): queries must still obey the rule."""
+    r1, r2, _ = corpus["results"]
+    p1, p2 = corpus["penalties"]
+    task = corpus["task"]
+    r1.status, r1.withdrawn_at, r1.withdrawal_reason = Status.WITHDRAWN, datetime(2026, 1, 1, tzinfo=timezone.utc), "x"
+    r2.withheld = True
+    p1.publicity_end = date(2025, 12, 31)  # publicity over before NOW
+    task.surprise = True  # its results are not published yet
+    task.results_published_at = None
+    db.session.commit()
+    assert not search.is_behind()  # the index really is stale
+    res = search.query("食品", per_page=50)
+    shown = keys(res)
+    for hidden in [("result", r1.id), ("result", r2.id), ("penalty", p1.id), ("task", task.id)]:
+        assert hidden not in shown
+    assert ("penalty", p2.id) in keys(search.query("烟草"))
+    body = client.get("/search?q=食品").get_data(as_text=True)
+    assert "过期食品" not in body and f"/results/{r1.id}" not in body and f"/tasks/{task.code}" not in body
+    assert f"/penalties/{p1.id}" not in body and f"/penalties/{p2.id}" in body
+    data = client.get("/search.json?q=民市监罚〔2025〕12号").get_json()
+    assert data["items"] == [] and data["total"] == 0
+    # …and sync/verify put the index right.
+    assert {d.key for d in search.verify()} >= {f"result:{r1.id}", f"result:{r2.id}", f"penalty:{p1.id}"}
+    search.rebuild()
+    assert search.verify() == []
+
+
+def test_time_based_visibility_needs_no_log_entry(app, db, index_dir, set_now):
+    set_now("2026-01-10T02:00:00+00:00")
+    dept = f.department()
+    ent = f.entity(name="民权县晨曦贸易有限公司")
+    future = f.penalty(dept, ent, decision_no="民市监罚〔2026〕7号", at=datetime(2026, 2, 1, tzinfo=timezone.utc),
+                       publicity_end=date(2026, 4, 30))
+    db.session.commit()
+    search.rebuild()
+    q = "民市监罚〔2026〕7号"
+    assert search.query(q).total == 0  # not yet published
+    set_now("2026-02-01T00:00:01+00:00")
+    assert [h.id for h in search.query(q).hits] == [future.id]
+    set_now("2026-04-30T15:59:59+00:00")  # 23:59:59 on 04-30 in China: last public second
+    assert search.query(q).total == 1
+    set_now("2026-04-30T16:00:00+00:00")
+    assert search.query(q).total == 0
+    assert search.verify() == []
+    search.sync()  # purges the expired document
+    assert search.verify() == []
+
+
+def test_publish_through_lifecycle_is_searchable_after_commit(app, db, index_dir, set_now):
+    set_now(NOW)
+    with write_transaction():
+        dept = f.department()
+        ent = f.entity(name="民权县启明星电子商务有限公司")
+        journal.record("create", "entity", ent.id)
+        task = f.task(dept, title="电子商务经营者抽查", publish=False)
+        journal.record("create", "task", task.id)
+    search.sync()
+    assert search.query("启明星").total == 1
+    assert search.query("电子商务经营者", filters={"kind": "task"}).total == 0
+    with write_transaction():
+        lifecycle.publish("task", task)
+    # The after-commit hook applied the change: nothing is pending.
+    assert not search.is_behind()
+    assert [h.id for h in search.query("电子商务经营者", filters={"kind": "task"}).hits] == [task.id]
+    with write_transaction():
+        lifecycle.withdraw("task", task, "任务编号有误")
+    assert not search.is_behind()
+    assert search.query("电子商务经营者", filters={"kind": "task"}).total == 0
+    assert search.verify() == []
+
+
+def test_surprise_task_appears_when_its_results_are_published(app, db, index_dir, set_now):
+    set_now(NOW)
+    with write_transaction():
+        dept = f.department()
+        ent = f.entity(name="民权县惊雷化工有限公司")
+        task = f.task(dept, title="危险化学品突击检查", surprise=True)
+        journal.record("publish", "task", task.id)
+        result = f.result(task, ent, publish=False, remark="突击检查发现问题")
+    assert search.query("危险化学品").total == 0
+    with write_transaction():
+        lifecycle.publish("result", result)
+    assert {h.kind for h in search.query("突击检查").hits} == {"task", "result"}
+    assert search.verify() == []
+
+
+def test_cli_sync_rebuild_verify(app, db, index_dir, runner, set_now):
+    set_now(NOW)
+    dept = f.department()
+    plan = f.plan(dept, title="命令行测试计划")
+    db.session.commit()
+    out = runner.invoke(args=["search", "rebuild"])
+    assert out.exit_code == 0, out.output
+    assert "1 document" in out.output or "2 document" in out.output
+    gen = (index_dir / "CURRENT").read_text()
+    assert runner.invoke(args=["search", "verify"]).exit_code == 0
+    # A change committed with its log row but never applied (say the writer crashed):
+    app.config["SEARCH_SYNC_ON_COMMIT"] = False
+    with write_transaction():
+        lifecycle.withdraw("plan", plan, "重复发布")
+    out = runner.invoke(args=["search", "verify"])
+    assert out.exit_code == 1 and f"extra\tplan:{plan.id}" in out.output
+    out = runner.invoke(args=["search", "sync"])
+    assert out.exit_code == 0 and "applied 1 change" in out.output
+    assert runner.invoke(args=["search", "verify"]).exit_code == 0
+    runner.invoke(args=["search", "rebuild"])
+    assert (index_dir / "CURRENT").read_text() != gen
+    assert [p.name for p in index_dir.iterdir() if p.name.startswith("gen-")] == [(index_dir / "CURRENT").read_text()]
+
+
+def test_search_page_html_fragment_and_json(corpus, client):
+    resp = client.get("/search?q=食品")
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "<html" in body
+    assert "共找到" in body and "<mark>食品</mark>" in body
+    assert 'hx-trigger="keyup changed delay:300ms, search"' in body and 'hx-push-url="true"' in body
+    assert 'href="/search?q=%E9%A3%9F%E5%93%81&amp;kind=penalty"' in body  # facet link keeps q
+    assert "HX-Request" in resp.headers.get("Vary", "")
+    frag = client.get("/search?q=食品&kind=penalty", headers={"HX-Request": "true"})
+    text = frag.get_data(as_text=True)
+    assert "<html" not in text and 'id="search-filters" hx-swap-oob="true"' in text
+    assert 'name="kind" value="penalty"' in text and "✕ 行政处罚" in text
+    data = client.get("/search.json?q=食品&kind=penalty&sort=date").get_json()
+    assert data["total"] == 2 and data["page"] == 1 and data["per_page"] == 20
+    assert [i["kind"] for i in data["items"]] == ["penalty", "penalty"]
+    assert {"kind", "dept", "year", "conclusion", "category"} <= set(data["facets"])
+    assert data["items"][0]["url"].startswith("/penalties/")
+
+
+def test_search_paging(corpus, client):
+    data = client.get("/search.json?q=有限&per_page=2&page=2").get_json()
+    assert data["page"] == 2 and len(data["items"]) <= 2
+    first = client.get("/search.json?q=有限&per_page=2").get_json()
+    assert not {i["url"] for i in first["items"]} & {i["url"] for i in data["items"]}
+
+
+def test_empty_state_helps(corpus, client):
+    body = client.get("/search?q=不存在的公司名称xyz").get_data(as_text=True)
+    assert "没有找到" in body and "试试更短的片段" in body
+
+
+def test_header_search_jumps_to_exact_codes(corpus, client):
+    ent = corpus["ents"][0]
+    resp = client.get(f"/search?q={ent.uscc}")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/entities/{ent.uscc}")
+    resp = client.get("/search?q=民市监罚〔2025〕12号")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/penalties/{corpus['penalties'][0].id}")
+    resp = client.get(f"/search?q={corpus['task'].code}")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/tasks/{corpus['task'].code}")
+    # Active search (htmx) shows the hit instead of navigating away.
+    frag = client.get(f"/search?q={ent.uscc}", headers={"HX-Request": "true"})
+    assert frag.status_code == 200 and "编码精确匹配" in frag.get_data(as_text=True)
+
+
+def test_hidden_penalty_number_does_not_jump(corpus, db, client):
+    p1 = corpus["penalties"][0]
+    p1.withheld = True
+    db.session.commit()
+    resp = client.get("/search?q=民市监罚〔2025〕12号")
+    assert resp.status_code == 200 and "没有找到" in resp.get_data(as_text=True)
