@@ -128,7 +128,7 @@ def build(n: int, workdir: Path, procs: int) -> dict:
     for doc, row in generate(n):
         writer.add_document(**doc)
         rows.append(row)
-        if sample_uscc is None and doc["kind"] == "entity" and len(rows) > n // 2:
+        if sample_uscc is None and doc["kind"] == "entity" and doc["rid"] > n // 2:
             sample_uscc = doc["codes"]
         if len(rows) >= 20000:
             con.executemany("INSERT INTO bench_doc VALUES (?,?,?,?,?,?,?,?,?)", rows)
@@ -148,8 +148,6 @@ def reuse(workdir: Path) -> dict:
     idx = workdir / "index"
     gen = idx / "gen-bench"
     con = sqlite3.connect(workdir / "bench.db")
-    uscc = con.execute("SELECT title FROM bench_doc WHERE kind = 'entity' AND id > (SELECT max(id) / 2 FROM bench_doc) "
-                       "ORDER BY id LIMIT 1").fetchone()
     uscc = con.execute("SELECT text FROM bench_doc WHERE kind = 'entity' AND id > (SELECT max(id) / 2 FROM bench_doc) "
                        "ORDER BY id LIMIT 1").fetchone()[0].split()[1]
     size = sum(p.stat().st_size for p in gen.iterdir())

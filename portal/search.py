@@ -48,7 +48,8 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import LockError
 
-from .domain.dates import china_date, china_midnight
+from .database import _immediate
+from .domain.dates import china_midnight
 from .domain.visibility import public_state
 from .extensions import db
 from .models import (CheckItem, Department, Draw, Entity, EntityType, Penalty, Plan, Result, SearchChange,
@@ -413,6 +414,18 @@ def _meta(last: int) -> dict:
     return {"key": META_KEY, "kind": "__meta__", "last_change": last}
 
 
+@contextmanager
+def _read_session():
+    """A separate, read-only session: never BEGIN IMMEDIATE, even when called from inside a
+    write_transaction()'s commit (the after-commit hook), so syncing never holds the write lock."""
+    token = _immediate.set(False)
+    try:
+        with Session(db.engine) as session:
+            yield session
+    finally:
+        _immediate.reset(token)
+
+
 def _max_change(session: Session) -> int:
     return session.execute(select(func.max(SearchChange.id))).scalar() or 0
 
@@ -423,7 +436,7 @@ def _build(root: Path) -> str:
     path = root / gen
     path.mkdir(parents=True)
     ix = FileStorage(str(path)).create_index(_schema())
-    with Session(db.engine) as session:
+    with _read_session() as session:
         last = _max_change(session)  # read first: later changes get re-applied by sync (idempotent)
         writer = ix.writer(limitmb=128)
         try:
@@ -483,7 +496,7 @@ def sync(timeout: float | None = None, now: datetime | None = None) -> int:
         timeout = float(current_app.config.get("SEARCH_LOCK_TIMEOUT", 10))
     ix = open_index()
     applied = 0
-    with Session(db.engine) as session:
+    with _read_session() as session:
         head = _max_change(session)
         last = last_applied(ix)
         if head < last:
@@ -529,7 +542,7 @@ def _now() -> datetime:
 
 def is_behind() -> bool:
     ix = open_index()
-    with Session(db.engine) as session:
+    with _read_session() as session:
         return _max_change(session) > last_applied(ix)
 
 
@@ -555,7 +568,7 @@ def verify(now: datetime | None = None) -> list[Difference]:
             if fields_["show_from"] <= ts < fields_["hide_at"]:
                 indexed[fields_["key"]] = fields_.get("stamp")
     expected: dict[str, str] = {}
-    with Session(db.engine) as session:
+    with _read_session() as session:
         for kind in KINDS:
             model = _MODELS[kind]
             stmt = select(model).order_by(model.id)

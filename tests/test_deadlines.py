@@ -291,3 +291,28 @@ def test_report_command_exits_zero_when_nothing_is_overdue(unpublished_result, r
 def test_report_command_rejects_unknown_department(app, runner):
     result = runner.invoke(args=["deadlines", "report", "--department", "NOPE"])
     assert result.exit_code != 0 and "部门代码不存在" in result.output
+
+
+def test_missing_result_links_to_a_prefilled_result_form(app, db, set_now, client, login):
+    import re
+    dept = f.department()
+    t = f.task(dept, period=(date(2025, 4, 1), date(2025, 6, 30)))
+    e = f.entity(name="丁公司")
+    f.draw(t, [e], drawn_at=at_china(date(2025, 4, 2)))
+    clerk = f.user("clerk", department=dept)
+    set_now(china_now(date(2025, 7, 2)))
+    login(client, clerk)
+    text = client.get("/admin/deadlines").get_data(as_text=True)
+    assert 'data-count="missing">1<' in text
+    link = re.search(r'<a href="([^"]+)">补录结果</a>', text).group(1).replace("&amp;", "&")
+    assert link == f"/admin/results/new?task_id={t.id}&entity_uscc={e.uscc}"
+    form = client.get(link).get_data(as_text=True)
+    assert f'value="{e.uscc}"' in form
+
+
+def test_overdue_links_to_the_record_edit_page(unpublished_result, set_now, client, login):
+    r, clerk = unpublished_result
+    set_now(china_now(date(2025, 11, 5)))
+    login(client, clerk)
+    text = client.get("/admin/deadlines").get_data(as_text=True)
+    assert f'<a href="/admin/results/{r.id}">去处理</a>' in text

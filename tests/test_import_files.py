@@ -30,6 +30,8 @@ _spec.loader.exec_module(corpus)
 def world(app, set_now):
     """Department MQ01 with the task, entities and inspectors the corpus files refer to."""
     set_now(NOW)
+    # The search index is SEARCH's business (tests/test_search*.py); keep these tests about imports.
+    app.config["SEARCH_SYNC_ON_COMMIT"] = False
     dept = f.department(code="MQ01", name="民权县市场监督管理局")
     entities = [f.entity(uscc=u, name=f"民权县测试商贸有限公司{i}") for i, u in enumerate(corpus.ENTITY_USCC, 1)]
     inspectors = [f.inspector(dept, licence_no=lic, name=f"检查员{i}") for i, lic in enumerate(corpus.LICENCES, 1)]
@@ -230,7 +232,7 @@ def test_penalties(world):
     assert fine.confiscation_amount == Decimal("320.50") and fine.categories == ["罚款", "没收违法所得"]
     assert fine.facts == "经查，当事人销售过期食品，负责人手机139****5678。"
     assert fine.entity_id == world["entities"][0].id and fine.task_id == world["task"].id
-    assert fine.publicity_end == date(2025, 8, 19)  # small fine for an organisation: 3 months
+    assert fine.publicity_end == date(2028, 5, 19)  # fine + confiscation: 3 years
     assert fine.authority == "民权县市场监督管理局"
     assert warning.party_kind == "natural_person" and warning.publicity_end is None
     again = commit("penalties", data, "p.csv", world["dept"])

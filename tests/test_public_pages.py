@@ -300,3 +300,10 @@ def test_individual_business_operator_name_only_on_its_own_page(client, world, d
                 "/tasks/411421202504010001", "/tasks/411421202504010001.json"]:
         assert "张大山" not in text(client.get(url)), url
     assert "民权县老张烩面馆" in text(client.get("/penalties.csv"))
+
+
+def test_empty_filter_fields_redirect_to_a_clean_shareable_url(client, world):
+    response = client.get("/results?q=&dept=SCJGJ&year=&conclusion=C02")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/results?dept=SCJGJ&conclusion=C02"
+    assert client.get("/results?q=", headers={"HX-Request": "true"}).headers["Location"] == "/results"

@@ -9,6 +9,7 @@ import pytest
 
 import factories as f
 from portal import search
+from portal.extensions import db
 
 NOW = "2026-01-10T02:00:00+00:00"
 WORKERS, PER_WORKER = 8, 40
@@ -49,11 +50,13 @@ def _run_workers(app, database_url, instance_dir, dept_id, fail_rate):
     with ProcessPoolExecutor(max_workers=WORKERS, mp_context=ctx) as pool:
         futures = [pool.submit(_publish_many, database_url, str(instance_dir), index_dir, dept_id, w, fail_rate)
                    for w in range(WORKERS)]
-        return [e for fut in futures for e in fut.result(timeout=600)]
+        errors = [e for fut in futures for e in fut.result(timeout=600)]
+    db.session.rollback()  # end this test's read snapshot so it sees the workers' rows
+    return errors
 
 
 @pytest.fixture
-def setup(app, db, tmp_path, set_now):
+def setup(app, tmp_path, set_now):
     set_now(NOW)
     app.config["SEARCH_INDEX_DIR"] = str(tmp_path / "search-index")
     dept = f.department(code="BF01", name="并发测试局")
@@ -62,7 +65,7 @@ def setup(app, db, tmp_path, set_now):
     return dept
 
 
-def test_eight_publishers_all_searchable(app, db, setup, database_url, instance_dir):
+def test_eight_publishers_all_searchable(app, setup, database_url, instance_dir):
     errors = _run_workers(app, database_url, instance_dir, setup.id, 0)
     assert errors == []
     assert not search.is_behind()  # the writers' after-commit syncs applied everything
@@ -72,10 +75,11 @@ def test_eight_publishers_all_searchable(app, db, setup, database_url, instance_
     assert search.verify() == []
 
 
-def test_failed_index_writes_are_caught_up_by_sync(app, db, setup, database_url, instance_dir, runner):
+def test_failed_index_writes_are_caught_up_by_sync(app, setup, database_url, instance_dir, runner):
     errors = _run_workers(app, database_url, instance_dir, setup.id, 0.1)
     assert errors == []  # a failed index write never fails the user's request
     assert runner.invoke(args=["search", "sync"]).exit_code == 0
     out = runner.invoke(args=["search", "verify"])
     assert out.exit_code == 0, out.output
     assert search.query("并发发布", filters={"kind": "plan"}).total == WORKERS * PER_WORKER
+

@@ -52,8 +52,7 @@ def _endpoint_url(candidates, **values) -> str | None:
 def fix_url(problem) -> str | None:
     """Where the clerk fixes the problem: the record's edit page, or a new result for a missing one."""
     if problem.category == "missing":
-        return (_endpoint_url(["admin.result_new", "admin.result_create"], task_id=problem.task_id,
-                              entity_id=problem.entity_id)
+        return (_endpoint_url(["admin.result_new"], task_id=problem.task_id, entity_uscc=problem.uscc)
                 or _endpoint_url(["admin.uploads"]))
     if problem.kind == "draw":
         return (_endpoint_url(["admin.draw_detail", "admin.draw", "admin.draw_edit"], draw_id=problem.record_id)

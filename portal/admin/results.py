@@ -69,6 +69,11 @@ class Results(Section):
                 "verification_method": record.verification_method, "follow_up": record.follow_up,
                 "inspector_licences": "、".join(i.licence_no for i in record.inspectors)}
 
+    def defaults(self) -> dict:
+        # Prefilled by the deadline warnings' "补录结果" link (?task_id=…&entity_uscc=…).
+        from flask import request
+        return {k: request.args[k] for k in ("task_id", "entity_uscc") if request.args.get(k)}
+
     def validate(self, result, record):
         values, errors = result.values, result.errors
         task = db.session.get(Task, int(values["task_id"]))

@@ -2,12 +2,13 @@
 
 The uploaded file is kept under instance/uploads/<sha256> between preview and confirm; the
 confirm POST names it by hash and re-validates everything inside the write transaction.
-While a large file commits, the page polls /admin/uploads/progress/<sha256> (htmx, every 1 s);
-the committing worker writes its progress next to the stored file.
+While a large file commits, the page polls /admin/uploads/progress/<sha256>/<run> (htmx, every 1 s); the
+committing worker writes its progress next to the stored file (one `run` per confirm form).
 """
 import json
 import os
 import re
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from ..models import Department, ImportBatch
 from . import bp
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+_RUN = re.compile(r"^[0-9a-f]{16}$")
 HISTORY_PER_PAGE = 50
 
 
@@ -53,12 +55,14 @@ def _stored(digest: str) -> bytes:
     return path.read_bytes()
 
 
-def _progress_path(digest: str) -> Path:
-    return _upload_dir() / f"{digest}.progress.json"
+def _progress_path(digest: str, run: str) -> Path:
+    return _upload_dir() / f"{digest}.{run}.progress.json"
 
 
-def _write_progress(digest: str, done: int, total: int, state: str = "running", batch_id=None) -> None:
-    path = _progress_path(digest)
+def _write_progress(digest: str, run: str, done: int, total: int, state: str = "running", batch_id=None) -> None:
+    if not _RUN.match(run or ""):
+        return
+    path = _progress_path(digest, run)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"done": done, "total": total, "state": state, "batch_id": batch_id,
                                "user_id": current_user.id}))
@@ -146,7 +150,10 @@ def upload_preview():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return _index(400, "请选择要上传的文件（CSV 或 XLSX）", kind)
-    data = upload.read()
+    try:
+        data = upload.read()
+    finally:
+        upload.close()  # large uploads are spooled to a temporary file
     filename = _clean_filename(upload.filename)
     digest = _store(data)
     preview = build_preview(kind, data, filename, department, clock.today())
@@ -160,7 +167,7 @@ def _htmx_status(status: int) -> int:
 
 def _render_preview(preview, department, status, message=None):
     return render_template("admin/uploads/preview.html", preview=preview, department=department,
-                           counts=preview.counts, message=message,
+                           counts=preview.counts, message=message, run=secrets.token_hex(8),
                            problem_rows=[r for r in preview.rows if r.problems or r.maskings]), status
 
 
@@ -176,15 +183,16 @@ def upload_confirm():
     filename = _clean_filename(request.form.get("filename"))
     accept = request.form.get("accept_warnings") == "1"
     publish = request.form.get("publish") == "1"
+    run = request.form.get("run", "")
     total = max(data.count(b"\n"), 1)
-    _write_progress(digest, 0, total)
+    _write_progress(digest, run, 0, total, state="validating")
     try:
         batch = commit(kind, data, filename, department, actor=current_user, accept_warnings=accept, publish=publish,
-                       progress=lambda done, all_: _write_progress(digest, done, all_))
+                       progress=lambda done, all_: _write_progress(digest, run, done, all_))
     except ImportRejected as exc:
-        _write_progress(digest, 0, total, state="rejected")
+        _write_progress(digest, run, 0, total, state="rejected")
         return _render_preview(exc.preview, department, _htmx_status(422), message=str(exc))
-    _write_progress(digest, batch.row_count, batch.row_count, state="done", batch_id=batch.id)
+    _write_progress(digest, run, batch.row_count, batch.row_count, state="done", batch_id=batch.id)
     target = url_for("admin.upload_batch", batch_id=batch.id)
     if request.headers.get("HX-Request"):
         response = Response(status=204)
@@ -193,12 +201,12 @@ def upload_confirm():
     return redirect(target, 303)
 
 
-@bp.get("/uploads/progress/<digest>")
+@bp.get("/uploads/progress/<digest>/<run>")
 @roles_required(ADMIN, CLERK)
-def upload_progress(digest):
-    if not _HASH.match(digest):
+def upload_progress(digest, run):
+    if not _HASH.match(digest) or not _RUN.match(run):
         abort(404)
-    path = _progress_path(digest)
+    path = _progress_path(digest, run)
     state = {"done": 0, "total": 0, "state": "waiting", "batch_id": None, "user_id": current_user.id}
     if path.exists():
         try:
@@ -207,7 +215,7 @@ def upload_progress(digest):
             pass
     if state.get("user_id") not in (None, current_user.id):
         abort(404)
-    response = Response(render_template("admin/uploads/_progress.html", digest=digest, progress=state))
+    response = Response(render_template("admin/uploads/_progress.html", progress=state))
     if state.get("state") == "done" and state.get("batch_id"):
         response.headers["HX-Redirect"] = url_for("admin.upload_batch", batch_id=state["batch_id"])
     return response

@@ -3,7 +3,7 @@
 The login id stored in the session is "user_id:session_version"; bumping the
 user's session_version (logout, password change) invalidates every old cookie.
 """
-from flask import Blueprint
+from flask import Blueprint, g
 
 from ..extensions import db, login_manager
 
@@ -28,6 +28,18 @@ def _unauthorized():
     from .access import unauthorized_response
 
     return unauthorized_response()
+
+
+@bp.before_app_request
+def _fresh_request_state():
+    """Forget per-request caches kept in `g` (the signed-in user, the CSRF token).
+
+    A fresh app context per request makes this a no-op in production; under the
+    test client, requests share the test's app context, and a user cached from
+    an earlier request (or another client) must never be reused.
+    """
+    g.pop("_login_user", None)
+    g.pop("csrf_token", None)
 
 
 login_manager.login_view = "auth.login"

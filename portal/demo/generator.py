@@ -51,7 +51,7 @@ SIZES = {
     "city": Size(tuple(d.key for d in C.DEPARTMENTS), 20000, 25, 6, 5, 3, 60,
                  (("A", "0.01"), ("B", "0.02"), ("C", "0.06"), ("D", "0.2"))),
     # About 100,000 results (bench/generate.py).
-    "bench": Size(tuple(d.key for d in C.DEPARTMENTS), 50000, 25, 70, 5, 3, 250,
+    "bench": Size(tuple(d.key for d in C.DEPARTMENTS), 50000, 25, 55, 5, 3, 250,
                   (("A", "0.08"), ("B", "0.1"), ("C", "0.2"), ("D", "0.4")), township_scopes=True),
 }
 

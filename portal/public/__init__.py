@@ -7,3 +7,5 @@ from . import views  # noqa: E402,F401
 from . import search_views  # noqa: E402,F401
 from . import feed_views  # noqa: E402,F401
 from . import stats  # noqa: E402,F401
+from . import draws  # noqa: E402,F401
+from . import transparency  # noqa: E402,F401

@@ -1,7 +1,10 @@
 """Public pages: one read function per list or record, rendered as HTML, htmx fragment,
 JSON or streamed CSV depending on the URL suffix (SPEC §8). Views stay thin: parse the
 query string, call portal.queries, pick the representation."""
-from flask import Response, abort, current_app, jsonify, render_template, request
+from urllib.parse import urlencode
+
+from flask import Response, abort, current_app, jsonify, redirect, render_template, request
+from jinja2 import TemplateNotFound
 
 from .. import clock, queries
 from ..exports import csv_response, json_list
@@ -29,6 +32,11 @@ def _year_choices() -> list[int]:
 
 def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, **context):
     """One list, four representations: page, htmx fragment, JSON envelope, streamed CSV."""
+    if fmt == "html" and any(value == "" for _, value in request.args.items(multi=True)):
+        # A submitted filter form sends every field; share the URL without the empty ones.
+        # (htmx follows the redirect and pushes the final URL.)
+        clean = [(k, v) for k, v in request.args.items(multi=True) if v != ""]
+        return redirect(request.path + ("?" + urlencode(clean) if clean else ""))
     now = clock.now()
     errors, status = [], 200
     try:
@@ -244,5 +252,16 @@ def entity(uscc, fmt):
     if fmt == "json":
         return jsonify(entity_json(profile))
     return render_template("public/entities/detail.html", profile=profile, entity=profile.entity,
-                           selections=profile.selections)
+                           selections=profile.selections, why_drawn_template=_optional_template(WHY_DRAWN))
+
+
+WHY_DRAWN = "public/draws/_why_drawn.html"  # written by DRAW; expects `entity` and `selections`
+
+
+def _optional_template(name: str) -> str | None:
+    try:
+        current_app.jinja_env.get_template(name)
+    except TemplateNotFound:
+        return None
+    return name
 

@@ -9,6 +9,7 @@ Fixtures
                   On failure a screenshot is saved to tests/artifacts/<test>-failed.png.
     screenshot    (function) screenshot("home") saves tests/artifacts/home.png and returns the path.
     live_instance (session) the server's instance folder (holds portal.db and gunicorn.log).
+    log_in        (function) log_in("admin") / log_in("clerk-<deptcode>") signs `page` in as a demo user.
 
 Every test under tests/browser is marked `browser` automatically: `make test-browser` runs them,
 `make test` (-m "not browser") skips them.
@@ -95,3 +96,24 @@ def page(request, browser, live_server):
 def screenshot(page):
     """screenshot("name") saves the current page to tests/artifacts/name.png and returns the path."""
     return lambda name, full_page=True: save_screenshot(page, name, full_page=full_page)
+
+
+DEMO_PASSWORDS = {"admin": "admin-demo-2025", "auditor": "auditor-demo-2025"}
+
+
+@pytest.fixture
+def log_in(page):
+    """log_in("admin") / log_in("clerk-<code>") signs the page in as a demo user (README, demo logins)."""
+
+    def _log_in(username="admin", password=None):
+        password = password or DEMO_PASSWORDS.get(username) or "clerk-demo-2025"
+        page.goto("/admin/login")
+        page.fill("#username", username)
+        page.fill("#password", password)
+        with page.expect_navigation():
+            page.click("form[action$='/admin/login'] [type=submit]")
+        if "/admin/login" in page.url:
+            raise AssertionError(f"login as {username} failed: {page.locator('main').inner_text()[:300]}")
+        return page
+
+    return _log_in

@@ -1,0 +1,35 @@
+"""`python -m bench` (= `make bench`): the page benchmark, then how to run the other bench scripts.
+
+The first run generates ~100,000 results under bench/out/results-100k/ (about a minute);
+later runs reuse it (`python -m bench.generate --force` regenerates).
+"""
+import argparse
+from pathlib import Path
+
+from bench.common import DEFAULT_INSTANCE
+
+OTHERS = [
+    ("bench.generate", "generate the 100,000-result data set (--force to regenerate, --instance DIR)"),
+    ("bench.pages", "p50/p95 server time of list, filter and entity pages; CSV export of all results"),
+    ("bench.search", "search index build, query latency, publish-to-searchable (SEARCH)"),
+    ("bench.draw", "draw-v1 speed on large pools and the fairness check (DRAW)"),
+]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Run the page benchmark; list the other bench scripts.")
+    parser.add_argument("--instance", type=Path, default=DEFAULT_INSTANCE)
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args(argv)
+    from bench.pages import run
+
+    run(args.instance, args.repeat)
+    here = Path(__file__).resolve().parent
+    print("\nother bench scripts (run with .venv/bin/python -m NAME --help):")
+    for name, what in OTHERS:
+        present = (here / (name.split(".")[1] + ".py")).exists()
+        print(f"  python -m {name:<15} {what}{'' if present else '  [not written yet]'}")
+
+
+if __name__ == "__main__":
+    main()

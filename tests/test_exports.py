@@ -1,0 +1,54 @@
+"""Open-data writers: formula-safe CSV cells, BOM, streaming, and the JSON envelope."""
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+import factories as f
+from portal.exports import safe_cell
+from portal.public.datasets import LISTS
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("=1+1", "'=1+1"), ("+86 10", "'+86 10"), ("-5", "'-5"), ("@cmd", "'@cmd"), ("\tx", "'\tx"),
+    ("正常文本", "正常文本"), ("a=b", "a=b"), (None, ""), (True, "是"), (Decimal("12.50"), "12.50"),
+    (date(2025, 3, 7), "2025-03-07"), (7, "7"),
+])
+def test_safe_cell(value, expected):
+    assert safe_cell(value) == expected
+
+
+def test_every_dataset_has_unique_chinese_csv_headers():
+    for ds in LISTS:
+        header = ds.csv_header
+        assert len(header) == len(set(header)), ds.kind
+        assert all(label and not label.isascii() for label in header), ds.kind
+
+
+def test_csv_is_streamed_with_every_matching_row(app, client, db, set_now):
+    set_now("2025-07-01T02:00:00+00:00")
+    dept = f.department()
+    task = f.task(dept)
+    for i in range(45):
+        f.result(task, f.entity(name=f"@企业{i:02d}"))
+    db.session.commit()
+    response = client.get("/results.csv?per_page=5&page=3")
+    assert response.is_streamed
+    body = response.get_data().decode("utf-8")
+    assert body.startswith("\ufeff记录编号,")
+    rows = body.rstrip("\r\n").split("\r\n")[1:]
+    assert len(rows) == 45  # paging does not apply to CSV: all matching rows
+    assert all(",'@企业" in row for row in rows)
+    assert response.headers["Content-Disposition"] == "attachment; filename=results.csv"
+
+
+def test_json_list_envelope_pages(app, client, db, set_now):
+    set_now("2025-07-01T02:00:00+00:00")
+    dept = f.department()
+    for i in range(3):
+        f.penalty(dept, f.entity())
+    db.session.commit()
+    data = client.get("/penalties.json?per_page=2&page=2").get_json()
+    assert list(data) == ["items", "total", "page", "per_page"] or set(data) == {"items", "total", "page", "per_page"}
+    assert (data["total"], data["page"], data["per_page"], len(data["items"])) == (3, 2, 2, 1)
+    assert client.get("/penalties.json?per_page=1000").get_json()["per_page"] == 200
