@@ -209,6 +209,14 @@ def run_like(con, uscc: str, repeat: int) -> dict:
 
 def publish_latency(workdir: Path, index_dir: Path, samples: int = 5) -> list[float]:
     """Publish plans through the app (write_transaction + lifecycle.publish); time until search finds each."""
+    for stale in (workdir / "app.db", workdir / "app.db-wal", workdir / "app.db-shm"):
+        if stale.exists():
+            stale.unlink()
+    # A fresh app database starts its change log at 0: so must the (reused) index.
+    ix = FileStorage(str(index_dir / "gen-bench")).open_index()
+    writer = ix.writer()
+    writer.update_document(**search._meta(0))
+    writer.commit()
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'app.db'}"
     os.environ.setdefault("SECRET_KEY", "bench")
     from portal import create_app, lifecycle

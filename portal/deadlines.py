@@ -272,7 +272,11 @@ def warnings(department_id: int | None = None, today: date | None = None, now: d
         add("result", result.id, result.department_id, f"{result.task.code} {result.entity.name}",
             disclosure("result", result, now), task_id=result.task_id, task_code=result.task.code,
             entity_id=result.entity_id, entity_name=result.entity.name, uscc=result.entity.uscc)
-    for penalty in db.session.scalars(_unpublished(Penalty, department_id).where(Penalty.publicity_end.is_not(None))):
+    # A penalty that may no longer be public (period over, credit repaired) is not worth a warning.
+    live_penalties = _unpublished(Penalty, department_id).where(
+        Penalty.publicity_end.is_not(None), Penalty.publicity_end >= today,
+        (Penalty.credit_repair_date.is_(None)) | (Penalty.credit_repair_date > today))
+    for penalty in db.session.scalars(live_penalties):
         add("penalty", penalty.id, penalty.department_id, f"{penalty.decision_no} {penalty.party_name}",
             disclosure("penalty", penalty, now), entity_id=penalty.entity_id)
 

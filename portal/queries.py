@@ -8,18 +8,20 @@ returns a record the public may not see (hidden → None; tombstones are returne
 with their state so the page can say "已撤回" / "停止公示" and nothing else).
 """
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from .domain.dates import parse_date
 from .domain.visibility import PublicState, Visibility, public_state
 from .extensions import db
-from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelection, Entity, EntityType, Penalty,
-                     PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding, Task,
-                     VocabularyKind, VocabularyTerm, plan_department, task_department)
+from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelection, Entity, EntityType, Inspector,
+                     Penalty, PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding, SearchChange, Task,
+                     VocabularyKind, VocabularyTerm, plan_department, result_inspector, task_department)
 from .visibility_sql import public_clause
 from .web import Page, Paging
 
@@ -54,6 +56,7 @@ class Filters:
 
 _DEPT_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 _REGION = re.compile(r"^\d{2,6}$")
+_CONCLUSION_CODE = re.compile(r"^[A-Za-z]{1,3}\d{1,4}$")
 
 
 def parse_filters(args) -> Filters:
@@ -128,8 +131,38 @@ def _entity_ids_matching(q: str):
     return select(Entity.id).where(or_(Entity.name.icontains(q, autoescape=True), Entity.uscc == q.upper()))
 
 
-def _page(stmt, count_stmt, paging: Paging) -> Page:
+# Counting every public row of a 100,000-row table costs tens of milliseconds on SQLite,
+# which would dominate a list page. Totals are therefore kept per app for a short while
+# (config PUBLIC_COUNT_TTL seconds; default 30, 0 under TESTING), keyed by the exact count
+# query and the newest change-log id: every write through portal.journal adds a
+# SearchChange row, so a journaled write invalidates them at once; writes that bypass the
+# journal (bulk loads) show up within the TTL.
+# A cached total is computed at `now` floored to the minute (so the key repeats): it may lag
+# a publication or withdrawal by under a minute, while the rows themselves use the exact now.
+def _count(count_for, now: datetime) -> int:
+    """`count_for(now)` is the count statement at `now`."""
+    ttl = current_app.config.get("PUBLIC_COUNT_TTL", 0 if current_app.testing else 30)
+    if not ttl:
+        return db.session.execute(count_for(now)).scalar_one()
+    count_stmt = count_for(now.replace(second=0, microsecond=0))
+    cache = current_app.extensions.setdefault("public_counts", {})
+    compiled = count_stmt.compile(db.engine)
+    params = tuple(sorted((k, repr(v)) for k, v in compiled.params.items()))
+    change = db.session.execute(select(func.max(SearchChange.id))).scalar()
+    key = (str(compiled), params, change)
+    hit = cache.get(key)
+    moment = time.monotonic()
+    if hit is not None and moment - hit[1] < ttl:
+        return hit[0]
     total = db.session.execute(count_stmt).scalar_one()
+    if len(cache) > 2000:
+        cache.clear()
+    cache[key] = (total, moment)
+    return total
+
+
+def _page(stmt, count_for, now: datetime, paging: Paging) -> Page:
+    total = _count(count_for, now)
     items = list(db.session.execute(stmt.limit(paging.per_page).offset(paging.offset)).unique().scalars())
     return Page(items=items, total=total, page=paging.page, per_page=paging.per_page)
 
@@ -155,32 +188,101 @@ def _result_conditions(f: Filters, now: datetime) -> list:
         conds.append(or_(Result.entity_id.in_(_entity_ids_matching(f.q)),
                          Result.task_id.in_(select(Task.id).where(Task.code == f.q))))
     if f.conclusion:
-        conds.append(Result.id.in_(select(ResultConclusion.result_id).where(
-            or_(ResultConclusion.code == f.conclusion.upper(), ResultConclusion.label == f.conclusion))))
+        # A code (C05) or a label (发现问题已责令改正); one indexed column each.
+        match = (ResultConclusion.code == f.conclusion.upper() if _CONCLUSION_CODE.match(f.conclusion)
+                 else ResultConclusion.label == f.conclusion)
+        conds.append(Result.id.in_(select(ResultConclusion.result_id).where(match)))
     return conds
 
 
-RESULT_LOAD = (
-    joinedload(Result.entity), joinedload(Result.department), joinedload(Result.task),
-    selectinload(Result.conclusions), selectinload(Result.inspectors),
+# What a list row shows; RESULT_LOAD adds what the JSON item and detail page show.
+RESULT_LIST_LOAD = (joinedload(Result.entity), joinedload(Result.department), joinedload(Result.task),
+                    selectinload(Result.conclusions))
+RESULT_LOAD = RESULT_LIST_LOAD + (
+    selectinload(Result.inspectors),
     selectinload(Result.findings).joinedload(ResultFinding.check_item).selectinload(CheckItem.versions),
 )
 
 
-def _results_stmt(f: Filters, now: datetime):
-    return (select(Result).where(*_result_conditions(f, now)).options(*RESULT_LOAD)
+def _results_stmt(f: Filters, now: datetime, full: bool = True):
+    return (select(Result).where(*_result_conditions(f, now)).options(*(RESULT_LOAD if full else RESULT_LIST_LOAD))
             .order_by(Result.formed_date.desc(), Result.id.desc()))
 
 
-def list_results(f: Filters, now: datetime, paging: Paging) -> Page:
-    count = select(func.count(Result.id)).where(*_result_conditions(f, now))
-    page = _page(_results_stmt(f, now), count, paging)
-    _preload_task_items({r.task_id for r in page.items})
+def list_results(f: Filters, now: datetime, paging: Paging, full: bool = True) -> Page:
+    """One page of results; `full=False` loads only what an HTML list row shows."""
+    page = _page(_results_stmt(f, now, full),
+                 lambda at: select(func.count(Result.id)).where(*_result_conditions(f, at)), now, paging)
+    if full:
+        _preload_task_items({r.task_id for r in page.items})
     return page
 
 
 def iter_results(f: Filters, now: datetime):
-    return _stream(_results_stmt(f, now))
+    """Every matching result as the dict `datasets.result_json` makes (without `findings`).
+
+    Core rows in batches plus one query per batch for conclusions and inspectors, and a
+    cache of tasks and departments: the ORM would spend minutes on 100,000 rows.
+    """
+    stmt = (select(Result.id, Result.task_id, Result.department_id, Result.inspection_date, Result.formed_date,
+                   Result.remark, Result.follow_up, Result.verification_method, Result.published_at,
+                   Result.corrected_at, Result.version, Entity.uscc, Entity.name, Entity.entity_type,
+                   Entity.region_code)
+            .join(Entity, Result.entity_id == Entity.id)
+            .where(*_result_conditions(f, now))
+            .order_by(Result.formed_date.desc(), Result.id.desc())
+            .execution_options(yield_per=STREAM_BATCH))
+    tasks, departments = {}, {}
+    for batch in db.session.execute(stmt).partitions():
+        ids = [row.id for row in batch]
+        conclusions, inspectors = {}, {}
+        for result_id, code, label in db.session.execute(
+                select(ResultConclusion.result_id, ResultConclusion.code, ResultConclusion.label)
+                .where(ResultConclusion.result_id.in_(ids)).order_by(ResultConclusion.code)):
+            conclusions.setdefault(result_id, []).append({"code": code, "label": label})
+        for result_id, name, licence_no in db.session.execute(
+                select(result_inspector.c.result_id, Inspector.name, Inspector.licence_no)
+                .join(Inspector, Inspector.id == result_inspector.c.inspector_id)
+                .where(result_inspector.c.result_id.in_(ids)).order_by(Inspector.licence_no)):
+            inspectors.setdefault(result_id, []).append({"name": name, "licence_no": licence_no})
+        _cache_tasks(tasks, {row.task_id for row in batch} - tasks.keys(), now)
+        missing = {row.department_id for row in batch} - departments.keys()
+        if missing:
+            departments.update({d.id: (d.code, d.name) for d in db.session.execute(
+                select(Department).where(Department.id.in_(missing))).scalars()})
+        for row in batch:
+            code, title, items, public = tasks[row.task_id]
+            dept_code, dept_name = departments[row.department_id]
+            yield {
+                "id": row.id, "url": f"/results/{row.id}",
+                "task_code": code if public else None, "task_title": title if public else None,
+                "department_code": dept_code, "department": dept_name,
+                "uscc": row.uscc, "entity_name": row.name, "entity_type": _enum_value(row.entity_type),
+                "region_code": row.region_code, "check_items": items if public else [],
+                "inspection_date": _iso(row.inspection_date), "formed_date": _iso(row.formed_date),
+                "conclusions": conclusions.get(row.id, []), "remark": row.remark,
+                "verification_method": row.verification_method, "follow_up": row.follow_up,
+                "inspectors": inspectors.get(row.id, []),
+                "published_at": _iso(row.published_at), "corrected_at": _iso(row.corrected_at),
+                "version": row.version,
+            }
+
+
+def _cache_tasks(cache: dict, task_ids, now: datetime) -> None:
+    if not task_ids:
+        return
+    for task in db.session.execute(select(Task).where(Task.id.in_(task_ids))
+                                   .options(selectinload(Task.items).selectinload(CheckItem.versions))).scalars():
+        cache[task.id] = (task.code, task.title, [item.name for item in task.items],
+                          public_state("task", task, now).is_visible)
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def _enum_value(value):
+    return getattr(value, "value", value)
 
 
 def _preload_task_items(task_ids) -> None:
@@ -251,7 +353,8 @@ def _penalties_stmt(f: Filters, now: datetime):
 
 
 def list_penalties(f: Filters, now: datetime, paging: Paging) -> Page:
-    return _page(_penalties_stmt(f, now), select(func.count(Penalty.id)).where(*_penalty_conditions(f, now)), paging)
+    return _page(_penalties_stmt(f, now),
+                 lambda at: select(func.count(Penalty.id)).where(*_penalty_conditions(f, at)), now, paging)
 
 
 def iter_penalties(f: Filters, now: datetime):
@@ -308,7 +411,8 @@ def public_task_counts(plan_ids, now: datetime) -> dict[int, int]:
 
 
 def list_plans(f: Filters, now: datetime, paging: Paging) -> Page:
-    page = _page(_plans_stmt(f, now), select(func.count(Plan.id)).where(*_plan_conditions(f, now)), paging)
+    page = _page(_plans_stmt(f, now), lambda at: select(func.count(Plan.id)).where(*_plan_conditions(f, at)),
+                 now, paging)
     counts = public_task_counts([p.id for p in page.items], now)
     for plan in page.items:
         plan.public_task_count = counts.get(plan.id, 0)
@@ -348,13 +452,16 @@ def get_task(code: str, now: datetime) -> Detail | None:
 
 def list_tasks(f: Filters, now: datetime, paging: Paging) -> Page:
     """Public tasks (newest first), e.g. for the home page."""
-    conds = [public_clause("task", now)]
-    if f.dept:
-        conds.append(Task.id.in_(select(task_department.c.task_id).where(
-            task_department.c.department_id.in_(_dept_ids(f.dept)))))
-    stmt = select(Task).where(*conds).options(joinedload(Task.department)).order_by(
+    def conds_at(at):
+        conds = [public_clause("task", at)]
+        if f.dept:
+            conds.append(Task.id.in_(select(task_department.c.task_id).where(
+                task_department.c.department_id.in_(_dept_ids(f.dept)))))
+        return conds
+
+    stmt = select(Task).where(*conds_at(now)).options(joinedload(Task.department)).order_by(
         Task.published_at.desc(), Task.id.desc())
-    return _page(stmt, select(func.count(Task.id)).where(*conds), paging)
+    return _page(stmt, lambda at: select(func.count(Task.id)).where(*conds_at(at)), now, paging)
 
 
 @dataclass
@@ -416,7 +523,8 @@ def _items_stmt(f: Filters, now: datetime):
 
 
 def list_items(f: Filters, now: datetime, paging: Paging) -> Page:
-    return _page(_items_stmt(f, now), select(func.count(CheckItem.id)).where(*_item_conditions(f, now)), paging)
+    return _page(_items_stmt(f, now),
+                 lambda at: select(func.count(CheckItem.id)).where(*_item_conditions(f, at)), now, paging)
 
 
 def iter_items(f: Filters, now: datetime):
@@ -464,8 +572,8 @@ def get_entity(uscc: str, now: datetime) -> EntityProfile | None:
 
 def public_counts(now: datetime) -> dict[str, int]:
     models = {"item": CheckItem, "plan": Plan, "task": Task, "result": Result, "penalty": Penalty}
-    return {kind: db.session.execute(select(func.count(model.id)).where(public_clause(kind, now))).scalar_one()
-            for kind, model in models.items()}
+    return {kind: _count(lambda at, kind=kind, model=model: select(func.count(model.id)).where(
+        public_clause(kind, at)), now) for kind, model in models.items()}
 
 
 def departments() -> list[Department]:

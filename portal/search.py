@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import heapq
 import logging
 import os
 import random
@@ -32,6 +33,7 @@ import shutil
 import threading
 import time
 import unicodedata
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -47,6 +49,7 @@ from whoosh import query as wq
 from whoosh.analysis import Token, Tokenizer
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import LockError
+from whoosh.reading import TermNotFound
 
 from .database import _immediate
 from .domain.dates import china_midnight
@@ -773,40 +776,222 @@ class IndexAnswer:
     exact: bool
 
 
+# The query engine. Whoosh's own collectors score, sort and facet one document at a time in
+# Python, far too slow for "有限公司" over a million records. Segments are immutable, so each
+# term's postings become a bitset (a Python int) once per segment and stay cached; a query is
+# then a few big-int ANDs/ORs, totals and facet counts are popcounts, and only the page of
+# hits shown is ordered document by document.
+
+_BITS: OrderedDict = OrderedDict()  # (segment, field, term) → bitset of the segment's postings
+_BITS_MAX = 2048
+_SEG_DATA: dict[tuple, tuple[list, list]] = {}  # segment → (dates, docnums newest first)
+_cache_lock = threading.Lock()
+
+
+def _seg_key(reader) -> tuple:
+    storage = reader.storage()
+    return (getattr(storage, "folder", id(storage)), reader.segment().segment_id())
+
+
+def _ids_to_bits(ids) -> int:
+    buf = bytearray()
+    for d in ids:
+        i = d >> 3
+        if i >= len(buf):
+            buf.extend(b"\0" * (i - len(buf) + 1 + (len(buf) >> 1)))
+        buf[i] |= 1 << (d & 7)
+    return int.from_bytes(buf, "little")
+
+
+def _leaf_term_bits(reader, fieldname: str, text: str) -> int:
+    key = _seg_key(reader) + (fieldname, text)
+    with _cache_lock:
+        bits = _BITS.get(key)
+        if bits is not None:
+            _BITS.move_to_end(key)
+            return bits
+    try:
+        tbytes = reader._text_to_bytes(fieldname, text)
+        # Raw postings, deletions included: deletions change, the segment's postings never do.
+        matcher = reader._terms.matcher(fieldname, tbytes, reader.schema[fieldname].format, scorer=None)
+        bits = _ids_to_bits(matcher.all_ids())
+    except (KeyError, TermNotFound):
+        bits = 0
+    with _cache_lock:
+        _BITS[key] = bits
+        while len(_BITS) > _BITS_MAX:
+            _BITS.popitem(last=False)
+    return bits
+
+
+class _Bits:
+    """Bitset algebra over the segments of one searcher (global docnum = offset + local)."""
+
+    def __init__(self, searcher):
+        self.searcher = searcher
+        self.leaves = [(sub.reader(), offset) for sub, offset in searcher.leaf_searchers()]
+        live = 0
+        for reader, offset in self.leaves:
+            n = reader.doc_count_all()
+            seg = (1 << n) - 1
+            if reader.has_deletions():
+                seg &= ~_ids_to_bits(reader._perdoc.deleted_docs())
+            live |= seg << offset
+        self.live = live
+
+    def term(self, fieldname: str, text: str) -> int:
+        out = 0
+        for reader, offset in self.leaves:
+            bits = _leaf_term_bits(reader, fieldname, text)
+            if bits:
+                out |= bits << offset
+        return out & self.live
+
+    def all_of(self, fieldname: str, texts: list[str]) -> int:
+        out = None
+        for text in texts:
+            bits = self.term(fieldname, text)
+            out = bits if out is None else out & bits
+            if not out:
+                return 0
+        return out or 0
+
+    def docs(self, query) -> int:
+        return _ids_to_bits(self.searcher.docs_for_query(query))
+
+    def values(self, fieldname: str) -> list[str]:
+        return [v.decode() if isinstance(v, bytes) else str(v)
+                for v in self.searcher.reader().lexicon(fieldname)]
+
+    def _seg_data(self, reader):
+        key = _seg_key(reader)
+        data = _SEG_DATA.get(key)
+        if data is None:
+            dates = list(reader.column_reader("date"))
+            order = sorted(range(len(dates)), key=dates.__getitem__, reverse=True)
+            data = _SEG_DATA[key] = (dates, order)
+            if len(_SEG_DATA) > 256:
+                _SEG_DATA.pop(next(iter(_SEG_DATA)))
+        return data
+
+    def date_of(self, docnum: int) -> int:
+        for reader, offset in reversed(self.leaves):
+            if docnum >= offset:
+                return self._seg_data(reader)[0][docnum - offset]
+        return 0
+
+    def newest(self, bits: int, count: int, skip: int = 0) -> list[int]:
+        """Up to `count` docnums of `bits`, newest first, after skipping `skip`."""
+        want = skip + count
+        if want <= 0 or not bits:
+            return []
+        if bits.bit_count() <= 4000:
+            docs = sorted(_positions(bits), key=lambda d: (-self.date_of(d), d))
+            return docs[skip:want]
+        data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+        def stream(dates, order, offset):
+            return ((-dates[d], offset + d) for d in order)
+
+        streams = [stream(*self._seg_data(reader), offset) for reader, offset in self.leaves]
+        out = []
+        for _neg, d in heapq.merge(*streams):
+            if d >> 3 < len(data) and data[d >> 3] >> (d & 7) & 1:
+                out.append(d)
+                if len(out) >= want:
+                    break
+        return out[skip:]
+
+
+def _positions(bits: int) -> list[int]:
+    data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+    out = []
+    for m in _NONZERO.finditer(data):
+        i = m.start()
+        byte = data[i]
+        while byte:
+            low = byte & -byte
+            out.append(i * 8 + low.bit_length() - 1)
+            byte ^= low
+    return out
+
+
+_NONZERO = re.compile(rb"[^\x00]")
+SCORE_LIMIT = 300  # tiers this small are ordered by BM25 score (then date), larger ones by date
+
+
 def search_index(searcher, q: str, *, filters: dict, sort: str, page: int, per_page: int, now: datetime,
                  facets: bool = True) -> IndexAnswer | None:
-    """Run a query against an open Whoosh searcher (no Flask, no database: the benchmark uses it too)."""
+    """Run a query against an open Whoosh searcher (no Flask, no database: the benchmark uses it too).
+
+    Ranking: exact title, then every term in the title, then elsewhere; within a tier BM25
+    (small tiers) and recency. sort="date": newest first.
+    """
     terms = query_terms(q)
-    code = norm_code(q) if len(terms) == 1 else None
-    hidden = set(searcher.docs_for_query(_hidden_mask(now)))
-    wquery, exact = None, False
-    if code and any(ch.isdigit() for ch in code):
-        code_q = wq.Term("codes", code)
-        if searcher.search(code_q, limit=1, mask=hidden).scored_length():
-            wquery, exact = code_q, True
-    if wquery is None:
-        wquery = build_query(q) if terms else (wq.Every() if filters else None)
-    if wquery is None:
+    if not terms and not filters:
         return None
-    flt = wq.And([wq.Term(name, str(value)) for name, value in filters.items()]) if filters else None
-    groupedby = None
-    if facets:
-        groupedby = {name: sorting.FieldFacet(name, allow_overlap=name in ("conclusion", "category"),
-                                              maptype=sorting.Count) for name in FACETS}
-    if sort == "date":
-        sortedby = sorting.FieldFacet("date", reverse=True)
+    b = _Bits(searcher)
+    visible = b.live & ~b.docs(_hidden_mask(now))
+    for name, value in filters.items():
+        visible &= b.term(name, str(value))
+    code = norm_code(q) if len(terms) == 1 else None
+    exact = False
+    title_bits = None
+    if code and any(ch.isdigit() for ch in code):
+        code_bits = b.term("codes", code) & visible
+        if code_bits:
+            matched, exact = code_bits, True
+    if not exact:
+        if terms:
+            matched, title_bits = visible, visible
+            for token in terms:
+                for _is_cjk, run, _start in runs(token):
+                    g = grams(run)
+                    in_title = b.all_of("tgrams", g)
+                    title_bits &= in_title
+                    matched &= in_title | b.all_of("bgrams", g)
+                    if not matched:
+                        break
+        else:
+            matched = visible
+    total = matched.bit_count()
+    skip, want = (page - 1) * per_page, per_page
+    if sort == "date" or not terms or exact:
+        docnums = b.newest(matched, want, skip)
     else:
-        sortedby = sorting.MultiFacet([sorting.ScoreFacet(), sorting.FieldFacet("date", reverse=True)])
-    results = searcher.search(wquery, limit=page * per_page, filter=flt, mask=hidden, groupedby=groupedby,
-                              sortedby=sortedby)
-    total = len(results)
-    stored = [results[i].fields() for i in range((page - 1) * per_page, min(total, page * per_page))]
+        exact_bits = b.term("exact", _exact(q)) & matched
+        tiers = [exact_bits, (title_bits or 0) & matched & ~exact_bits, matched & ~(title_bits or 0) & ~exact_bits]
+        docnums = []
+        wquery = build_query(q)
+        for tier in tiers:
+            size = tier.bit_count()
+            if skip >= size:
+                skip -= size
+                continue
+            if size <= SCORE_LIMIT and size > 1:
+                docs = _positions(tier)
+                scored = searcher.search(wquery, filter=set(docs), limit=None)
+                score = {hit.docnum: hit.score for hit in scored}
+                ordered = sorted(docs, key=lambda d: (-round(score.get(d, 0.0), 6), -b.date_of(d), d))
+                part = ordered[skip:skip + want]
+            else:
+                part = b.newest(tier, want, skip)
+            docnums += part
+            want -= len(part)
+            skip = 0
+            if want <= 0:
+                break
+    stored = [searcher.stored_fields(d) for d in docnums]
     counts: dict[str, dict[str, int]] = {}
-    if facets:
+    if facets and total:
         for name in FACETS:
-            raw = results.groups(name)
-            counts[name] = {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in raw.items()
-                            if k not in (None, "", b"")}
+            counts[name] = {}
+            for value in b.values(name):
+                if value:
+                    c = (matched & b.term(name, value)).bit_count()
+                    if c:
+                        counts[name][value] = c
+    elif facets:
+        counts = {name: {} for name in FACETS}
     return IndexAnswer(total, stored, counts, exact)
 
 

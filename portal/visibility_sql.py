@@ -6,6 +6,8 @@ both give the same answer for every combination.
 from datetime import datetime
 
 from sqlalchemy import and_, false, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from .domain.dates import china_date
 from .models import CheckItem, Draw, Penalty, Plan, Result, Status, Task
@@ -13,13 +15,36 @@ from .models import CheckItem, Draw, Penalty, Plan, Result, Status, Task
 MODELS = {"item": CheckItem, "plan": Plan, "task": Task, "draw": Draw, "result": Result, "penalty": Penalty}
 
 
+class _no_index(FunctionElement):
+    """The column itself; on SQLite written `+column` so the planner does not filter through
+    the published_at/status index (nearly every row matches; SQLite has no histograms) and
+    walks the list's ORDER BY index instead (bench/pages.py: /results 700 ms → a few ms)."""
+
+    inherit_cache = True
+
+    def __init__(self, column):
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(_no_index)
+def _no_index_default(element, compiler, **kw):
+    return compiler.process(element.clauses.clauses[0], **kw)
+
+
+@compiles(_no_index, "sqlite")
+def _no_index_sqlite(element, compiler, **kw):
+    return "+" + compiler.process(element.clauses.clauses[0], **kw)
+
+
 def lifecycle_clause(model, now: datetime):
+    published_at, status = _no_index(model.published_at), _no_index(model.status)
     return and_(
         model.withheld.is_(False),
-        model.published_at.is_not(None),
-        model.published_at <= now,
-        or_(model.status == Status.PUBLISHED,
-            and_(model.status == Status.WITHDRAWN, model.withdrawn_at.is_not(None), model.withdrawn_at > now)),
+        published_at.is_not(None),
+        published_at <= now,
+        or_(status == Status.PUBLISHED,
+            and_(status == Status.WITHDRAWN, model.withdrawn_at.is_not(None), model.withdrawn_at > now)),
     )
 
 

@@ -112,3 +112,69 @@ def test_withdraw_withhold_and_credit_repair(app, db, client, login, csrf_token)
     assert db.session.get(Penalty, p1.id).withdrawal_reason == "决定已撤销"
     assert db.session.get(Penalty, p2.id).withheld and db.session.get(Penalty, p2.id).withheld_reason == "个人隐私"
     assert db.session.get(Penalty, p3.id).credit_repair_date == date(2025, 7, 1)
+
+
+def test_inline_validation_fragment(app, db, client, login, csrf_token):
+    clerk = f.user("clerk")
+    ent = f.entity()
+    login(client, clerk)
+    token = csrf_token(client)
+    r = client.post("/admin/results/validate?field=entity_uscc", data={"entity_uscc": "9.1e+17", "csrf_token": token},
+                    headers={"HX-Request": "true"})
+    assert r.status_code == 200 and "科学计数法" in r.get_data(as_text=True)
+    r = client.post("/admin/results/validate?field=entity_uscc", data={"entity_uscc": ent.uscc, "csrf_token": token},
+                    headers={"HX-Request": "true"})
+    assert r.get_data(as_text=True).strip() == '<span id="msg-entity_uscc" class="field-message" aria-live="polite"></span>'
+    r = client.post("/admin/results/validate?field=remark", data={"remark": "电话13812345678", "csrf_token": token})
+    assert "已遮蔽" in r.get_data(as_text=True) and "13812345678" not in r.get_data(as_text=True)
+
+
+def test_item_change_creates_new_version(app, db, client, login, csrf_token):
+    dept = f.department()
+    item = f.check_item(dept, publish=False)
+    login(client, f.user("clerk", dept))
+    data = dict(code=item.code, name="改名后的事项", kind="重点", effective_from="2026-01-01", change_note="调整名称",
+                csrf_token=csrf_token(client))
+    assert client.post(f"/admin/items/{item.id}", data=data).status_code == 303
+    db.session.expire_all()
+    from portal.models import CheckItem
+    item = db.session.get(CheckItem, item.id)
+    assert [v.version for v in item.versions] == [1, 2] and item.name == "改名后的事项"
+    assert item.versions[0].name != "改名后的事项"
+    html = client.get(f"/admin/items/{item.id}").get_data(as_text=True)
+    assert "第 1 版" in html and "第 2 版" in html
+
+
+def test_task_and_plan_forms(app, db, client, login, csrf_token):
+    dept = f.department(code="TP")
+    other = f.department(code="TQ")
+    login(client, f.user("clerk", dept))
+    r = client.post("/admin/plans/new", data=dict(year="2026", title="2026年度抽查计划", approval_date="2026-03-02",
+                                                   participants=[other.id], csrf_token=csrf_token(client)))
+    assert r.status_code == 303
+    from portal.models import Plan, Task
+    plan = db.session.execute(select(Plan)).scalar_one()
+    assert sorted(d.code for d in plan.participants) == ["TP", "TQ"] and plan.status is Status.DRAFT
+    bad = client.post("/admin/tasks/new", data=dict(plan_id=plan.id, code="123", title="x", period_start="2026-04-01",
+                                                     period_end="2026-03-01", csrf_token=csrf_token(client)))
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "任务编号应为 18 位数字" in html and "结束日期不能早于开始日期" in html
+    ok = client.post("/admin/tasks/new", data=dict(plan_id=plan.id, code="411421202604010001", title="联合抽查",
+                                                    period_start="2026-04-01", period_end="2026-06-30", surprise="1",
+                                                    departments=[other.id], inspectors_per_target="1",
+                                                    csrf_token=csrf_token(client)))
+    assert ok.status_code == 303
+    task = db.session.execute(select(Task)).scalar_one()
+    assert task.surprise and task.is_joint and task.inspectors_per_target == {"TP": 1, "TQ": 1} and task.year == 2026
+    assert f"/admin/tasks/{task.id}/draw" in client.get(f"/admin/tasks/{task.id}").get_data(as_text=True)
+
+
+def test_inspector_id_card_stays_out_of_journal(app, db, client, login, csrf_token):
+    dept = f.department()
+    login(client, f.user("clerk", dept))
+    r = client.post("/admin/inspectors/new", data=dict(name="张三", licence_no="41142100099999",
+                                                        id_card_no="11010519491231002X", active="1",
+                                                        csrf_token=csrf_token(client)))
+    assert r.status_code == 303
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.record_kind == "inspector")).scalar_one()
+    assert "11010519491231002X" not in str(event.after) and event.after["id_card_no"] == "已填写"

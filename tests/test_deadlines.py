@@ -239,6 +239,9 @@ def test_published_and_withheld_records_are_not_warned(app, db, set_now):
     withheld = f.result(f.task(dept), f.entity(), formed=date(2025, 9, 30), publish=False)
     withheld.withheld = True
     f.penalty(dept, f.entity(), decided=date(2025, 9, 30), categories=("警告",), publicity_end=None, publish=False)
+    # Publicity already over, or credit repaired: publishing it now would show nothing.
+    f.penalty(dept, f.entity(), decided=date(2025, 7, 1), publicity_end=date(2025, 9, 30), publish=False)
+    f.penalty(dept, f.entity(), decided=date(2025, 9, 30), publish=False, credit_repair_date=date(2025, 11, 1))
     w = deadlines.warnings(dept.id)
     assert w.total == 0
 
@@ -316,3 +319,14 @@ def test_overdue_links_to_the_record_edit_page(unpublished_result, set_now, clie
     login(client, clerk)
     text = client.get("/admin/deadlines").get_data(as_text=True)
     assert f'<a href="/admin/results/{r.id}">去处理</a>' in text
+
+
+def test_deadlines_page_serves_its_fragment_to_htmx(unpublished_result, set_now, client, login):
+    r, clerk = unpublished_result
+    set_now(china_now(date(2025, 11, 5)))
+    login(client, clerk)
+    response = client.get("/admin/deadlines", headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
+    assert body.lstrip().startswith('<div id="deadline-problems"') and "<html" not in body
+    assert "民权县甲商贸有限公司" in body

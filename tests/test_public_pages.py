@@ -307,3 +307,17 @@ def test_empty_filter_fields_redirect_to_a_clean_shareable_url(client, world):
     assert response.status_code == 302
     assert response.headers["Location"] == "/results?dept=SCJGJ&conclusion=C02"
     assert client.get("/results?q=", headers={"HX-Request": "true"}).headers["Location"] == "/results"
+
+
+def test_list_totals_are_cached_until_a_journaled_write(app, client, world, db):
+    from portal import journal
+    from portal.database import write_transaction
+    app.config["PUBLIC_COUNT_TTL"] = 30
+    assert client.get("/results.json").get_json()["total"] == 2
+    f.result(world["task"], f.entity())  # a write that bypasses the journal: total kept for the TTL
+    db.session.commit()
+    assert client.get("/results.json").get_json()["total"] == 2
+    with write_transaction():
+        journal.record("update", "result", world["r1"].id, summary="test")
+    assert client.get("/results.json").get_json()["total"] == 3
+    app.config["PUBLIC_COUNT_TTL"] = 0

@@ -30,3 +30,4 @@ from . import dashboard  # noqa: E402,F401
 from . import results, penalties, plans, directory, users, vocabularies, audit  # noqa: E402,F401
 from . import deadlines  # noqa: E402,F401
 from . import uploads  # noqa: E402,F401
+from . import draws  # noqa: E402,F401

@@ -92,6 +92,19 @@ class Section:
     def extra_context(self, record):
         return {}
 
+    def check_field(self, name, value) -> str | None:
+        """Extra single-field check for inline (htmx) validation; a Chinese message or None."""
+        if name in ("uscc", "entity_uscc"):
+            from ..domain import uscc as uscc_mod
+            from ..models import Entity
+            try:
+                code = uscc_mod.validate(value)
+            except uscc_mod.CodeProblem as exc:
+                return str(exc)
+            if name == "entity_uscc" and db.session.execute(select(Entity.id).where(Entity.uscc == code)).first() is None:
+                return f"名录库中没有统一社会信用代码为 {code} 的检查对象。"
+        return None
+
     def defaults(self) -> dict:
         """Initial form values for a new record."""
         return {}
@@ -239,6 +252,10 @@ class Section:
         if name not in fields:
             abort(404)
         result = parse_form([fields[name]], request.form)
+        if not result.errors.get(name) and result.values.get(name) is not None:
+            message = self.check_field(name, result.values[name])
+            if message:
+                result.errors[name] = message
         return render_template("admin/crud/_field_message.html", name=name, error=result.errors.get(name),
                                masked=result.masked.get(name))
 

@@ -267,7 +267,8 @@ class DemoBuilder:
                 section = r.choices(shop_sections, shop_weights)[0]
                 operator = self._person()
                 shop = r.choice(C.INDIVIDUAL_SHOPS[section])
-                shown = operator if r.random() < 0.5 else operator[1:]
+                # The shop name never carries the operator's full name (personal data, own page only).
+                shown = operator[1:] if r.random() < 0.5 else r.choice(C.FIRM_WORDS)
                 name = self._unique_name(lambda: f"{C.COUNTY}{town}{shown}{shop}")
             elif roll < 0.97:
                 etype, prefix, section = "农民专业合作社", "93", "A"
@@ -386,7 +387,7 @@ class DemoBuilder:
                     items = [it for it in items if it.tag is None] or items
                 for t in range(self.size.tasks_per_department_year):
                     item = items[(t + year + d_index) % len(items)]
-                    month = 3 + (2 * t + d_index) % 8
+                    month = 4 + (2 * t + d_index) % 8  # after the plan's approval (late Feb–mid Mar)
                     start = weekday_on_or_after(date(year, month, 1 + (t * 3) % 20))
                     scope = self._scope(item)
                     if self.size.township_scopes:

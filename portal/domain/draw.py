@@ -73,13 +73,25 @@ def _hmac_hex(key: str, message: str) -> str:
 
 
 def _keyer(key: str):
-    """HMAC-SHA256 with a fixed key, reusing the keyed state (1M keys in about a second)."""
-    base = hmac.new(key.encode("utf-8"), digestmod=hashlib.sha256)
+    """HMAC-SHA256 (RFC 2104) with a fixed key, as hmac.new(key, msg, sha256).hexdigest().
+
+    The padded inner and outer hash states are computed once and copied per message:
+    about twice as fast as copying an hmac object, which matters for 1,000,000-entity pools.
+    """
+    block = 64  # SHA-256 block size
+    k = key.encode("utf-8")
+    if len(k) > block:
+        k = hashlib.sha256(k).digest()
+    k = k.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in k))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in k))
 
     def keyed(message: str) -> str:
-        h = base.copy()
-        h.update(message.encode("utf-8"))
-        return h.hexdigest()
+        i = inner.copy()
+        i.update(message.encode("utf-8"))
+        o = outer.copy()
+        o.update(i.digest())
+        return o.hexdigest()
 
     return keyed
 
@@ -161,6 +173,30 @@ def select(candidates, rules, seed_hex: str) -> tuple[list[StratumOutcome], list
     return outcomes, selected
 
 
+def _lowest_ranked(pool, need, load, key_of) -> list[str]:
+    """The first `need` of `pool` sorted by (load, key), computing keys only for the load levels used.
+
+    Same result as sorted(pool, key=lambda lic: (load[lic], key_of(lic)))[:need], much cheaper
+    when many inspectors are eligible (keys are distinct, so ties never reach the licence).
+    """
+    if need <= 0:
+        return []
+    levels: dict[int, list[str]] = defaultdict(list)
+    for lic in pool:
+        levels[load[lic]].append(lic)
+    chosen: list[str] = []
+    for level in sorted(levels):
+        remaining = need - len(chosen)
+        group = levels[level]
+        if len(group) <= remaining:
+            chosen.extend(sorted(group, key=key_of))
+        else:
+            chosen.extend(lic for _, lic in heapq.nsmallest(remaining, ((key_of(lic), lic) for lic in group)))
+        if len(chosen) >= need:
+            break
+    return chosen
+
+
 def assign_inspectors(selected, eligible, per_target: dict[str, int], seed_hex: str) -> list[Assignment]:
     """Match inspectors to drawn entities.
 
@@ -183,8 +219,7 @@ def assign_inspectors(selected, eligible, per_target: dict[str, int], seed_hex: 
                     "请补充执法人员、调整专长或回避设置后重新抽取")
             if len(set(pool)) != len(pool):
                 raise DrawError(f"对象 {s.uscc} 在部门 {dept} 的符合条件执法人员名单有重复")
-            ranked = sorted(pool, key=lambda lic: (load[lic], keyed_hmac(f"{s.uscc}|{lic}")))
-            for lic in ranked[:need]:
+            for lic in _lowest_ranked(pool, need, load, lambda lic: keyed_hmac(f"{s.uscc}|{lic}")):
                 load[lic] += 1
                 assignment.inspectors.append(lic)
         result.append(assignment)

@@ -90,6 +90,7 @@ class Lookups:
     penalty_categories: dict = field(default_factory=dict)
     department_items: dict = field(default_factory=dict)   # item code → id (inspector specialties)
     existing: dict = field(default_factory=dict)           # natural key → (id, snapshot dict, extra dict)
+    loaded: list = field(default_factory=list)             # the existing ORM objects (held, not inspected)
 
 
 # ---------------------------------------------------------------- cell helpers

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select, text, tuple_
+from sqlalchemy.orm import selectinload
 
 from .. import clock, journal
 from ..database import write_transaction
@@ -27,6 +28,7 @@ from .reading import FileRefused, read_table
 from .rows import ERROR, Lookups, Problem, TaskInfo, decide_actions, plan_rows
 
 CHUNK = 500
+WRITE_CHUNK = 250
 
 
 class ImportRejected(Exception):
@@ -48,6 +50,7 @@ class Preview:
     file_problems: list = field(default_factory=list)
     rows: list = field(default_factory=list)
     previous: list = field(default_factory=list)  # earlier ImportBatch rows of the same file
+    lookups: object = field(default=None, repr=False)  # keeps loaded records alive until the commit
 
     @property
     def kind_label(self):
@@ -180,7 +183,9 @@ def load_existing(kind: str, plans: list, lookups: Lookups) -> None:
     lk = lookups
     if kind == "results":
         for chunk in _chunks(keys):
-            for r in session.execute(select(Result).where(tuple_(Result.task_id, Result.entity_id).in_(chunk))).scalars():
+            for r in session.execute(select(Result).where(tuple_(Result.task_id, Result.entity_id).in_(chunk))
+                    .options(selectinload(Result.conclusions), selectinload(Result.inspectors),
+                             selectinload(Result.findings))).scalars():
                 finding_item = next((f.check_item_id for f in r.findings if f.check_item_id), None)
                 snap = {"task_id": r.task_id, "entity_id": r.entity_id, "inspection_date": r.inspection_date,
                         "formed_date": r.formed_date, "remark": r.remark, "follow_up": r.follow_up,
@@ -190,9 +195,11 @@ def load_existing(kind: str, plans: list, lookups: Lookups) -> None:
                 if r.department_id != lk.department_id:
                     extra["other_department"] = "该检查对象在本任务中的结果已由其他部门录入"
                 lk.existing[(r.task_id, r.entity_id)] = (r.id, snap, extra)
+                lk.loaded.append(r)  # keep the loaded objects (and their collections) for the commit
     elif kind == "penalties":
         for chunk in _chunks([k[0] for k in keys]):
-            for p in session.execute(select(Penalty).where(Penalty.decision_no.in_(chunk))).scalars():
+            for p in session.execute(select(Penalty).where(Penalty.decision_no.in_(chunk))
+                                         .options(selectinload(Penalty.category_rows))).scalars():
                 snap = {"decision_no": p.decision_no, "entity_id": p.entity_id, "party_name": p.party_name,
                         "party_kind": p.party_kind, "violation_type": p.violation_type, "facts": p.facts,
                         "legal_basis": p.legal_basis, "categories": list(p.categories),
@@ -202,6 +209,7 @@ def load_existing(kind: str, plans: list, lookups: Lookups) -> None:
                 if p.department_id != lk.department_id:
                     extra["other_department"] = "该决定书文号已被其他部门使用"
                 lk.existing[(p.decision_no,)] = (p.id, snap, extra)
+                lk.loaded.append(p)
     elif kind == "entities":
         for chunk in _chunks([k[0] for k in keys]):
             for e in session.execute(select(Entity).where(Entity.uscc.in_(chunk))).scalars():
@@ -212,9 +220,11 @@ def load_existing(kind: str, plans: list, lookups: Lookups) -> None:
                         "legal_representative": e.legal_representative, "operator_name": e.operator_name,
                         "established_on": e.established_on}
                 lk.existing[(e.uscc,)] = (e.id, snap, {"kind": kind})
+                lk.loaded.append(e)
     elif kind == "inspectors":
         for chunk in _chunks([k[0] for k in keys]):
-            for i in session.execute(select(Inspector).where(Inspector.licence_no.in_(chunk))).scalars():
+            for i in session.execute(select(Inspector).where(Inspector.licence_no.in_(chunk))
+                                         .options(selectinload(Inspector.specialties))).scalars():
                 snap = {"licence_no": i.licence_no, "name": i.name, "gender": i.gender, "id_card_no": i.id_card_no,
                         "enforcement_field": i.enforcement_field, "post": i.post,
                         "specialties": sorted(s.id for s in i.specialties), "active": i.active}
@@ -222,6 +232,7 @@ def load_existing(kind: str, plans: list, lookups: Lookups) -> None:
                 if i.department_id != lk.department_id:
                     extra["other_department"] = "该执法证号属于其他部门的执法人员"
                 lk.existing[(i.licence_no,)] = (i.id, snap, extra)
+                lk.loaded.append(i)
 
 
 # ---------------------------------------------------------------- preview
@@ -238,6 +249,7 @@ def build_preview(kind: str, data: bytes, filename: str, department: Department,
         return preview
     preview.encoding = table.encoding
     lookups = load_lookups(kind, table, department)
+    preview.lookups = lookups
     preview.file_problems, preview.rows = plan_rows(kind, table, lookups, today)
     load_existing(kind, preview.rows, lookups)
     decide_actions(preview.rows, lookups)
@@ -275,10 +287,11 @@ def commit(kind: str, data: bytes, filename: str, department: Department, actor=
         db.session.flush()
         writer = _Writer(kind, department, actor, batch, publish)
         total = len(preview.rows)
-        for done, row in enumerate(preview.rows, 1):
-            writer.apply(row)
-            if progress is not None and (done % 200 == 0 or done == total):
-                progress(done, total)
+        for start in range(0, total, WRITE_CHUNK):
+            chunk = preview.rows[start:start + WRITE_CHUNK]
+            writer.apply_chunk(chunk)
+            if progress is not None:
+                progress(start + len(chunk), total)
         counts = preview.counts
         batch.created_count, batch.updated_count, batch.unchanged_count = \
             counts["new"], counts["updated"], counts["unchanged"]
@@ -308,39 +321,50 @@ class _Writer:
         self._inspector_cache = {}
         self._item_cache = {}
 
-    def apply(self, row):
+    def apply_chunk(self, rows) -> None:
+        """Write a chunk of rows: build every record, flush once, then one journal event per row."""
         method = getattr(self, "_" + self.kind)
-        if row.action == "new":
-            record = method(None, row.values)
-            db.session.add(record)
-            db.session.flush()
-            journal.record("create", self.record_kind, record.id, actor=self.actor, after=_redact(row.values),
-                           department_id=self.department.id,
-                           summary=f"导入新增（批次 {self.batch.id}，第 {row.number} 行）")
-        else:
+        pending = []
+        for row in rows:
+            if row.action == "new":
+                record = method(None, row.values)
+                db.session.add(record)
+                pending.append(("create", row, record))
+                continue
+            if row.action == "unchanged" and not self.publish:
+                continue
             record = db.session.get(self._model(), row.existing_id)
             if row.action == "updated":
                 if hasattr(record, "status") and _status(record) == Status.PUBLISHED.value:
-                    from .. import lifecycle
-                    changes = {k: v for k, v in self._changes(row.values).items() if k in row.changed_fields
-                               or k == "publicity_end"
-                               or (k == "findings" and "item_id" in row.changed_fields)}
-                    lifecycle.correct(self.record_kind, record, changes,
-                                      reason=f"批量导入更正：{self.batch.filename}（第 {row.number} 行）", actor=self.actor)
+                    pending.append(("correct", row, record))
                 else:
                     method(record, row.values)
-                    db.session.flush()
-                    journal.record("update", self.record_kind, record.id, actor=self.actor,
-                                   before=_redact({k: row.previous.get(k) for k in row.changed_fields}),
-                                   after=_redact({k: row.values[k] for k in row.changed_fields}),
-                                   department_id=self.department.id,
-                                   summary=f"导入更新（批次 {self.batch.id}，第 {row.number} 行）")
-        if self.publish and hasattr(record, "status") and _status(record) == Status.DRAFT.value \
-                and not record.withheld:
-            from .. import lifecycle
-            lifecycle.publish(self.record_kind, record, actor=self.actor)
-            self.published += 1
-        return record
+                    pending.append(("update", row, record))
+            else:
+                pending.append(("unchanged", row, record))
+        db.session.flush()
+        for action, row, record in pending:
+            if action == "create":
+                journal.record("create", self.record_kind, record.id, actor=self.actor, after=_redact(row.values),
+                               department_id=self.department.id,
+                               summary=f"导入新增（批次 {self.batch.id}，第 {row.number} 行）")
+            elif action == "update":
+                journal.record("update", self.record_kind, record.id, actor=self.actor,
+                               before=_redact({k: row.previous.get(k) for k in row.changed_fields}),
+                               after=_redact({k: row.values[k] for k in row.changed_fields}),
+                               department_id=self.department.id,
+                               summary=f"导入更新（批次 {self.batch.id}，第 {row.number} 行）")
+            elif action == "correct":
+                from .. import lifecycle
+                changes = {k: v for k, v in self._changes(row.values).items() if k in row.changed_fields
+                           or k == "publicity_end" or (k == "findings" and "item_id" in row.changed_fields)}
+                lifecycle.correct(self.record_kind, record, changes,
+                                  reason=f"批量导入更正：{self.batch.filename}（第 {row.number} 行）", actor=self.actor)
+            if self.publish and hasattr(record, "status") and _status(record) == Status.DRAFT.value \
+                    and not record.withheld:
+                from .. import lifecycle
+                lifecycle.publish(self.record_kind, record, actor=self.actor)
+                self.published += 1
 
     def _model(self):
         return {"results": Result, "penalties": Penalty, "entities": Entity, "inspectors": Inspector}[self.kind]

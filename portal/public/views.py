@@ -50,10 +50,17 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, **con
                             content_type="text/plain; charset=utf-8")
         filters, errors, status = queries.Filters(), exc.messages, 400
     if fmt == "csv":
-        rows = (dataset.csv_row(to_json(record, now)) for record in iter_fn(filters, now))
+        # iter_* yields records (to_json makes the dict) or, for big tables, the dicts themselves.
+        rows = (dataset.csv_row(record if isinstance(record, dict) else to_json(record, now))
+                for record in iter_fn(filters, now))
         return csv_response(f"{template_dir.rsplit('/', 1)[-1]}.csv", dataset.csv_header, rows)
     paging = _paging()
-    page = Page([], 0, paging.page, paging.per_page) if errors else list_fn(filters, now, paging)
+    if errors:
+        page = Page([], 0, paging.page, paging.per_page)
+    elif list_fn is queries.list_results:
+        page = list_fn(filters, now, paging, full=(fmt == "json"))
+    else:
+        page = list_fn(filters, now, paging)
     if fmt == "json":
         return json_list([to_json(record, now) for record in page.items], page.total, page.page, page.per_page)
     context.update(page=page, filters=filters, errors=errors, dataset=dataset, args=request.args,
@@ -72,7 +79,7 @@ def home():
     return render_template(
         "public/home.html", counts=queries.public_counts(now),
         plans=queries.list_plans(f, now, latest).items, tasks=queries.list_tasks(f, now, latest).items,
-        results=queries.list_results(f, now, latest).items, penalties=queries.list_penalties(f, now, latest).items,
+        results=queries.list_results(f, now, latest, full=False).items, penalties=queries.list_penalties(f, now, latest).items,
         public_party_name=public_party_name)
 
 

@@ -1,0 +1,129 @@
+"""Public draw certificates: /draws/<id>, .json, pool.txt; the verification script; why was I drawn."""
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from datetime import datetime, timezone
+from html import unescape
+
+import draw_reference
+import factories as f
+from sqlalchemy import select
+
+from portal import draw_service
+from portal.models import Draw, Inspector, RiskClass
+
+NOW = "2025-06-10T02:00:00+00:00"
+
+
+def _public_draw(db, set_now, surprise=False, n_entities=30, id_card="410101199001011234"):
+    set_now(NOW)
+    dept = f.department(code="SCJG")
+    entities = [f.entity(risk=[RiskClass.A, RiskClass.B, RiskClass.C, RiskClass.D][i % 4]) for i in range(n_entities)]
+    for _ in range(5):
+        f.inspector(dept, id_card_no=id_card)
+    task = f.task(dept, surprise=surprise, strata=[{"stratum": s, "ratio": "0.3"} for s in "ABCD"],
+                  inspectors_per_target={"SCJG": 2})
+    clerk = f.user("clerk", department=dept)
+    db.session.commit()
+    d = draw_service.lock(task, clerk)
+    d = draw_service.perform(d, "20250601-双色球-03 07 12 19 25 31+09", [("赵见证", "纪检组")], clerk)
+    d = draw_service.publish(d, clerk)
+    return dept, entities, task, clerk, d
+
+
+def test_certificate_page_and_json(db, client, set_now):
+    dept, entities, task, clerk, d = _public_draw(db, set_now)
+    page = client.get(f"/draws/{d.id}")
+    assert page.status_code == 200
+    html = unescape(page.get_data(as_text=True))
+    for text in ("抽取凭证", d.pool_hash, d.commitment, d.nonce, d.seed, "赵见证", "如何自行核验", task.code):
+        assert text in html
+    assert "410101199001011234" not in html
+    cert = client.get(f"/draws/{d.id}.json").get_json()
+    for key in ("algorithm", "task", "pool", "pool_hash", "commitment", "nonce", "public_entropy", "seed", "strata",
+                "inspectors_per_target", "selected", "substitutions", "witnesses", "locked_at", "drawn_at"):
+        assert key in cert, key
+    assert cert["task"] == task.code and len(cert["pool"]) == 30
+    assert "410101199001011234" not in json.dumps(cert)
+    ref = draw_reference.recompute(cert)
+    assert ref["selected"] == [{k: s[k] for k in ("uscc", "stratum", "key", "inspectors")} for s in cert["selected"]]
+    pool = client.get(f"/draws/{d.id}/pool.txt")
+    assert pool.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert hashlib.sha256(pool.data).hexdigest() == d.pool_hash
+
+
+def test_script_shown_on_the_page_verifies_the_json(db, client, set_now, tmp_path):
+    *_, d = _public_draw(db, set_now)
+    html = client.get(f"/draws/{d.id}").get_data(as_text=True)
+    script = unescape(re.search(r'<pre class="code" id="verify-script"><code>(.*?)</code></pre>', html, re.S).group(1))
+    (tmp_path / "verify_draw.py").write_text(script, encoding="utf-8")
+    (tmp_path / "draw.json").write_bytes(client.get(f"/draws/{d.id}.json").data)
+    out = subprocess.run([sys.executable, "verify_draw.py", "draw.json"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    assert [line.split()[-1] for line in lines if line] == ["True"] * 5, out.stdout
+    tampered = json.loads((tmp_path / "draw.json").read_text(encoding="utf-8"))
+    tampered["nonce"] = "f" * 64
+    (tmp_path / "draw.json").write_text(json.dumps(tampered), encoding="utf-8")
+    out = subprocess.run([sys.executable, "verify_draw.py", "draw.json"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert "commitment False" in out.stdout
+
+
+def test_unpublished_locked_and_surprise_draws_are_hidden(db, client, set_now):
+    dept, entities, task, clerk, d = _public_draw(db, set_now, surprise=True)
+    assert client.get(f"/draws/{d.id}").status_code == 404
+    assert client.get(f"/draws/{d.id}.json").status_code == 404
+    assert client.get(f"/draws/{d.id}/pool.txt").status_code == 404
+    # results published → the embargo lifts
+    task = db.session.get(type(task), task.id)
+    task.results_published_at = datetime(2025, 6, 9, tzinfo=timezone.utc)
+    db.session.commit()
+    assert client.get(f"/draws/{d.id}").status_code == 200
+    locked = draw_service.lock(task, clerk, reason="复核需要")
+    assert client.get(f"/draws/{locked.id}").status_code == 404  # never drawn, never public
+    assert client.get("/draws/999999").status_code == 404
+
+
+def test_redraw_keeps_both_visible_with_notices(db, client, set_now):
+    dept, entities, task, clerk, first = _public_draw(db, set_now)
+    second = draw_service.lock(task, clerk, reason="候选名单遗漏新登记主体")
+    second = draw_service.publish(draw_service.perform(second, "x", ["钱见证"], clerk), clerk)
+    old = client.get(f"/draws/{first.id}").get_data(as_text=True)
+    assert "本次抽取已被重新抽取取代" in old and "候选名单遗漏新登记主体" in old
+    assert f"/draws/{second.id}" in old
+    new = client.get(f"/draws/{second.id}").get_data(as_text=True)
+    assert "第 2 次抽取" in new and "候选名单遗漏新登记主体" in new and f"/draws/{first.id}" in new
+    assert client.get(f"/draws/{first.id}.json").get_json()["superseded_by"] == second.id
+
+
+def test_substitution_is_public_with_actor_and_reason(db, client, set_now):
+    dept, entities, task, clerk, d = _public_draw(db, set_now)
+    sel = d.selections[0]
+    current = {a.licence_no for a in sel.assignments}
+    spare = next(i for i in db.session.execute(select(Inspector)).scalars() if i.licence_no not in current)
+    draw_service.substitute(sel, sel.assignments[0].licence_no, spare.licence_no, "原检查人员回避", clerk)
+    html = client.get(f"/draws/{d.id}").get_data(as_text=True)
+    assert "原检查人员回避" in html and clerk.username in html and "<del" in html
+
+
+def test_why_drawn_helper_ranks_within_stratum(db, client, set_now):
+    dept, entities, task, clerk, d = _public_draw(db, set_now)
+    d = db.session.get(Draw, d.id)
+    by_stratum = {}
+    for sel in d.selections:
+        by_stratum.setdefault(sel.stratum, []).append(sel)
+    for stratum, sels in by_stratum.items():
+        for rank, sel in enumerate(sorted(sels, key=lambda s: s.key), 1):
+            reasons = draw_service.why_drawn(sel.entity, datetime.fromisoformat(NOW))
+            assert [(r.draw.id, r.stratum, r.rank, r.ratio) for r in reasons] == [(d.id, stratum, rank, "0.3")]
+    not_drawn = next(e for e in entities if e.id not in {s.entity_id for s in d.selections})
+    assert draw_service.why_drawn(not_drawn, datetime.fromisoformat(NOW)) == []
+    first = min((s for s in d.selections if s.stratum == d.selections[0].stratum), key=lambda s: s.key)
+    page = client.get(f"/entities/{first.uscc}")  # PUBLIC's entity page includes our fragment
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'id="why-drawn"' in html and f"/draws/{d.id}" in html and f"第 1 / " in html
