@@ -28,8 +28,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from whoosh.filedb.filestore import FileStorage  # noqa: E402  (bench may use the engine directly)
-
 from portal import search  # noqa: E402
 
 REGIONS = ["民权县", "宁陵县", "睢县", "虞城县", "夏邑县", "柘城县", "商丘市", "永城市", "梁园区", "睢阳区"]
@@ -121,7 +119,7 @@ def build(n: int, workdir: Path, procs: int) -> dict:
     con = sqlite3.connect(db_path)
     con.execute("CREATE TABLE bench_doc (id INTEGER PRIMARY KEY, kind TEXT, title TEXT, text TEXT, dept TEXT, "
                 "year TEXT, conclusion TEXT, category TEXT, date INTEGER)")
-    ix = FileStorage(str(gen)).create_index(search._schema())
+    ix = search._storage(str(gen)).create_index(search._schema())
     started = time.monotonic()
     writer = ix.writer(procs=procs, limitmb=256, multisegment=procs > 1)
     rows, sample_uscc = [], None
@@ -135,8 +133,8 @@ def build(n: int, workdir: Path, procs: int) -> dict:
             rows = []
     con.executemany("INSERT INTO bench_doc VALUES (?,?,?,?,?,?,?,?,?)", rows)
     con.commit()
-    writer.add_document(**search._meta(0))
     writer.commit()
+    search._write_last(gen, 0)
     build_s = time.monotonic() - started
     (idx / "CURRENT").write_text("gen-bench")
     size = sum(p.stat().st_size for p in gen.iterdir())
@@ -161,7 +159,7 @@ def pct(values, p):
 
 
 def run_index_queries(idx: Path, uscc: str, repeat: int) -> dict:
-    ix = FileStorage(str(idx / "gen-bench")).open_index()
+    ix = search._storage(str(idx / "gen-bench")).open_index()
     out = {}
     with ix.searcher() as s:
         for label, q in QUERIES:
@@ -213,10 +211,7 @@ def publish_latency(workdir: Path, index_dir: Path, samples: int = 5) -> list[fl
         if stale.exists():
             stale.unlink()
     # A fresh app database starts its change log at 0: so must the (reused) index.
-    ix = FileStorage(str(index_dir / "gen-bench")).open_index()
-    writer = ix.writer()
-    writer.update_document(**search._meta(0))
-    writer.commit()
+    search._write_last(index_dir / "gen-bench", 0)
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'app.db'}"
     os.environ.setdefault("SECRET_KEY", "bench")
     from portal import create_app, lifecycle

@@ -565,6 +565,8 @@ def get_entity(uscc: str, now: datetime) -> EntityProfile | None:
         select(Penalty).where(Penalty.entity_id == entity.id, public_clause("penalty", now))
         .options(joinedload(Penalty.department), selectinload(Penalty.category_rows))
         .order_by(Penalty.decision_date.desc(), Penalty.id.desc())).scalars())
+    for r in results:  # a withheld or embargoed task is never named, even beside a public result
+        r.task_public = public_state("task", r.task, now).is_visible
     return EntityProfile(entity, selections, results, penalties)
 
 

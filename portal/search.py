@@ -5,8 +5,9 @@ the `search_change` log (appended by portal.journal in the writing transaction).
 
 Layout of SEARCH_INDEX_DIR:
     CURRENT          name of the live generation (replaced atomically by rebuild)
-    gen-<stamp>/     a Whoosh index; a "__meta__" document stores the last applied change id,
-                     written in the same Whoosh commit as the documents it covers
+    gen-<stamp>/     a Whoosh index, plus LAST_CHANGE: the last change-log id applied to it
+                     (written after each commit while the sync lock is held)
+    sync.lock        one syncing process at a time (fcntl)
     rebuild.lock     serialises rebuilds and first-time creation (fcntl)
 
 Chinese analysis: CJK text is indexed as single characters (for one-character
@@ -66,7 +67,6 @@ KIND_LABELS = {"plan": "抽查计划", "task": "抽查任务", "result": "检查
                "item": "抽查事项", "entity": "检查对象"}
 FACETS = ("kind", "dept", "year", "conclusion", "category")
 NEVER = 2 ** 62  # hide_at of a document that never stops being public
-META_KEY = "__meta__"
 BATCH = 2000  # change-log rows applied per Whoosh commit
 
 # ---------------------------------------------------------------------------
@@ -192,11 +192,17 @@ _ix_cache: dict[str, windex.Index] = {}
 _local = threading.local()
 
 
+def _storage(path: str) -> FileStorage:
+    # Without mmap: Whoosh copies a memory-mapped segment file into a BytesIO on every open,
+    # which made opening a 100 MB index cost seconds.
+    return FileStorage(path, supports_mmap=False)
+
+
 def _open(root: Path, gen: str) -> windex.Index:
     path = str(root / gen)
     ix = _ix_cache.get(path)
     if ix is None:
-        ix = FileStorage(path).open_index()
+        ix = _storage(path).open_index()
         _ix_cache[path] = ix
     return ix
 
@@ -217,26 +223,44 @@ def open_index(create: bool = True) -> windex.Index | None:
 
 @contextmanager
 def _searcher():
-    """A per-thread searcher, refreshed when the index changed."""
+    """A per-thread searcher, reopened when the index changed (old one closed: no leaked files)."""
     ix = open_index()
     cache = getattr(_local, "searchers", None)
     if cache is None:
         cache = _local.searchers = {}
     s = cache.get(id(ix))
-    if s is None or s._ix is not ix:
+    if s is not None and (s.ix_ref is not ix or ix.latest_generation() != s.reader().generation()):
+        s = None
+    if s is None:
+        for other in cache.values():
+            try:
+                other.close()
+            except Exception:  # already closed
+                pass
+        cache.clear()
         s = ix.searcher()
-        s._ix = ix
-    else:
-        s = s.refresh()
-        s._ix = ix
-    cache[id(ix)] = s
+        s.ix_ref = ix
+        cache[id(ix)] = s
     yield s
 
 
 def last_applied(ix) -> int:
-    with ix.searcher() as s:
-        doc = s.document(key=META_KEY)
-    return int(doc["last_change"]) if doc else 0
+    """The last change-log id applied to this index generation.
+
+    Kept in a small file written (atomically) right after each successful Whoosh commit:
+    if a process dies in between, those changes are simply applied again (idempotent).
+    """
+    try:
+        return int((Path(ix.storage.folder) / "LAST_CHANGE").read_text().strip() or 0)
+    except FileNotFoundError:
+        return 0
+
+
+def _write_last(folder, last: int) -> None:
+    path = Path(folder) / "LAST_CHANGE"
+    tmp = path.with_name(f"LAST_CHANGE.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(str(last))
+    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------
@@ -315,13 +339,15 @@ def _doc(kind: str, record) -> dict | None:
                    subtitle=_join(KIND_LABELS[kind], dept.name, record.code))
     elif kind == "result":
         ent, task, dept = record.entity, record.task, record.department
-        title = f"{ent.name}（{task.title}）"
+        # A withheld or embargoed task is never named, even beside a public result.
+        task_public = public_state("task", task, _now()).is_visible
+        title = f"{ent.name}（{task.title}）" if task_public else ent.name
         labels = [c.label for c in record.conclusions]
         findings = [_join(f.check_item.name if f.check_item else "", f.text) for f in record.findings]
         doc.update(url=f"/results/{record.id}", year=str(record.formed_date.year),
                    conclusion=",".join(c.code for c in record.conclusions),
                    text=_join("；".join(labels), record.remark, record.follow_up, *findings,
-                              f"统一社会信用代码 {ent.uscc}", f"任务编号 {task.code}",
+                              f"统一社会信用代码 {ent.uscc}", f"任务编号 {task.code}" if task_public else "",
                               "、".join(i.name for i in task.items)),
                    subtitle=_join(KIND_LABELS[kind], dept.name, record.formed_date.isoformat()))
     elif kind == "penalty":
@@ -378,6 +404,8 @@ def _affected(session: Session, kind: str, rid: int) -> set[tuple[str, int]]:
     if kind not in _MODELS:
         return out
     out.add((kind, rid))
+    if kind == "task":  # its results name it only while it is public
+        out.update(("result", i) for i in session.execute(select(Result.id).where(Result.task_id == rid)).scalars())
     if kind == "result":
         task_id = session.execute(select(Result.task_id).where(Result.id == rid)).scalar()
         if task_id:
@@ -413,10 +441,6 @@ def _all_docs(session: Session):
             session.expunge_all()
 
 
-def _meta(last: int) -> dict:
-    return {"key": META_KEY, "kind": "__meta__", "last_change": last}
-
-
 @contextmanager
 def _read_session():
     """A separate, read-only session: never BEGIN IMMEDIATE, even when called from inside a
@@ -438,15 +462,15 @@ def _build(root: Path) -> str:
     gen = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{random.randrange(16 ** 6):06x}"
     path = root / gen
     path.mkdir(parents=True)
-    ix = FileStorage(str(path)).create_index(_schema())
+    ix = _storage(str(path)).create_index(_schema())
     with _read_session() as session:
         last = _max_change(session)  # read first: later changes get re-applied by sync (idempotent)
         writer = ix.writer(limitmb=128)
         try:
             for doc in _all_docs(session):
                 writer.add_document(**doc)
-            writer.add_document(**_meta(last))
             writer.commit()
+            _write_last(path, last)
         except BaseException:
             writer.cancel()
             shutil.rmtree(path, ignore_errors=True)
@@ -475,7 +499,7 @@ def rebuild() -> dict:
     applied = sync()
     ix = open_index()
     with ix.searcher() as s:
-        count = s.doc_count() - 1
+        count = s.doc_count()
     return {"generation": gen, "replaced": old, "documents": count, "seconds": round(time.monotonic() - started, 2),
             "synced": applied}
 
@@ -488,54 +512,78 @@ class InjectedFailure(RuntimeError):
     """Raised by the test-only SEARCH_FAIL_RATE setting to simulate a failed index write."""
 
 
+@contextmanager
+def _sync_lock(root: Path, timeout: float):
+    """One syncing process per host at a time (held across the Whoosh commit and the
+    LAST_CHANGE update, so the two can never interleave with another sync). Yields False
+    if the lock could not be had within `timeout` seconds."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "sync.lock", "a+") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.02)
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def sync(timeout: float | None = None, now: datetime | None = None) -> int:
     """Apply the change log to the index in order; returns how many changes were applied.
 
-    One writer at a time (Whoosh's lock, waited for up to `timeout` seconds). If the lock
-    is busy the work is left to the next sync: nothing is lost, the log is in the database.
-    Documents whose public window has ended are purged on the way.
+    One writer at a time (a host-wide lock, waited for up to `timeout` seconds). If it is
+    busy the work is left to the next sync: nothing is lost, the log is in the database.
+    Each change re-reads its record and applies the visibility rule (index if public,
+    delete otherwise); documents whose public window has ended are purged on the way.
     """
     if timeout is None:
         timeout = float(current_app.config.get("SEARCH_LOCK_TIMEOUT", 10))
     ix = open_index()
     applied = 0
-    with _read_session() as session:
-        head = _max_change(session)
-        last = last_applied(ix)
-        if head < last:
-            # The change log is younger than the index (a restored or different database).
-            rebuild()
+    needs_rebuild = False
+    with _sync_lock(_root(), timeout) as got:
+        if not got:
+            log.info("search index busy; leaving the change log to the next sync")
             return 0
-        while True:
-            try:
-                writer = ix.writer(timeout=timeout)
-            except LockError:
-                log.info("search index busy; leaving changes after %s to the next sync", last)
-                return applied
-            try:
-                last = last_applied(ix)  # another process may have applied some meanwhile
+        with _read_session() as session:  # a snapshot taken under the lock
+            if _max_change(session) < last_applied(ix):
+                needs_rebuild = True  # the log is younger than the index: another database
+            while not needs_rebuild:
+                last = last_applied(ix)
                 changes = session.execute(select(SearchChange.id, SearchChange.record_kind, SearchChange.record_id)
                                           .where(SearchChange.id > last).order_by(SearchChange.id)
                                           .limit(BATCH)).all()
-                keys = set()
-                for _id, kind, rid in changes:
-                    keys |= _affected(session, kind, rid)
-                _apply(writer, session, keys)
-                moment = now or _now()
-                writer.delete_by_query(wq.NumericRange("hide_at", None, _ts(moment)))  # expired windows
+                writer = ix.writer(timeout=timeout)
+                try:
+                    keys = set()
+                    for _id, kind, rid in changes:
+                        keys |= _affected(session, kind, rid)
+                    _apply(writer, session, keys)
+                    moment = now or _now()
+                    writer.delete_by_query(wq.NumericRange("hide_at", None, _ts(moment)))  # ended windows
+                    rate = float(current_app.config.get("SEARCH_FAIL_RATE", 0) or 0)
+                    if rate and random.random() < rate:
+                        raise InjectedFailure("injected index write failure")
+                    writer.commit()
+                except BaseException:
+                    writer.cancel()
+                    raise
                 if changes:
-                    writer.update_document(**_meta(changes[-1][0]))
-                rate = float(current_app.config.get("SEARCH_FAIL_RATE", 0) or 0)
-                if rate and random.random() < rate:
-                    raise InjectedFailure("injected index write failure")
-                writer.commit()
+                    _write_last(ix.storage.folder, changes[-1][0])
                 applied += len(changes)
                 session.expunge_all()
-            except BaseException:
-                writer.cancel()
-                raise
-            if len(changes) < BATCH:
-                return applied
+                if len(changes) < BATCH:
+                    break
+    if needs_rebuild:
+        rebuild()
+    return applied
 
 
 def _now() -> datetime:
@@ -566,8 +614,6 @@ def verify(now: datetime | None = None) -> list[Difference]:
     indexed: dict[str, str] = {}
     with ix.searcher() as s:
         for fields_ in s.all_stored_fields():
-            if fields_.get("key") == META_KEY:
-                continue
             if fields_["show_from"] <= ts < fields_["hide_at"]:
                 indexed[fields_["key"]] = fields_.get("stamp")
     expected: dict[str, str] = {}

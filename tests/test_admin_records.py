@@ -178,3 +178,20 @@ def test_inspector_id_card_stays_out_of_journal(app, db, client, login, csrf_tok
     assert r.status_code == 303
     event = db.session.execute(select(AuditEvent).where(AuditEvent.record_kind == "inspector")).scalar_one()
     assert "11010519491231002X" not in str(event.after) and event.after["id_card_no"] == "已填写"
+
+
+def test_per_item_findings_on_joint_task(app, db, client, login, csrf_token):
+    dept = f.department()
+    i1, i2 = f.check_item(dept, name="食品经营"), f.check_item(dept, name="计量器具")
+    task = f.task(dept, items=[i1, i2])
+    ent = f.entity()
+    res = f.result(task, ent, publish=False)
+    login(client, f.user("clerk", dept))
+    data = dict(task_id=task.id, entity_uscc=ent.uscc, formed_date="2025-05-10", conclusions=["C05"],
+                **{f"finding_{i1.id}": "进货查验记录不全，已责令改正", f"finding_{i2.id}": ""},
+                csrf_token=csrf_token(client))
+    assert client.post(f"/admin/results/{res.id}", data=data).status_code == 303
+    db.session.expire_all()
+    res = db.session.get(Result, res.id)
+    assert [(x.check_item_id, x.text) for x in res.findings] == [(i1.id, "进货查验记录不全，已责令改正")]
+    assert "分项检查情况：" in client.get(f"/admin/results/{res.id}").get_data(as_text=True)

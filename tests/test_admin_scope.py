@@ -83,3 +83,15 @@ def test_admin_sees_all_and_auditor_writes_nothing(app, db, client, login, csrf_
     assert client.post(f"/admin/results/{res_b.id}", data={"csrf_token": token}).status_code == 403
     db.session.expire_all()
     assert db.session.get(Result, res_b.id).status is Status.DRAFT
+
+
+def test_clerk_exports_only_own_department(app, db, client, login):
+    a, b = f.department(code="EA"), f.department(code="EB")
+    mine = f.penalty(a, decision_no="甲罚〔2025〕1号")
+    theirs = f.penalty(b, decision_no="乙罚〔2025〕1号")
+    login(client, f.user("clerk", a))
+    response = client.get("/admin/penalties.csv")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/csv" and body.startswith("\ufeff")
+    assert mine.decision_no in body and theirs.decision_no not in body
+    assert body.splitlines()[0] == "\ufeff编号,文号,当事人,处罚类别,决定日期,公示截止,状态"

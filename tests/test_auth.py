@@ -259,3 +259,11 @@ def test_admin_manages_users_and_reset_ends_sessions(app, db, client, login):
     assert r.status_code == 303
     assert clerk_client.get("/admin/").status_code == 302
     assert re.search("user_update", " ".join(db.session.execute(select(AuditEvent.action)).scalars().all()))
+
+
+def test_htmx_post_with_expired_session_returns_to_current_page(app, client):
+    response = client.post("/admin/results/new", headers={"HX-Request": "true",
+                                                          "HX-Current-URL": "http://localhost/admin/results?q=x"},
+                           data={"csrf_token": _post_token(client)})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/admin/login?next=%2Fadmin%2Fresults%3Fq%3Dx"

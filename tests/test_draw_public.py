@@ -127,3 +127,11 @@ def test_why_drawn_helper_ranks_within_stratum(db, client, set_now):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert 'id="why-drawn"' in html and f"/draws/{d.id}" in html and f"第 1 / " in html
+
+
+def test_url_for_without_format_builds_the_html_urls(app):
+    from flask import url_for
+    with app.test_request_context():
+        assert url_for("public.draw", draw_id=5) == "/draws/5"
+        assert url_for("public.draw", draw_id=5, fmt="json") == "/draws/5.json"
+        assert url_for("public.transparency") == "/transparency"

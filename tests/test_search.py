@@ -301,3 +301,20 @@ def test_hidden_penalty_number_does_not_jump(corpus, db, client):
     db.session.commit()
     resp = client.get("/search?q=民市监罚〔2025〕12号")
     assert resp.status_code == 200 and "没有找到" in resp.get_data(as_text=True)
+
+
+def test_result_of_a_withheld_task_does_not_name_it(app, db, index_dir, set_now, client):
+    set_now(NOW)
+    dept = f.department()
+    task = f.task(dept, title="涉密专项行动检查")
+    task.withheld = True
+    ent = f.entity(name="民权县青松木业有限公司")
+    result = f.result(task, ent, remark="未发现问题")
+    db.session.commit()
+    search.rebuild()
+    hits = search.query("青松").hits
+    assert ("result", result.id) in {(h.kind, h.id) for h in hits}
+    assert search.query("涉密专项").total == 0
+    assert search.query(task.code).total == 0
+    assert "涉密专项" not in client.get("/search?q=青松").get_data(as_text=True)
+    assert "涉密专项" not in client.get(f"/entities/{ent.uscc}/feed.atom").get_data(as_text=True)

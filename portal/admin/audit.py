@@ -12,6 +12,22 @@ from ..web import Page, paging_from_request, wants_fragment
 from . import bp
 
 
+ACTION_LABELS = {
+    "create": "新建", "update": "修改", "publish": "发布", "correct": "更正", "withdraw": "撤回", "withhold": "不予公开",
+    "credit_repair": "信用修复", "results_first_published": "首次公开结果", "login": "登录", "login_failed": "登录失败",
+    "login_blocked": "登录被限制", "logout": "退出登录", "password_change": "修改密码", "user_create": "创建用户",
+    "user_update": "修改用户", "import": "批量导入", "lock": "锁定抽取范围", "draw": "抽取", "redraw": "重新抽取",
+    "substitute": "更换执法人员",
+}
+
+
+@bp.app_template_filter("action_label")
+def action_label(action: str) -> str:
+    """Chinese name of a journal action (the code itself when unknown)."""
+    label = ACTION_LABELS.get(action)
+    return f"{label}（{action}）" if label else action
+
+
 @bp.get("/audit")
 @roles_required("admin", "auditor")
 def audit():

@@ -20,7 +20,7 @@ def all_departments():
 
 
 def tasks():
-    rows = db.session.execute(department_scope(select(Task), Task).order_by(Task.code.desc()).limit(500)).scalars()
+    rows = db.session.execute(department_scope(select(Task), Task).order_by(Task.code.desc())).scalars()
     return [(t.id, f"{t.code} {t.title}") for t in rows]
 
 

@@ -157,6 +157,22 @@ class Section:
             not request.headers.get("HX-History-Restore-Request") else self.templates("list")
         return render_template(template, section=self, page=page, status_labels=STATUS_LABELS)
 
+    def view_export(self):
+        """The user's scoped list (same filters) as CSV: a clerk exports only their department's rows."""
+        from ..exports import csv_response
+
+        query = self.scoped(self.list_query(request.args)).order_by(*self.order())
+        rows = db.session.execute(query).scalars().all()
+        header = ["编号"] + [label for label, _ in self.columns()] + (["状态"] if self.publishable else [])
+
+        def cells():
+            for row in rows:
+                yield [row.id] + [getter(row) for _, getter in self.columns()] + (
+                    [STATUS_LABELS[row.status.value] + ("（不予公开）" if row.withheld else "")]
+                    if self.publishable else [])
+
+        return csv_response(f"{self.url}.csv", header, cells())
+
     def view_new(self):
         if request.method == "GET":
             return self.render_form(None)
@@ -263,6 +279,8 @@ class Section:
         s = self
         read, write = s.read_roles, s.write_roles
         bp.add_url_rule(f"/{s.url}", s.url, roles_required(*read)(lambda: s.view_list()), methods=["GET"])
+        bp.add_url_rule(f"/{s.url}.csv", f"{s.singular}_export", roles_required(*read)(lambda: s.view_export()),
+                        methods=["GET"])
         bp.add_url_rule(f"/{s.url}/new", f"{s.singular}_new", roles_required(*write)(lambda: s.view_new()),
                         methods=["GET", "POST"])
         bp.add_url_rule(f"/{s.url}/validate", f"{s.singular}_validate",

@@ -7,8 +7,8 @@ from sqlalchemy import or_, select
 from ..auth.access import role_of
 from ..domain import uscc as uscc_mod
 from ..extensions import db
-from ..models import (Entity, Inspector, RecordVersion, Result, ResultConclusion, Task, VocabularyKind,
-                      task_department)
+from ..models import (Entity, Inspector, RecordVersion, Result, ResultConclusion, ResultFinding, Task,
+                      VocabularyKind, task_department)
 from . import choices
 from .crud import Section
 from .forms import Field
@@ -33,7 +33,20 @@ class Results(Section):
             Field("follow_up", "后续处置", "select", choices=lambda: choices.labels(VocabularyKind.FOLLOW_UP)),
             Field("inspector_licences", "执法人员执法证号", max_length=400,
                   help="多个证号用、或；分隔，须为本任务参与部门的执法人员"),
-        ]
+        ] + self.finding_fields(record)
+
+    def finding_fields(self, record):
+        """Per-item findings (joint tasks: one per check item), once the record's task is known."""
+        if record is None:
+            return []
+        return [Field(f"finding_{item.id}", f"分项检查情况：{item.code} {item.name}", "textarea", masked=True,
+                      max_length=4000) for item in record.task.items]
+
+    def findings(self, record, values):
+        if record is None:
+            return []
+        return [ResultFinding(check_item_id=item.id, text=values[f"finding_{item.id}"])
+                for item in record.task.items if values.get(f"finding_{item.id}")]
 
     def columns(self):
         return [("任务", lambda r: r.task.code), ("检查对象", lambda r: r.entity.name),
@@ -67,7 +80,8 @@ class Results(Section):
                 "inspection_date": record.inspection_date, "formed_date": record.formed_date,
                 "conclusions": [c.code for c in record.conclusions], "remark": record.remark,
                 "verification_method": record.verification_method, "follow_up": record.follow_up,
-                "inspector_licences": "、".join(i.licence_no for i in record.inspectors)}
+                "inspector_licences": "、".join(i.licence_no for i in record.inspectors),
+                **{f"finding_{x.check_item_id}": x.text for x in record.findings if x.check_item_id}}
 
     def defaults(self) -> dict:
         # Prefilled by the deadline warnings' "补录结果" link (?task_id=…&entity_uscc=…).
@@ -136,6 +150,7 @@ class Results(Section):
 
     def update(self, record, values, refs):
         self._assign(record, values, refs)
+        record.findings = self.findings(record, values)
         if [c.code for c in record.conclusions] != [c["code"] for c in refs["conclusions"]]:
             record.conclusions = []
             db.session.flush()
@@ -146,7 +161,7 @@ class Results(Section):
                 "inspection_date": values.get("inspection_date"), "formed_date": values["formed_date"],
                 "remark": values.get("remark"), "verification_method": values.get("verification_method"),
                 "follow_up": values.get("follow_up"), "inspectors": list(refs["inspectors"]),
-                "conclusions": refs["conclusions"]}
+                "conclusions": refs["conclusions"], "findings": self.findings(record, values)}
 
     def extra_context(self, record):
         versions = db.session.execute(select(RecordVersion).where(

@@ -4,13 +4,11 @@
   their department's records (joint tasks and plans: where the department takes part).
 """
 from functools import wraps
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import false, or_, select, true
-
-from ..extensions import htmx
 
 ADMIN, CLERK, AUDITOR = "admin", "clerk", "auditor"
 WRITERS = (ADMIN, CLERK)
@@ -26,8 +24,10 @@ def role_of(user=None) -> str | None:
 
 def login_url(next_url: str | None = None) -> str:
     next_url = next_url if next_url is not None else request.full_path.rstrip("?")
-    if htmx and request.headers.get("HX-Current-URL") and request.method != "GET":
-        next_url = request.headers["HX-Current-URL"]
+    if request.headers.get("HX-Request") and request.headers.get("HX-Current-URL"):
+        # Come back to the page the user was on, not to the fragment or POST URL htmx called.
+        current = urlsplit(request.headers["HX-Current-URL"])
+        next_url = current.path + ("?" + current.query if current.query else "")
     return url_for("auth.login") + "?" + urlencode({"next": next_url})
 
 

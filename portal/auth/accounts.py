@@ -20,6 +20,20 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+_DUMMY_HASH = None
+
+
+def burn_time(password: str) -> None:
+    """Spend one hash verification so unknown usernames answer as slowly as known ones."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("not a real password")
+    try:
+        _hasher.verify(_DUMMY_HASH, password or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        pass
+
+
 def check_password(user: User, password: str) -> bool:
     """True when `password` matches (never modifies the user)."""
     if user is None or not user.password_hash or password is None:

@@ -12,7 +12,7 @@ from ..extensions import db
 from ..models import User
 from . import bp, throttle
 from .access import roles_required, unauthorized_response
-from .accounts import AccountError, check_password, end_sessions, set_password
+from .accounts import AccountError, burn_time, check_password, end_sessions, set_password
 
 
 def _safe_next(target: str | None) -> str:
@@ -45,6 +45,8 @@ def login():
                                error="登录失败次数过多，请 15 分钟后再试。"), 429
     user = db.session.execute(select(User).where(User.username == username)).scalar() if username else None
     ok = user is not None and user.active and check_password(user, password)
+    if user is None:
+        burn_time(password)
     with write_transaction():
         if user is not None:
             user = db.session.get(User, user.id)

@@ -300,7 +300,8 @@ def entity_json(profile) -> dict:
         "inspectors": [{"name": a.name, "licence_no": a.licence_no} for a in s.assignments if a.replaced_at is None],
     } for s in profile.selections]
     data["results"] = [{
-        "id": r.id, "url": f"/results/{r.id}", "task_code": r.task.code, "formed_date": _iso(r.formed_date),
+        "id": r.id, "url": f"/results/{r.id}", "task_code": r.task.code if r.task_public else None,
+        "formed_date": _iso(r.formed_date),
         "conclusions": [{"code": c.code, "label": c.label} for c in r.conclusions], "follow_up": r.follow_up,
     } for r in profile.results]
     data["penalties"] = [{

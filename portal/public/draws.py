@@ -44,8 +44,9 @@ def public_certificate(draw, now) -> dict:
     return cert
 
 
-@bp.get("/draws/<int:draw_id>", defaults={"fmt": "html"})
+# The HTML rule is registered first so url_for(endpoint) without fmt builds the HTML URL.
 @bp.get("/draws/<int:draw_id>.json", defaults={"fmt": "json"})
+@bp.get("/draws/<int:draw_id>", defaults={"fmt": "html"})
 def draw(draw_id, fmt):
     now = clock.now()
     record, state = _public_draw_or_404(draw_id)
@@ -63,6 +64,7 @@ def draw(draw_id, fmt):
     names = {sel.uscc: sel.entity for sel in record.selections}
     return render_template("public/draws/detail.html", draw=record, cert=cert, task=record.task,
                            siblings=siblings, entities=names,
+                           department_names={d.code: d.name for d in draw_service.task_departments(record.task)},
                            verify_script=VERIFY_SCRIPT_PATH.read_text(encoding="utf-8"), scope=draw_service.describe_scope(record.task),
                            pool_text_bytes=len(algo.pool_text(algo.Candidate(p["uscc"], p["stratum"])
                                                               for p in cert["pool"]).encode("utf-8")))

@@ -38,9 +38,10 @@ def _party(p: Penalty) -> str:
     return p.party_name
 
 
-def _entry(kind: str, record) -> feeds.FeedEntry:
+def _entry(kind: str, record, now=None) -> feeds.FeedEntry:
     base = request.url_root.rstrip("/")
     authority = _authority()
+    now = now or clock.now()
     if kind == "plan":
         title = record.title
         link = f"/plans/{record.id}"
@@ -53,7 +54,9 @@ def _entry(kind: str, record) -> feeds.FeedEntry:
         labels = "；".join(c.label for c in record.conclusions)
         title = f"{record.entity.name}：{labels}"
         link = f"/results/{record.id}"
-        summary = f"{record.task.title}（{record.task.code}） · {record.department.name} · 结果形成日期 {record.formed_date.isoformat()}"
+        # A withheld or embargoed task is never named, even beside a public result.
+        task = f"{record.task.title}（{record.task.code}） · " if public_state("task", record.task, now).is_visible else ""
+        summary = f"{task}{record.department.name} · 结果形成日期 {record.formed_date.isoformat()}"
     elif kind == "penalty":
         title = f"{record.decision_no} {_party(record)}"
         link = f"/penalties/{record.id}"
@@ -123,7 +126,7 @@ def feed(kind: str, fmt: str):
         ids = None
         if q:
             ids = [i for _k, i in search.ids_for(q, [k], now, limit=LIMIT, dept=dept_code)]
-        entries += [_entry(k, r) for r in _records(k, now, dept.id if dept else None, ids)]
+        entries += [_entry(k, r, now) for r in _records(k, now, dept.id if dept else None, ids)]
     title = f"{current_app.config['SITE_NAME']} · {FEED_KINDS[kind]}"
     if dept:
         title += f" · {dept.name}"
@@ -143,11 +146,11 @@ def entity_feed(uscc: str):
     entries = []
     for kind, model in (("result", Result), ("penalty", Penalty)):
         stmt = select(model).where(model.entity_id == entity.id, public_clause(kind, now))
-        entries += [_entry(kind, r) for r in db.session.execute(stmt).scalars()
+        entries += [_entry(kind, r, now) for r in db.session.execute(stmt).scalars()
                     if public_state(kind, r, now).is_visible]
     draws = db.session.execute(select(Draw).join(DrawSelection, DrawSelection.draw_id == Draw.id)
                                .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))).scalars()
-    entries += [_entry("draw", d) for d in draws if public_state("draw", d, now).is_visible]
+    entries += [_entry("draw", d, now) for d in draws if public_state("draw", d, now).is_visible]
     base = request.url_root.rstrip("/")
     return _respond("atom", entries, feed_key=f"entity/{entity.uscc}", title=f"{entity.name} 的公示信息",
                     subtitle=f"统一社会信用代码 {entity.uscc}：抽取、检查结果与行政处罚",

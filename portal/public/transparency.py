@@ -96,8 +96,9 @@ def histogram_svg(histogram, width=560, bar_height=22):
             "bars": bars}
 
 
-@bp.get("/transparency", defaults={"fmt": "html"})
+# The HTML rule is registered first so url_for(endpoint) without fmt builds the HTML URL.
 @bp.get("/transparency.json", defaults={"fmt": "json"})
+@bp.get("/transparency", defaults={"fmt": "html"})
 def transparency(fmt):
     now = clock.now()
     count, head = journal.chain_head()

@@ -64,6 +64,7 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, **con
     if fmt == "json":
         return json_list([to_json(record, now) for record in page.items], page.total, page.page, page.per_page)
     context.update(page=page, filters=filters, errors=errors, dataset=dataset, args=request.args,
+                   task_visible=lambda task: queries.public_state_visible("task", task, now),
                    dept_options=[(d.code, d.name) for d in queries.departments()],
                    year_options=[(str(y), f"{y}年") for y in _year_choices()])
     return render_page(f"{template_dir}/index.html", f"{template_dir}/_rows.html", **context), status

@@ -12,6 +12,8 @@ def _query(url):
 def test_type_see_results_click_facet(page, live_server, screenshot):
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The first query builds the server's index from the demo database: let that happen first.
+    assert page.request.get("/search.json?q=食品", timeout=120_000).ok
     page.goto("/search")
     page.evaluate(NO_RELOAD)
     page.locator("#search-q").press_sequentially("食品", delay=80)
