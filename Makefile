@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: setup run demo test test-pg test-browser test-all ci screenshot bench clean
+.PHONY: setup run demo test test-pg test-browser test-all ci screenshot serve bench clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,12 @@ run: setup
 	$(FLASK) db upgrade
 	$(FLASK) demo load --if-empty
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+## Like `make run`, but under gunicorn (several workers; see gunicorn.conf.py).
+serve: setup
+	$(FLASK) db upgrade
+	$(FLASK) demo load --if-empty
+	GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 demo: setup
 	$(FLASK) db upgrade

@@ -7,6 +7,7 @@ Every value comes from the environment so one file serves laptops and servers:
     GUNICORN_THREADS   threads per worker (default 1)
     GUNICORN_TIMEOUT   seconds before a silent worker is restarted (default 60; CSV exports stream)
     GUNICORN_LOGLEVEL  info by default; access log on stdout unless GUNICORN_ACCESSLOG is "" or a path
+    GUNICORN_CONTROL_SOCKET  path of gunicorn's control socket (off by default)
 
 Command-line flags override these values.
 """
@@ -32,3 +33,9 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Heartbeat files on tmpfs when there is one (avoids stalls on slow disks).
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
+# gunicorn ≥ 25 opens a control socket at ~/.gunicorn/gunicorn.ctl by default, shared by every
+# gunicorn of the user (tests run several at once): off unless a path is given.
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True

@@ -243,7 +243,7 @@ def lock(task, actor, reason=None) -> Draw:
 
 # --------------------------------------------------------------------------- draw
 
-def _eligibility(task, departments, selected_entity_ids):
+def _eligibility(task, departments):
     """Per department: inspectors (active, specialties cover the task's items) and their conflicts."""
     items_by_dept = defaultdict(set)
     for item in task.items:
@@ -314,7 +314,7 @@ def perform(draw, public_entropy, witnesses, actor) -> Draw:
         departments = task_departments(task)
         per_target = dict(draw.inspectors_per_target or inspectors_per_target(task))
         dept_by_code = {d.code: d for d in departments}
-        by_dept, conflicts = _eligibility(task, departments, [entity_by_uscc[s.uscc] for s in selected])
+        by_dept, conflicts = _eligibility(task, departments)
         inspector_by_licence = {}
         eligible = {}
         for s in selected:

@@ -20,8 +20,9 @@ from .domain.dates import parse_date
 from .domain.visibility import PublicState, Visibility, public_state
 from .extensions import db
 from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelection, Entity, EntityType, Inspector,
-                     Penalty, PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding, SearchChange, Task,
-                     VocabularyKind, VocabularyTerm, plan_department, result_inspector, task_department)
+                     Penalty, PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding,
+                     SearchChange, Task, VocabularyKind, VocabularyTerm, plan_department, result_inspector,
+                     task_department)
 from .visibility_sql import public_clause
 from .web import Page, Paging
 
@@ -339,7 +340,11 @@ def _penalty_conditions(f: Filters, now: datetime) -> list:
                          Penalty.party_name.icontains(f.q, autoescape=True),
                          Penalty.entity_id.in_(_entity_ids_matching(f.q))))
     if f.category:
-        conds.append(Penalty.id.in_(select(PenaltyCategory.penalty_id).where(PenaltyCategory.category == f.category)))
+        # Categories are stored by label (罚款); the code-list code (P03) works too.
+        by_code = select(VocabularyTerm.label).where(VocabularyTerm.kind == VocabularyKind.PENALTY_CATEGORY,
+                                                     VocabularyTerm.code == f.category)
+        conds.append(Penalty.id.in_(select(PenaltyCategory.penalty_id).where(
+            or_(PenaltyCategory.category == f.category, PenaltyCategory.category.in_(by_code)))))
     return conds
 
 
@@ -358,7 +363,49 @@ def list_penalties(f: Filters, now: datetime, paging: Paging) -> Page:
 
 
 def iter_penalties(f: Filters, now: datetime):
-    return _stream(_penalties_stmt(f, now))
+    """Every matching penalty as the dict `datasets.penalty_json` makes (Core rows in batches)."""
+    stmt = (select(Penalty.id, Penalty.decision_no, Penalty.party_name, Penalty.violation_type, Penalty.facts,
+                   Penalty.legal_basis, Penalty.fine_amount, Penalty.confiscation_amount, Penalty.decision_date,
+                   Penalty.authority, Penalty.department_id, Penalty.task_id, Penalty.publicity_end,
+                   Penalty.published_at, Penalty.corrected_at, Penalty.version, Entity.uscc, Entity.name,
+                   Entity.entity_type)
+            .outerjoin(Entity, Penalty.entity_id == Entity.id)
+            .where(*_penalty_conditions(f, now))
+            .order_by(Penalty.decision_date.desc(), Penalty.id.desc())
+            .execution_options(yield_per=STREAM_BATCH))
+    tasks, departments = {}, {}
+    for batch in db.session.execute(stmt).partitions():
+        categories = {}
+        for penalty_id, category in db.session.execute(
+                select(PenaltyCategory.penalty_id, PenaltyCategory.category)
+                .where(PenaltyCategory.penalty_id.in_([row.id for row in batch])).order_by(PenaltyCategory.id)):
+            categories.setdefault(penalty_id, []).append(category)
+        _cache_tasks(tasks, {row.task_id for row in batch if row.task_id} - tasks.keys(), now)
+        missing = {row.department_id for row in batch} - departments.keys()
+        if missing:
+            departments.update({d.id: (d.code, d.name) for d in db.session.execute(
+                select(Department).where(Department.id.in_(missing))).scalars()})
+        for row in batch:
+            task = tasks.get(row.task_id)
+            dept_code, dept_name = departments[row.department_id]
+            individual = _enum_value(row.entity_type) == EntityType.INDIVIDUAL.value
+            yield {
+                "id": row.id, "url": f"/penalties/{row.id}", "decision_no": row.decision_no, "uscc": row.uscc,
+                # An individual business appears under its business name (see datasets.public_party_name).
+                "party_name": row.name if individual else row.party_name,
+                "violation_type": row.violation_type, "facts": row.facts, "legal_basis": row.legal_basis,
+                "categories": categories.get(row.id, []), "fine_amount": _money(row.fine_amount),
+                "confiscation_amount": _money(row.confiscation_amount),
+                "decision_date": _iso(row.decision_date), "authority": row.authority,
+                "department_code": dept_code, "department": dept_name,
+                "task_code": task[0] if task and task[3] else None,
+                "publicity_end": _iso(row.publicity_end), "published_at": _iso(row.published_at),
+                "corrected_at": _iso(row.corrected_at), "version": row.version,
+            }
+
+
+def _money(value):
+    return None if value is None else f"{value:.2f}"
 
 
 def get_penalty(penalty_id: int, now: datetime) -> Detail | None:
@@ -565,6 +612,13 @@ def get_entity(uscc: str, now: datetime) -> EntityProfile | None:
         select(Penalty).where(Penalty.entity_id == entity.id, public_clause("penalty", now))
         .options(joinedload(Penalty.department), selectinload(Penalty.category_rows))
         .order_by(Penalty.decision_date.desc(), Penalty.id.desc())).scalars())
+    # A selection in a draw that a later public redraw replaced stays listed, marked as such.
+    task_ids = {sel.draw.task_id for sel in selections}
+    latest = dict(db.session.execute(
+        select(Draw.task_id, func.max(Draw.sequence)).where(Draw.task_id.in_(task_ids), public_clause("draw", now))
+        .group_by(Draw.task_id)).all()) if task_ids else {}
+    for sel in selections:
+        sel.superseded = sel.draw.sequence < latest.get(sel.draw.task_id, sel.draw.sequence)
     for r in results:  # a withheld or embargoed task is never named, even beside a public result
         r.task_public = public_state("task", r.task, now).is_visible
     return EntityProfile(entity, selections, results, penalties)

@@ -835,8 +835,11 @@ _cache_lock = threading.Lock()
 
 
 def _seg_key(reader) -> tuple:
-    storage = reader.storage()
-    return (getattr(storage, "folder", id(storage)), reader.segment().segment_id())
+    key = getattr(reader, "_portal_seg_key", None)
+    if key is None:
+        storage = reader.storage()
+        key = reader._portal_seg_key = (getattr(storage, "folder", id(storage)), reader.segment().segment_id())
+    return key
 
 
 def _ids_to_bits(ids) -> int:
@@ -902,12 +905,57 @@ class _Bits:
                 return 0
         return out or 0
 
+    def hidden(self, now: datetime) -> int:
+        """Documents outside their public window at `now`: show_from > now or hide_at <= now.
+
+        Walks the full-precision numeric terms from the boundary: both sets are small (sync
+        purges ended windows, few records are published ahead of time), so this is cheap.
+        """
+        ts = _ts(now)
+        out = 0
+        for reader, offset in self.leaves:
+            seg = 0
+            show = reader.schema["show_from"]
+            for fname, tbytes in reader._terms.terms_from("show_from", show.to_bytes(ts + 1)):
+                if fname != "show_from" or tbytes[:1] != b"\x00":
+                    break
+                seg |= _leaf_term_bits(reader, "show_from", tbytes)
+            hide = reader.schema["hide_at"]
+            limit = hide.to_bytes(ts)
+            for fname, tbytes in reader._terms.terms_from("hide_at", hide.sortable_to_bytes(0)):
+                if fname != "hide_at" or tbytes[:1] != b"\x00" or tbytes > limit:
+                    break
+                seg |= _leaf_term_bits(reader, "hide_at", tbytes)
+            if seg:
+                out |= seg << offset
+        return out
+
     def docs(self, query) -> int:
         return _ids_to_bits(self.searcher.docs_for_query(query))
 
     def values(self, fieldname: str) -> list[str]:
-        return [v.decode() if isinstance(v, bytes) else str(v)
-                for v in self.searcher.reader().lexicon(fieldname)]
+        """Every term of a facet field (cached per immutable segment)."""
+        out = set()
+        for reader, _offset in self.leaves:
+            key = _seg_key(reader) + ("__values__", fieldname)
+            vals = _SEG_DATA.get(key)
+            if vals is None:
+                vals = _SEG_DATA[key] = [v.decode() if isinstance(v, bytes) else str(v)
+                                         for v in reader.lexicon(fieldname)]
+            out.update(vals)
+        return sorted(out)
+
+    def dates_for(self, docnums: list[int]) -> dict[int, int]:
+        """Date of each docnum (ascending input), read from the per-segment columns."""
+        out = {}
+        bounds = [(offset, self._seg_data(reader)[0]) for reader, offset in self.leaves]
+        i = 0
+        for d in docnums:
+            while i + 1 < len(bounds) and d >= bounds[i + 1][0]:
+                i += 1
+            offset, dates = bounds[i]
+            out[d] = dates[d - offset]
+        return out
 
     def _seg_data(self, reader):
         key = _seg_key(reader)
@@ -916,15 +964,9 @@ class _Bits:
             dates = list(reader.column_reader("date"))
             order = sorted(range(len(dates)), key=dates.__getitem__, reverse=True)
             data = _SEG_DATA[key] = (dates, order)
-            if len(_SEG_DATA) > 256:
+            if len(_SEG_DATA) > 1024:
                 _SEG_DATA.pop(next(iter(_SEG_DATA)))
         return data
-
-    def date_of(self, docnum: int) -> int:
-        for reader, offset in reversed(self.leaves):
-            if docnum >= offset:
-                return self._seg_data(reader)[0][docnum - offset]
-        return 0
 
     def newest(self, bits: int, count: int, skip: int = 0) -> list[int]:
         """Up to `count` docnums of `bits`, newest first, after skipping `skip`."""
@@ -932,7 +974,8 @@ class _Bits:
         if want <= 0 or not bits:
             return []
         if bits.bit_count() <= 4000:
-            docs = sorted(_positions(bits), key=lambda d: (-self.date_of(d), d))
+            dates = self.dates_for(_positions(bits))
+            docs = sorted(dates, key=lambda d: (-dates[d], d))
             return docs[skip:want]
         data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
         def stream(dates, order, offset):
@@ -976,7 +1019,7 @@ def search_index(searcher, q: str, *, filters: dict, sort: str, page: int, per_p
     if not terms and not filters:
         return None
     b = _Bits(searcher)
-    visible = b.live & ~b.docs(_hidden_mask(now))
+    visible = b.live & ~b.hidden(now)
     for name, value in filters.items():
         visible &= b.term(name, str(value))
     code = norm_code(q) if len(terms) == 1 else None
@@ -1017,7 +1060,8 @@ def search_index(searcher, q: str, *, filters: dict, sort: str, page: int, per_p
                 docs = _positions(tier)
                 scored = searcher.search(wquery, filter=set(docs), limit=None)
                 score = {hit.docnum: hit.score for hit in scored}
-                ordered = sorted(docs, key=lambda d: (-round(score.get(d, 0.0), 6), -b.date_of(d), d))
+                dates = b.dates_for(docs)
+                ordered = sorted(docs, key=lambda d: (-round(score.get(d, 0.0), 6), -dates[d], d))
                 part = ordered[skip:skip + want]
             else:
                 part = b.newest(tier, want, skip)

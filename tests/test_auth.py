@@ -267,3 +267,13 @@ def test_htmx_post_with_expired_session_returns_to_current_page(app, client):
                            data={"csrf_token": _post_token(client)})
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/admin/login?next=%2Fadmin%2Fresults%3Fq%3Dx"
+
+
+def test_idle_session_expires(app, db, client, login):
+    login(client, f.user("clerk"))
+    assert client.get("/admin/").status_code == 200
+    with client.session_transaction() as sess:
+        sess["_seen"] = sess["_seen"] - 5 * 3600
+    response = client.get("/admin/results", headers={"HX-Request": "true"})
+    assert response.status_code == 401 and response.headers["HX-Redirect"].startswith("/admin/login")
+    assert client.get("/admin/").status_code == 302

@@ -135,3 +135,18 @@ def test_url_for_without_format_builds_the_html_urls(app):
         assert url_for("public.draw", draw_id=5) == "/draws/5"
         assert url_for("public.draw", draw_id=5, fmt="json") == "/draws/5.json"
         assert url_for("public.transparency") == "/transparency"
+
+
+def test_withdrawn_draw_shows_a_tombstone_only(db, client, set_now):
+    from portal import lifecycle
+    from portal.database import write_transaction
+
+    dept, entities, task, clerk, d = _public_draw(db, set_now)
+    with write_transaction():
+        lifecycle.withdraw("draw", db.session.get(Draw, d.id), "抽取范围设置错误", actor=clerk)
+    html = client.get(f"/draws/{d.id}").get_data(as_text=True)
+    assert "撤回" in html and "抽取范围设置错误" in html and d.pool_hash not in html
+    assert client.get(f"/draws/{d.id}.json").get_json() == {
+        "kind": "draw", "id": d.id, "status": "withdrawn", "withdrawn_on": "2025-06-10", "reason": "抽取范围设置错误"}
+    assert client.get(f"/draws/{d.id}/pool.txt").status_code == 404
+    assert draw_service.why_drawn(d.selections[0].entity, datetime.fromisoformat(NOW)) == []

@@ -25,7 +25,9 @@ def test_every_dataset_has_unique_chinese_csv_headers():
         assert all(label and not label.isascii() for label in header), ds.kind
 
 
-def test_csv_is_streamed_with_every_matching_row(app, client, db, set_now):
+def test_csv_is_streamed_with_every_matching_row(app, client, db, set_now, monkeypatch):
+    from portal import queries
+    monkeypatch.setattr(queries, "STREAM_BATCH", 10)  # several batches, each with its side queries
     set_now("2025-07-01T02:00:00+00:00")
     dept = f.department()
     task = f.task(dept)
@@ -39,6 +41,7 @@ def test_csv_is_streamed_with_every_matching_row(app, client, db, set_now):
     rows = body.rstrip("\r\n").split("\r\n")[1:]
     assert len(rows) == 45  # paging does not apply to CSV: all matching rows
     assert all(",'@企业" in row for row in rows)
+    assert [row.split(",")[3] for row in rows] == [f"'@企业{i:02d}" for i in range(44, -1, -1)]
     assert response.headers["Content-Disposition"] == "attachment; filename=results.csv"
 
 

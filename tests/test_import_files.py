@@ -180,6 +180,21 @@ def test_same_file_twice_and_same_keys_in_another_file_never_duplicate(world):
     labels = _db.session.execute(select(Result).where(Result.entity_id == world["entities"][1].id)).scalar()
     assert [c.code for c in labels.conclusions] == ["C05"]
     assert _db.session.execute(select(func.count()).select_from(ImportBatch)).scalar() == 3
+    from portal.journal import verify_chain
+    count, _head, problem = verify_chain()
+    assert problem is None and count == 2 + 1 + 1 + 1 + 1  # 2 creates, 3 imports, 1 update
+
+
+def test_audit_chain_stays_valid_with_bulk_events_corrections_and_publication(world):
+    from portal.journal import verify_chain
+    commit("results", load("results_ok_gbk.csv"), "a.csv", world["dept"], publish=True)
+    changed = load("results_ok_utf8.csv").decode("utf-8").replace("2025/4/10", "2025/4/11")
+    commit("results", changed.encode(), "b.csv", world["dept"], accept_warnings=True)
+    count, _head, problem = verify_chain()
+    assert problem is None
+    actions = [e.action for e in _db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
+    assert actions == ["create", "create", "results_first_published", "publish", "publish", "import",
+                       "correct", "correct", "import"]
 
 
 def test_publish_option_and_published_rows_are_corrected_not_overwritten(world):

@@ -1,5 +1,4 @@
 """Every public URL in HTML, JSON and CSV; filters; htmx fragments; tombstones; 404s."""
-import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -321,3 +320,36 @@ def test_list_totals_are_cached_until_a_journaled_write(app, client, world, db):
         journal.record("update", "result", world["r1"].id, summary="test")
     assert client.get("/results.json").get_json()["total"] == 3
     app.config["PUBLIC_COUNT_TTL"] = 0
+
+
+def test_penalty_category_filter_accepts_label_or_code_list_code(client, world, db):
+    from portal.models import VocabularyKind, VocabularyTerm
+    db.session.add(VocabularyTerm(kind=VocabularyKind.PENALTY_CATEGORY, code="P03", label="罚款", sort_order=3))
+    db.session.commit()
+    assert client.get("/penalties.json?category=P03").get_json()["total"] == 1
+    assert client.get("/penalties.json?category=罚款").get_json()["total"] == 1
+    body = client.get("/penalties").get_data(as_text=True)
+    assert '<option value="罚款">罚款</option>' in body
+
+
+def test_redraw_keeps_the_superseded_draw_visible(client, world, db):
+    with db.session.no_autoflush:  # the factory builds the Draw before adding it
+        later = f.draw(world["task"], [world["bad"]], inspectors=[world["inspector"]], sequence=2,
+                       drawn_at=f.T0 + timedelta(days=1))
+    later.reason = "原抽取名单中一户已注销"
+    db.session.commit()
+    page = text(client.get("/tasks/411421202504010001"))
+    assert "第 1 次抽取" in page and "已被第 2 次抽取取代，原因：原抽取名单中一户已注销" in page
+    data = client.get("/tasks/411421202504010001.json").get_json()
+    assert data["draw"]["id"] == later.id and data["superseded_draws"][0]["id"] == world["draw"].id
+    good = client.get(f"/entities/{world['good'].uscc}.json").get_json()
+    assert [d["superseded"] for d in good["draws"]] == [True]
+    assert "已被重新抽取取代" in text(client.get(f"/entities/{world['good'].uscc}"))
+
+
+def test_detail_pages_show_the_disclosure_deadline(client, world):
+    r = world["r1"]  # formed 2025-05-10, published 2025-06-01: within 20 working days
+    assert "公示时限" in text(client.get(f"/results/{r.id}"))
+    disclosure = client.get(f"/results/{r.id}.json").get_json()["disclosure"]
+    assert disclosure["on_time"] is True and disclosure["published_on"] == "2025-06-01"
+    assert client.get(f"/penalties/{world['pen'].id}.json").get_json()["disclosure"]["due_date"]

@@ -256,7 +256,7 @@ def test_search_page_html_fragment_and_json(corpus, client):
     body = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "<html" in body
     assert "共找到" in body and "<mark>食品</mark>" in body
-    assert 'hx-trigger="keyup changed delay:300ms, search"' in body and 'hx-push-url="true"' in body
+    assert 'hx-trigger="input changed delay:300ms, keyup changed delay:300ms, search"' in body and 'hx-push-url="true"' in body
     assert 'href="/search?q=%E9%A3%9F%E5%93%81&amp;kind=penalty"' in body  # facet link keeps q
     assert "HX-Request" in resp.headers.get("Vary", "")
     frag = client.get("/search?q=食品&kind=penalty", headers={"HX-Request": "true"})

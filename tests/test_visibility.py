@@ -165,7 +165,8 @@ PUBLIC_URLS = ["/", "/items", "/items.json", "/items.csv", "/plans", "/plans.jso
 
 def test_hidden_records_never_reach_lists_exports_or_pages(client, db, hidden_world):
     plan_id = db.session.execute(select(Plan.id).where(Plan.title == "公开计划")).scalar_one()
-    for url in PUBLIC_URLS + [f"/entities/{hidden_world['shown'].uscc}", f"/entities/{hidden_world['shown'].uscc}.json"]:
+    uscc = hidden_world["shown"].uscc
+    for url in PUBLIC_URLS + [f"/entities/{uscc}", f"/entities/{uscc}.json"]:
         response = client.get(url.format(plan=plan_id))
         assert response.status_code == 200, url
         body = response.get_data(as_text=True)

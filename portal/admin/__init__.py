@@ -4,8 +4,10 @@ Every route here requires a signed-in user (checked before any view runs);
 views add role checks with `portal.auth.access.roles_required`. Other teams
 register their sections with `from portal.admin import bp` and an import line below.
 """
-from flask import Blueprint
-from flask_login import current_user
+import time
+
+from flask import Blueprint, current_app, session
+from flask_login import current_user, logout_user
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -16,6 +18,15 @@ def _require_login():
 
     if not current_user.is_authenticated:
         return unauthorized_response()
+    # Idle timeout: a back-office session left alone expires (wall-clock time, not the demo clock).
+    idle = current_app.config.get("ADMIN_IDLE_TIMEOUT_SECONDS", 4 * 3600)
+    now = time.time()
+    last = session.get("_seen")
+    if idle and last is not None and now - float(last) > idle:
+        logout_user()
+        session.clear()
+        return unauthorized_response()
+    session["_seen"] = now
     return None
 
 

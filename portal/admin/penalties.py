@@ -155,7 +155,9 @@ class Penalties(Section):
         versions = db.session.execute(select(RecordVersion).where(
             RecordVersion.record_kind == "penalty", RecordVersion.record_id == record.id)
             .order_by(RecordVersion.version.desc())).scalars().all()
-        return {"versions": versions}
+        end = record.publicity_end
+        return {"versions": versions,
+                "facts": [("公示截止日期（按现行公示期限规则计算）", end.isoformat() if end else "不予公示（仅警告）")]}
 
 
 section = Penalties().register()

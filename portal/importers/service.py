@@ -343,18 +343,22 @@ class _Writer:
             else:
                 pending.append(("unchanged", row, record))
         db.session.flush()
+        entries = []
         for action, row, record in pending:
             if action == "create":
-                journal.record("create", self.record_kind, record.id, actor=self.actor, after=_redact(row.values),
-                               department_id=self.department.id,
-                               summary=f"导入新增（批次 {self.batch.id}，第 {row.number} 行）")
+                entries.append({"action": "create", "record_kind": self.record_kind, "record_id": record.id,
+                                "after": _redact(row.values), "department_id": self.department.id,
+                                "summary": f"导入新增（批次 {self.batch.id}，第 {row.number} 行）"})
             elif action == "update":
-                journal.record("update", self.record_kind, record.id, actor=self.actor,
-                               before=_redact({k: row.previous.get(k) for k in row.changed_fields}),
-                               after=_redact({k: row.values[k] for k in row.changed_fields}),
-                               department_id=self.department.id,
-                               summary=f"导入更新（批次 {self.batch.id}，第 {row.number} 行）")
-            elif action == "correct":
+                entries.append({"action": "update", "record_kind": self.record_kind, "record_id": record.id,
+                                "before": _redact({k: row.previous.get(k) for k in row.changed_fields}),
+                                "after": _redact({k: row.values[k] for k in row.changed_fields}),
+                                "department_id": self.department.id,
+                                "summary": f"导入更新（批次 {self.batch.id}，第 {row.number} 行）"})
+        if entries:
+            journal.record_many(entries, actor=self.actor)
+        for action, row, record in pending:
+            if action == "correct":
                 from .. import lifecycle
                 changes = {k: v for k, v in self._changes(row.values).items() if k in row.changed_fields
                            or k == "publicity_end" or (k == "findings" and "item_id" in row.changed_fields)}

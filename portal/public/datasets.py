@@ -297,6 +297,7 @@ def entity_json(profile) -> dict:
     data["draws"] = [{
         "draw_id": s.draw_id, "draw_url": f"/draws/{s.draw_id}", "task_code": s.draw.task.code,
         "task_title": s.draw.task.title, "drawn_at": _iso(s.draw.drawn_at), "stratum": s.stratum, "key": s.key,
+        "superseded": getattr(s, "superseded", False),
         "inspectors": [{"name": a.name, "licence_no": a.licence_no} for a in s.assignments if a.replaced_at is None],
     } for s in profile.selections]
     data["results"] = [{

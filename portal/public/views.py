@@ -6,13 +6,13 @@ from urllib.parse import urlencode
 from flask import Response, abort, current_app, jsonify, redirect, render_template, request
 from jinja2 import TemplateNotFound
 
-from .. import clock, queries
+from .. import clock, deadlines, queries
 from ..exports import csv_response, json_list
 from ..models import EntityType, VocabularyKind
 from ..web import Page, Paging, paging_from_request, render_page
 from . import bp
-from .datasets import (ENTITY_KEYS, FIELD_LABELS, LISTS, PENALTIES, PLANS, RESULTS, TASK_KEYS, ITEMS, entity_json, item_json,
-                       penalty_json, plan_json, public_party_name, result_json, task_json)
+from .datasets import (ENTITY_KEYS, FIELD_LABELS, ITEMS, LISTS, PENALTIES, PLANS, RESULTS, TASK_KEYS, entity_json,
+                       item_json, penalty_json, plan_json, public_party_name, result_json, task_json)
 
 LIST_SUFFIX = "<any(json,csv):fmt>"
 # Keys never rendered from a kept version, whatever a writer stored (SPEC §6).
@@ -30,8 +30,11 @@ def _year_choices() -> list[int]:
     return list(range(this_year + 1, this_year - 6, -1))
 
 
-def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, **context):
-    """One list, four representations: page, htmx fragment, JSON envelope, streamed CSV."""
+def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light_html: bool = False, **context):
+    """One list, four representations: page, htmx fragment, JSON envelope, streamed CSV.
+
+    `light_html`: list_fn takes `full=` and loads less for an HTML page than for JSON.
+    """
     if fmt == "html" and any(value == "" for _, value in request.args.items(multi=True)):
         # A submitted filter form sends every field; share the URL without the empty ones.
         # (htmx follows the redirect and pushes the final URL.)
@@ -57,10 +60,8 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, **con
     paging = _paging()
     if errors:
         page = Page([], 0, paging.page, paging.per_page)
-    elif list_fn is queries.list_results:
-        page = list_fn(filters, now, paging, full=(fmt == "json"))
     else:
-        page = list_fn(filters, now, paging)
+        page = list_fn(filters, now, paging, **({"full": fmt == "json"} if light_html else {}))
     if fmt == "json":
         return json_list([to_json(record, now) for record in page.items], page.total, page.page, page.per_page)
     context.update(page=page, filters=filters, errors=errors, dataset=dataset, args=request.args,
@@ -80,7 +81,8 @@ def home():
     return render_template(
         "public/home.html", counts=queries.public_counts(now),
         plans=queries.list_plans(f, now, latest).items, tasks=queries.list_tasks(f, now, latest).items,
-        results=queries.list_results(f, now, latest, full=False).items, penalties=queries.list_penalties(f, now, latest).items,
+        results=queries.list_results(f, now, latest, full=False).items,
+        penalties=queries.list_penalties(f, now, latest).items,
         public_party_name=public_party_name)
 
 
@@ -113,14 +115,15 @@ def plans(fmt):
 @bp.get("/results." + LIST_SUFFIX)
 def results(fmt):
     return _list(fmt, RESULTS, queries.list_results, queries.iter_results, result_json, "public/results",
-                 conclusions=queries.vocabulary(VocabularyKind.CONCLUSION))
+                 light_html=True, conclusions=queries.vocabulary(VocabularyKind.CONCLUSION))
 
 
 @bp.get("/penalties", defaults={"fmt": "html"})
 @bp.get("/penalties." + LIST_SUFFIX)
 def penalties(fmt):
     return _list(fmt, PENALTIES, queries.list_penalties, queries.iter_penalties, penalty_json, "public/penalties",
-                 categories=queries.vocabulary(VocabularyKind.PENALTY_CATEGORY), public_party_name=public_party_name)
+                 categories=[(label, label) for _, label in queries.vocabulary(VocabularyKind.PENALTY_CATEGORY)],
+                 public_party_name=public_party_name)
 
 
 # ---------------------------------------------------------------- details
@@ -174,7 +177,8 @@ def _detail(kind, kind_path, record_key, detail, fmt, to_json, template, **conte
                                data=_version_data(kept), record_key=record_key, field_labels=FIELD_LABELS,
                                current_url=request.path)
     if fmt == "json":
-        return jsonify({**to_json(), "previous_versions": _versions_json(kind_path, record_key, detail)})
+        return jsonify({**to_json(), "previous_versions": _versions_json(kind_path, record_key, detail),
+                        "disclosure": deadlines.disclosure_json(kind, detail.record, clock.now())})
     return render_template(template, detail=detail, record=detail.record, **context)
 
 

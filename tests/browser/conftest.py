@@ -9,7 +9,11 @@ Fixtures
                   On failure a screenshot is saved to tests/artifacts/<test>-failed.png.
     screenshot    (function) screenshot("home") saves tests/artifacts/home.png and returns the path.
     live_instance (session) the server's instance folder (holds portal.db and gunicorn.log).
+    js_errors     (function) the page's uncaught JavaScript errors so far (a list).
     log_in        (function) log_in("admin") / log_in("clerk-<deptcode>") signs `page` in as a demo user.
+
+One live server (one database) serves the whole session: a test that changes data must not break
+the expectations of the others (change records no other test looks at; never assert global counts).
 
 Every test under tests/browser is marked `browser` automatically: `make test-browser` runs them,
 `make test` (-m "not browser") skips them.
@@ -82,6 +86,8 @@ def page(request, browser, live_server):
                                   viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     pg = context.new_page()
+    request.node.js_errors = []
+    pg.on("pageerror", lambda exc: request.node.js_errors.append(str(exc)))
     yield pg
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
@@ -90,6 +96,12 @@ def page(request, browser, live_server):
         except Exception as exc:  # the page may already be gone
             print(f"could not save failure screenshot: {exc}")
     context.close()
+
+
+@pytest.fixture
+def js_errors(request, page):
+    """Uncaught JavaScript errors of `page` so far (a live list): `assert js_errors == []`."""
+    return request.node.js_errors
 
 
 @pytest.fixture

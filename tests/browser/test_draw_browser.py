@@ -70,3 +70,11 @@ def test_clerk_draws_and_public_certificate(page, log_in, screenshot, live_serve
     ref = draw_reference.recompute(cert)
     assert (ref["pool_hash"], ref["commitment"], ref["seed"]) == (pool_hash, commitment, cert["seed"])
     assert ref["selected"] == [{k: s[k] for k in ("uscc", "stratum", "key", "inspectors")} for s in cert["selected"]]
+
+
+def test_transparency_page(page, screenshot):
+    page.goto("/transparency")
+    body = page.locator("main").inner_text()
+    assert "链头哈希" in body and "draw-v1" in body and "主体被抽中次数分布" in body
+    assert page.locator("#times-drawn-chart svg rect").count() >= 1
+    screenshot("transparency")

@@ -34,9 +34,7 @@ def _filter_select(page):
     raise AssertionError("no dept/conclusion filter with choices on /results")
 
 
-def test_home_then_results_filter_and_page_with_htmx(page, live_server, screenshot):
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+def test_home_then_results_filter_and_page_with_htmx(page, screenshot, js_errors):
 
     response = page.goto("/")
     assert response.status == 200
@@ -88,7 +86,7 @@ def test_home_then_results_filter_and_page_with_htmx(page, live_server, screensh
     assert response.status == 200
     assert page.locator("header.site-header").count() == 1
     assert _list_text(page) == filtered
-    assert errors == []
+    assert js_errors == []
 
 
 def test_results_filter_and_paging_work_without_javascript(browser, live_server):

@@ -37,6 +37,8 @@ def test_type_see_results_click_facet(page, live_server, screenshot):
     kinds = set(page.locator("#search-results .hit .badge").all_inner_texts())
     assert kinds == {label}
     # Typing more keeps the facet (the hidden filter inputs follow the results).
+    page.locator("#search-q").click()
+    page.locator("#search-q").press("End")
     page.locator("#search-q").press_sequentially(" 民权", delay=80)
     page.wait_for_function("() => new URLSearchParams(location.search).get('q') === '食品 民权'")
     assert _query(page.url)["kind"] == query["kind"]
