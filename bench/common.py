@@ -18,7 +18,7 @@ def make_app(instance: Path, database_url: str | None = None):
     """The real app on a bench instance dir (SQLite file inside it unless a URL is given)."""
     from portal import create_app
 
-    instance = Path(instance)
+    instance = Path(instance).resolve()
     instance.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{instance / 'portal.db'}"
     os.environ.setdefault("SECRET_KEY", "bench-secret-key")

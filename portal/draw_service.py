@@ -209,7 +209,8 @@ def lock(task, actor, reason=None) -> Draw:
     reason = (reason or "").strip() or None
     task_id = task.id
     with write_transaction():
-        task = db.session.get(Task, task_id)
+        # Row lock (PostgreSQL): two clerks locking at once get sequences 1 and 2, not a constraint error.
+        task = db.session.get(Task, task_id, with_for_update=True, populate_existing=True)
         previous = db.session.execute(select(func.max(Draw.sequence)).where(Draw.task_id == task.id)).scalar()
         if previous and not reason:
             raise DrawError("该任务已有抽取记录，重新抽取必须填写原因")
@@ -293,7 +294,8 @@ def perform(draw, public_entropy, witnesses, actor) -> Draw:
         raise DrawError("请至少登记一名见证人姓名")
     draw_id = draw.id
     with write_transaction():
-        draw = db.session.get(Draw, draw_id)
+        # Row lock (PostgreSQL): a second simultaneous "draw" click waits, then sees drawn_at set.
+        draw = db.session.get(Draw, draw_id, with_for_update=True, populate_existing=True)
         if draw.drawn_at is not None:
             raise DrawError("该抽取已经完成，不能重复抽取；如确需重新抽取，请使用“重新抽取”并填写原因")
         later = db.session.execute(select(func.max(Draw.sequence)).where(Draw.task_id == draw.task_id)).scalar()
@@ -385,7 +387,7 @@ def substitute(selection, old_licence, new_licence, reason, actor) -> DrawSubsti
     old_licence, new_licence = (old_licence or "").strip(), (new_licence or "").strip()
     selection_id = selection.id
     with write_transaction():
-        sel = db.session.get(DrawSelection, selection_id)
+        sel = db.session.get(DrawSelection, selection_id, with_for_update=True, populate_existing=True)
         draw = db.session.get(Draw, sel.draw_id)
         current = [a for a in sel.assignments if a.replaced_at is None]
         old = next((a for a in current if a.licence_no == old_licence), None)
@@ -492,6 +494,13 @@ def certificate(draw) -> dict:
         "locked_at": _iso(draw.locked_at),
         "drawn_at": _iso(draw.drawn_at),
         "published_at": _iso(draw.published_at),
+        "notes": {
+            "inspectors": "licence numbers as matched by draw-v1 (departments in code order); "
+                          "current_inspectors applies the substitutions listed in `substitutions`",
+            "eligible": "per department code, the licence numbers eligible for that entity "
+                        "(active, specialties cover the task's items, no declared conflict), sorted",
+            "times": "ISO 8601, UTC",
+        },
     }
 
 

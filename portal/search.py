@@ -10,13 +10,14 @@ Layout of SEARCH_INDEX_DIR:
     sync.lock        one syncing process at a time (fcntl)
     rebuild.lock     serialises rebuilds and first-time creation (fcntl)
 
-Chinese analysis: CJK text is indexed as single characters (for one-character
-queries) and as overlapping bigrams with positions (a longer fragment becomes a
-phrase of bigrams, so "鑫达食" finds "民权县鑫达食品有限公司" and nothing that
-merely contains 鑫达 and 达食 apart). Latin letters and digits form words.
+Chinese analysis: CJK text is indexed as every 1-, 2- and 3-character gram (a brand
+fragment of one or two characters is a single term; a longer fragment is the AND of
+its overlapping trigrams), Latin letters and digits as words; titles and other text in
+separate fields so a match in the title ranks first. Exact codes (USCC, 文号, task and
+item codes) are looked up in their own field and, when one matches, are the answer.
 
 Visibility: each document carries the window [show_from, hide_at) in which the
-public rule (domain.visibility) allows it; queries filter on the window at `now`
+public rule (domain.visibility) allows it; queries exclude documents outside it at `now`
 (so a future publication time arriving or a publicity period ending needs no log
 entry), and every hit shown is re-checked against the database through
 `public_state` before it is rendered, so even a stale index never leaks.
@@ -31,9 +32,11 @@ import os
 import random
 import re
 import shutil
+import sys
 import threading
 import time
 import unicodedata
+from array import array
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,7 +47,7 @@ from flask import current_app, has_app_context
 from markupsafe import Markup, escape
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
-from whoosh import fields, sorting
+from whoosh import fields
 from whoosh import index as windex
 from whoosh import query as wq
 from whoosh.analysis import Token, Tokenizer
@@ -56,8 +59,7 @@ from .database import _immediate
 from .domain.dates import china_midnight
 from .domain.visibility import public_state
 from .extensions import db
-from .models import (CheckItem, Department, Draw, Entity, EntityType, Penalty, Plan, Result, SearchChange,
-                     Status, Task)
+from .models import CheckItem, Department, Draw, Entity, Penalty, Plan, Result, SearchChange, Status, Task
 from .visibility_sql import public_clause
 
 log = logging.getLogger(__name__)
@@ -512,6 +514,26 @@ class InjectedFailure(RuntimeError):
     """Raised by the test-only SEARCH_FAIL_RATE setting to simulate a failed index write."""
 
 
+def _ended_window_terms(ix, now: datetime) -> list[bytes]:
+    """hide_at terms (full precision) at or before `now`: documents to purge."""
+    out = []
+    ts = _ts(now)
+    with ix.reader() as reader:
+        for leaf, _offset in _leaf_readers(reader):
+            field = leaf.schema["hide_at"]
+            limit = field.to_bytes(ts)
+            for fname, tbytes in leaf._terms.terms_from("hide_at", field.sortable_to_bytes(0)):
+                if fname != "hide_at" or tbytes[:1] != b"\x00" or tbytes > limit:
+                    break
+                out.append(tbytes)
+    return sorted(set(out))
+
+
+def _leaf_readers(reader):
+    leaves = reader.leaf_readers() if not reader.is_atomic() else [(reader, 0)]
+    return [(leaf, offset) for leaf, offset in leaves if hasattr(leaf, "_terms")]
+
+
 @contextmanager
 def _sync_lock(root: Path, timeout: float):
     """One syncing process per host at a time (held across the Whoosh commit and the
@@ -560,14 +582,18 @@ def sync(timeout: float | None = None, now: datetime | None = None) -> int:
                 changes = session.execute(select(SearchChange.id, SearchChange.record_kind, SearchChange.record_id)
                                           .where(SearchChange.id > last).order_by(SearchChange.id)
                                           .limit(BATCH)).all()
-                writer = ix.writer(timeout=timeout)
+                try:
+                    writer = ix.writer(timeout=timeout)
+                except LockError:
+                    log.info("search index writer busy; leaving changes after %s to the next sync", last)
+                    break
                 try:
                     keys = set()
                     for _id, kind, rid in changes:
                         keys |= _affected(session, kind, rid)
                     _apply(writer, session, keys)
-                    moment = now or _now()
-                    writer.delete_by_query(wq.NumericRange("hide_at", None, _ts(moment)))  # ended windows
+                    for tbytes in _ended_window_terms(ix, now or _now()):
+                        writer.delete_by_term("hide_at", tbytes)  # public windows that have ended
                     rate = float(current_app.config.get("SEARCH_FAIL_RATE", 0) or 0)
                     if rate and random.random() < rate:
                         raise InjectedFailure("injected index write failure")
@@ -621,7 +647,7 @@ def verify(now: datetime | None = None) -> list[Difference]:
         for kind in KINDS:
             model = _MODELS[kind]
             stmt = select(model).order_by(model.id)
-            if kind != "entity":
+            if kind != "entity":  # entities (the public directory) are always searchable
                 stmt = stmt.where(public_clause(kind, now))
             for record in session.execute(stmt).scalars():
                 if kind != "entity" and not public_state(kind, record, now).is_visible:
@@ -750,22 +776,6 @@ def build_query(q: str):
     return wq.Or([main, wq.Term("exact", _exact(q), boost=50.0)])
 
 
-def _visible_filter(now: datetime):
-    """Documents inside their public window at `now` (used by verify and tests; O(index size))."""
-    ts = _ts(now)
-    return wq.And([wq.NumericRange("show_from", None, ts), wq.NumericRange("hide_at", ts + 1, None)])
-
-
-def _hidden_mask(now: datetime):
-    """Documents outside their public window at `now`: not yet published or already ended.
-
-    Cheap (both sets are small: sync purges ended windows), unlike a filter matching
-    every visible document, so queries exclude these instead of intersecting with all.
-    """
-    ts = _ts(now)
-    return wq.Or([wq.NumericRange("show_from", ts + 1, None), wq.NumericRange("hide_at", None, ts)])
-
-
 def _facet_labels(name: str, values) -> dict[str, str]:
     if name == "kind":
         return dict(KIND_LABELS)
@@ -835,11 +845,23 @@ _cache_lock = threading.Lock()
 
 
 def _seg_key(reader) -> tuple:
-    key = getattr(reader, "_portal_seg_key", None)
-    if key is None:
-        storage = reader.storage()
-        key = reader._portal_seg_key = (getattr(storage, "folder", id(storage)), reader.segment().segment_id())
-    return key
+    # Segment ids are random per segment (and per index generation): a stable cache key.
+    return (reader.segment().segment_id(),)
+
+
+def _date_column(reader) -> list:
+    """The segment's `date` column as sortable integers (same order as the dates), read in bulk."""
+    n = reader.doc_count_all()
+    try:
+        col = reader.column_reader("date", translate=False)
+        raw = col._dbfile.get(col._basepos, col._fixedlen * col._count)
+        values = array(col._typecode, raw)
+        if sys.byteorder == "little":
+            values.byteswap()  # whoosh writes columns big-endian
+        out = values.tolist()
+        return out + [col._default] * (n - len(out))
+    except Exception:  # another column layout: the slow, general way
+        return list(reader.column_reader("date"))
 
 
 def _ids_to_bits(ids) -> int:
@@ -878,7 +900,9 @@ class _Bits:
 
     def __init__(self, searcher):
         self.searcher = searcher
-        self.leaves = [(sub.reader(), offset) for sub, offset in searcher.leaf_searchers()]
+        # Only real segments (an empty index has an EmptyReader with nothing to search).
+        self.leaves = [(sub.reader(), offset) for sub, offset in searcher.leaf_searchers()
+                       if hasattr(sub.reader(), "_terms")]
         live = 0
         for reader, offset in self.leaves:
             n = reader.doc_count_all()
@@ -961,7 +985,7 @@ class _Bits:
         key = _seg_key(reader)
         data = _SEG_DATA.get(key)
         if data is None:
-            dates = list(reader.column_reader("date"))
+            dates = _date_column(reader)
             order = sorted(range(len(dates)), key=dates.__getitem__, reverse=True)
             data = _SEG_DATA[key] = (dates, order)
             if len(_SEG_DATA) > 1024:
@@ -1184,4 +1208,4 @@ def ids_for(q: str, kinds: list[str], now: datetime, limit: int = 50, dept: str 
 
 
 __all__ = ["sync", "rebuild", "verify", "query", "exact_target", "highlight", "install_hooks", "ids_for",
-           "SearchResults", "Hit", "KIND_LABELS", "FACETS", "EntityType"]
+           "SearchResults", "Hit", "KIND_LABELS", "FACETS"]

@@ -144,20 +144,14 @@ def gunicorn_server(database_url: str, instance_dir, workers: int = 3, env: dict
 def prepare_demo_database(instance_dir, env: dict | None = None, size: str = "small", log=print) -> str:
     """Create `<instance_dir>/portal.db` with `flask db upgrade` and `flask demo load --size <size>`; return its URL.
 
-    Until `demo load` exists, a small data set is seeded from tests/factories instead. If the models
-    have changed since the migration was written, the schema is rebuilt from the models (and
-    tests/test_migrations.py reports the drift).
+    If the models have changed since the migration was written, the schema is rebuilt from the
+    models before loading (and tests/test_migrations.py reports the drift).
     """
     instance_dir = Path(instance_dir)
     database_url = f"sqlite:///{instance_dir / 'portal.db'}"
     flask_cli(["db", "upgrade"], database_url, instance_dir, env=env)
     _prepare_helper("check-schema", database_url, instance_dir, env, log)
-    demo = flask_cli(["demo", "load", "--size", size], database_url, instance_dir, env=env, check=False)
-    if demo.returncode != 0:
-        if "not yet available" not in demo.stdout + demo.stderr:
-            raise RuntimeError(f"`flask demo load --size {size}` failed:\n{demo.stdout[-3000:]}\n{demo.stderr[-3000:]}")
-        log("[demo] `demo load` is not available yet: seeding a small data set from tests/factories")
-        _prepare_helper("seed", database_url, instance_dir, env, log)
+    flask_cli(["demo", "load", "--size", size], database_url, instance_dir, env=env)
     return database_url
 
 

@@ -71,3 +71,36 @@ def test_writes_are_journaled_with_before_and_after(app, db, client, login, csrf
     event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "update")).scalar_one()
     assert event.record_kind == "entity" and event.before["name"] == "原名称" and event.after["name"] == "新名称"
     assert event.actor_name == clerk.username
+
+
+def test_concurrent_writers_keep_one_linear_chain(app, db, database_url, tmp_path):
+    """Two app instances (like two workers) appending at once: no fork, no lost event, chain verifies."""
+    import threading
+
+    from conftest import make_app
+
+    apps = [make_app(database_url, tmp_path / f"w{i}") for i in range(2)]
+    errors = []
+
+    def work(instance, tag):
+        try:
+            with instance.app_context():
+                for i in range(10):
+                    with write_transaction():
+                        journal.record("update", "setting", None, actor="system", summary=f"{tag}-{i}")
+                from portal.extensions import db as _db
+                _db.session.remove()
+                _db.engine.dispose()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(a, f"w{i}")) for i, a in enumerate(apps)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    db.session.rollback()
+    count, head, problem = journal.verify_chain()
+    assert problem is None and count == 20
+    assert journal.chain_head() == (20, head)

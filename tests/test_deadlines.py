@@ -330,3 +330,31 @@ def test_deadlines_page_serves_its_fragment_to_htmx(unpublished_result, set_now,
     assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
     assert body.lstrip().startswith('<div id="deadline-problems"') and "<html" not in body
     assert "民权县甲商贸有限公司" in body
+
+
+def test_public_detail_pages_show_due_date_and_verdict(app, db, client, set_now):
+    set_now(china_now(date(2025, 12, 1)))
+    dept = f.department()
+    p = f.published(f.plan(dept, approval=date(2025, 9, 30)), at_china(date(2025, 10, 21)))  # day 10: on time
+    t = f.published(f.task(dept, plan=p), at_china(date(2025, 10, 23)))  # 2 working days late
+    f.draw(t, [f.entity()], drawn_at=at_china(date(2025, 10, 9)), )  # factories publish at drawn_at: on time
+    r = f.result(t, f.entity(), formed=date(2025, 9, 30), at=at_china(date(2025, 11, 6)))  # 2 days late
+    pen = f.penalty(dept, f.entity(), decided=date(2025, 9, 30), at=at_china(date(2025, 10, 16)),
+                    publicity_end=date(2028, 9, 29))  # day 7: on time
+    db.session.commit()
+
+    plan_page = client.get(f"/plans/{p.id}").get_data(as_text=True)
+    assert "应公示日期 2025-10-21" in plan_page and "按时公示" in plan_page
+    task_page = client.get(f"/tasks/{t.code}").get_data(as_text=True)
+    assert "任务公示时限" in task_page and "逾期 2 个工作日" in task_page
+    assert "抽取名单公示时限" in task_page and "自抽取日期 2025-10-09 起 10 个工作日内公示，应公示日期 2025-10-22" in task_page
+    result_page = client.get(f"/results/{r.id}").get_data(as_text=True)
+    assert "自检查结果形成日期 2025-09-30 起 20 个工作日内公示" in result_page
+    assert "应公示日期 2025-11-04" in result_page and "逾期 2 个工作日" in result_page
+    penalty_page = client.get(f"/penalties/{pen.id}").get_data(as_text=True)
+    assert "应公示日期 2025-10-16" in penalty_page and "按时公示" in penalty_page
+
+    assert client.get(f"/results/{r.id}.json").get_json()["disclosure"] == {
+        "start_date": "2025-09-30", "working_days": 20, "due_date": "2025-11-04", "provisional": False,
+        "published_on": "2025-11-06", "on_time": False, "late_working_days": 2}
+    assert client.get(f"/penalties/{pen.id}.json").get_json()["disclosure"]["on_time"] is True

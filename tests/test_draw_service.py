@@ -238,3 +238,37 @@ def test_empty_pool_and_bad_ratio_are_clear_errors(db):
         draw_service.lock(t2, clerk)
     db.session.rollback()
     assert db.session.execute(select(func.count(Draw.id))).scalar() == 0
+
+
+def test_simultaneous_draw_clicks_make_one_draw(db, app):
+    import threading
+
+    dept, entities, inspectors, task, clerk = _setup(db)
+    draw_id = draw_service.lock(task, clerk).id
+    clerk_id = clerk.id
+    outcomes = []
+    barrier = threading.Barrier(2)
+
+    def click(entropy):
+        with app.app_context():
+            from portal.models import User
+            d = db.session.get(Draw, draw_id)
+            user = db.session.get(User, clerk_id)
+            db.session.rollback()
+            barrier.wait()
+            try:
+                draw_service.perform(d, entropy, ["见证人"], user)
+                outcomes.append("drawn")
+            except draw_service.DrawError as exc:
+                outcomes.append(str(exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=click, args=(e,)) for e in ("first", "second")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes)[0] == "drawn" and "已经完成" in sorted(outcomes)[1], outcomes
+    db.session.rollback()  # end this session's read snapshot
+    assert db.session.execute(select(func.count(DrawWitness.id))).scalar() == 1

@@ -1,4 +1,6 @@
 """Open-data writers: formula-safe CSV cells, BOM, streaming, and the JSON envelope."""
+import csv
+import io
 from datetime import date
 from decimal import Decimal
 
@@ -6,7 +8,8 @@ import pytest
 
 import factories as f
 from portal.exports import safe_cell
-from portal.public.datasets import LISTS
+from portal.models import EntityType
+from portal.public.datasets import LISTS, PENALTIES, RESULTS
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -55,3 +58,30 @@ def test_json_list_envelope_pages(app, client, db, set_now):
     assert list(data) == ["items", "total", "page", "per_page"] or set(data) == {"items", "total", "page", "per_page"}
     assert (data["total"], data["page"], data["per_page"], len(data["items"])) == (3, 2, 2, 1)
     assert client.get("/penalties.json?per_page=1000").get_json()["per_page"] == 200
+
+
+def test_streamed_rows_equal_the_json_items(app, client, db, set_now):
+    """CSV rows come from a faster Core path; they must say exactly what the JSON items say."""
+    set_now("2025-07-01T02:00:00+00:00")
+    dept = f.department()
+    item = f.check_item(dept)
+    task = f.task(dept, items=[item])
+    hidden_task = f.task(dept, withheld=True)
+    shop = f.entity(entity_type=EntityType.INDIVIDUAL, operator_name="李四")
+    inspector = f.inspector(dept)
+    r = f.result(task, shop, conclusions=(("C02", "未按规定公示应当公示的信息"), ("C05", "发现问题已责令改正")))
+    r.inspectors = [inspector]
+    f.result(hidden_task, f.entity())
+    f.penalty(dept, shop, party_name="李四", categories=("警告", "罚款"), task=task)
+    f.penalty(dept, None, party_name="王五", task=hidden_task, confiscation_amount=None)
+    db.session.commit()
+    for url, dataset in (("/results", RESULTS), ("/penalties", PENALTIES)):
+        items = client.get(url + ".json").get_json()["items"]
+        csv_lines = client.get(url + ".csv").get_data().decode("utf-8-sig").rstrip("\r\n").split("\r\n")[1:]
+        expected = []
+        for item_json in items:
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\r\n").writerow([safe_cell(c) for c in dataset.csv_row(item_json)])
+            expected.append(buffer.getvalue().rstrip("\r\n"))
+        assert csv_lines == expected, url
+    assert "李四" not in client.get("/penalties.csv").get_data(as_text=True)

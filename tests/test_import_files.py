@@ -314,3 +314,23 @@ def test_cli_import(world, runner):
     assert "已遮蔽 第 2 行［结果说明］手机号码：138****5678" in result.output
     result = runner.invoke(args=["import", "results", str(DATA / "results_ok_gbk.csv"), "--department", "NOPE"])
     assert result.exit_code != 0 and "部门代码“NOPE”不存在" in result.output
+
+
+def test_xlsx_date_cells_and_text_formatted_codes(world):
+    import datetime as dt
+    import io as _io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(corpus.RESULT_HEADERS)
+    row = corpus.result_row(0)
+    row[4], row[7] = dt.datetime(2025, 4, 8), dt.date(2025, 4, 10)  # real date cells
+    ws.append(row)
+    buffer = _io.BytesIO()
+    wb.save(buffer)
+    preview = build_preview("results", buffer.getvalue(), "d.xlsx", world["dept"], TODAY)
+    assert preview.ok, problems_text(preview)
+    assert preview.rows[0].values["inspection_date"] == date(2025, 4, 8)
+    assert preview.rows[0].values["formed_date"] == date(2025, 4, 10)

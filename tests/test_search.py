@@ -1,5 +1,5 @@
 """Search: Chinese recall, exact codes, ranking, facets, the visibility rule on a stale index, views."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -318,3 +318,11 @@ def test_result_of_a_withheld_task_does_not_name_it(app, db, index_dir, set_now,
     assert search.query(task.code).total == 0
     assert "涉密专项" not in client.get("/search?q=青松").get_data(as_text=True)
     assert "涉密专项" not in client.get(f"/entities/{ent.uscc}/feed.atom").get_data(as_text=True)
+
+
+def test_empty_index_answers(app, db, index_dir, client, runner):
+    assert search.query("食品").total == 0
+    assert client.get("/search?q=食品").status_code == 200
+    assert client.get("/search.json?q=食品&kind=plan").get_json()["total"] == 0
+    assert runner.invoke(args=["search", "sync"]).exit_code == 0
+    assert runner.invoke(args=["search", "verify"]).exit_code == 0

@@ -377,7 +377,6 @@ class DemoBuilder:
     # tasks, draws, results --------------------------------------------------------------------
     def task_specs(self):
         """Every task as a dict of its defining choices, in a fixed order."""
-        r = self.rng
         specs = []
         scope_types = ["企业", "个体工商户"]
         for year in YEARS:
@@ -456,7 +455,7 @@ class DemoBuilder:
         r = self.rng
         specs = self.task_specs()
         redraw_done = substitution_done = False
-        for n, ts in enumerate(specs):
+        for ts in specs:
             self.task_seq += 1
             draw_day = self._before(ts["start"], 5)
             code = f"{C.REGION}{draw_day:%Y%m%d}{self.task_seq:04d}"
@@ -470,7 +469,7 @@ class DemoBuilder:
                 strata = [{"stratum": s, "ratio": ratio} for s, ratio in self.size.strata]
             plan_id = None
             if ts["plan"] is not None:
-                plan_id, approval, plan_published = self.plan_of[ts["plan"]]
+                plan_id, _approval, plan_published = self.plan_of[ts["plan"]]
                 task_published = plan_published
             drawn_at = china_time(draw_day, 9, 30)
             draw_published = china_time(add_weekdays(draw_day, r.randint(1, 5)), r.randint(9, 16), 30)
@@ -932,11 +931,14 @@ class DemoBuilder:
         self.penalties()
         self.rows.flush()
         if self.entity_updates:
+            # Entities found cancelled/revoked at inspection (C10); a fixed stamp keeps the data deterministic.
+            self.status_changed_at = china_time(date(2026, 11, 20), 17)
             t = db.metadata.tables["entity"]
             for status in ("注销", "吊销"):
                 ids = sorted(i for i, s in self.entity_updates.items() if s == status)
                 for i in range(0, len(ids), 500):
-                    self.session.execute(update(t).where(t.c.id.in_(ids[i:i + 500])).values(registration_status=status))
+                    self.session.execute(update(t).where(t.c.id.in_(ids[i:i + 500])).values(
+                        registration_status=status, updated_at=self.status_changed_at))
         self.rows.reset_sequences()
         return self.summary()
 
