@@ -1055,6 +1055,8 @@ def search_index(searcher, q: str, *, filters: dict, sort: str, page: int, per_p
             matched, exact = code_bits, True
     if not exact:
         if terms:
+            if not any(True for token in terms for _ in runs(token)):
+                return None  # punctuation only: nothing to look for
             matched, title_bits = visible, visible
             for token in terms:
                 for _is_cjk, run, _start in runs(token):

@@ -194,3 +194,16 @@ def test_default_vocabularies_are_idempotent(app, db):
     assert db.session.get(VocabularyTerm, term.id).label == "未发现问题（已编辑）"
     kinds = set(db.session.execute(select(VocabularyTerm.kind)).scalars())
     assert {VocabularyKind.CONCLUSION, VocabularyKind.FOLLOW_UP, VocabularyKind.PENALTY_CATEGORY} <= kinds
+
+
+def test_rows_added_after_the_load_get_fresh_ids(demo):
+    """The load chooses ids itself; PostgreSQL sequences must move past them."""
+    db = demo
+    import factories
+    before = db.session.execute(select(func.max(Entity.id))).scalar()
+    dept = db.session.execute(select(Department).limit(1)).scalar_one()
+    ent = factories.entity()
+    result = factories.result(db.session.execute(select(Task).limit(1)).scalar_one(), ent)
+    factories.penalty(dept, ent, decision_no="民市监罚〔2026〕9999号")
+    db.session.commit()
+    assert ent.id > before and result.id is not None

@@ -110,3 +110,16 @@ def test_readme_screenshot_is_small_enough_to_commit():
     assert shot.exists(), "docs/screenshot.png is missing: run `make screenshot`"
     assert shot.stat().st_size < 300_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ci_script_is_executable_strict_bash():
+    import os
+    import subprocess
+
+    script = ROOT / ".ci" / "run"
+    assert os.access(script, os.X_OK), ".ci/run must be executable (git keeps the mode)"
+    text = script.read_text(encoding="utf-8")
+    assert text.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in text
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    for target in ("make test", "make test-pg", "make test-browser"):
+        assert target in text

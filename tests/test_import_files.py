@@ -1,5 +1,5 @@
 """Uploads: the bad-input corpus in tests/data, idempotency, masking, commit all-or-nothing (SPEC §9)."""
-import io
+import importlib.util
 import resource
 import time
 from datetime import date
@@ -18,8 +18,6 @@ from portal.models import (AuditEvent, Department, Entity, ImportBatch, Inspecto
 DATA = Path(__file__).parent / "data"
 TODAY = date(2025, 7, 1)
 NOW = "2025-07-01T02:00:00+00:00"
-
-import importlib.util  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("make_corpus", DATA / "make_corpus.py")
 corpus = importlib.util.module_from_spec(_spec)
@@ -334,3 +332,11 @@ def test_xlsx_date_cells_and_text_formatted_codes(world):
     assert preview.ok, problems_text(preview)
     assert preview.rows[0].values["inspection_date"] == date(2025, 4, 8)
     assert preview.rows[0].values["formed_date"] == date(2025, 4, 10)
+
+
+def test_inspectors_must_belong_to_the_task_departments(world):
+    outsider = f.inspector(f.department(code="FAR"), licence_no="99990000000001")
+    _db.session.commit()
+    text = load("results_ok_utf8.csv").decode().replace(corpus.LICENCES[1], outsider.licence_no)
+    preview = build_preview("results", text.encode(), "a.csv", world["dept"], TODAY)
+    assert [p.message for p in preview.errors] == ["执法人员“99990000000001”不属于本任务的参与部门"] * 2

@@ -233,3 +233,22 @@ def test_progress_component(client, world, login):
     client.post("/admin/uploads/confirm", data=fields)
     response = client.get(url)
     assert "导入完成" in page_text(response) and response.headers["HX-Redirect"].startswith("/admin/uploads/")
+
+
+def test_stale_stored_uploads_are_pruned(client, world, login, app):
+    import os
+    import time
+    from pathlib import Path
+
+    login(client, world["clerk"])
+    fields = confirm_form(upload(client, "r.csv", data=(DATA / "results_ok_gbk.csv").read_bytes()))
+    stored = Path(app.instance_path) / "uploads" / fields["sha256"]
+    assert stored.exists()
+    old = time.time() - 3 * 24 * 3600
+    os.utime(stored, (old, old))
+    upload(client, "other.csv", data=(DATA / "results_ok_utf8.csv").read_bytes())
+    assert not stored.exists()
+    # Confirming a forgotten preview is a clear 404, not a half import.
+    response = client.post("/admin/uploads/confirm", data=fields)
+    assert response.status_code == 404 and "预览已过期" in page_text(response)
+    assert _db.session.execute(select(func.count()).select_from(Result)).scalar() == 0

@@ -353,3 +353,16 @@ def test_detail_pages_show_the_disclosure_deadline(client, world):
     disclosure = client.get(f"/results/{r.id}.json").get_json()["disclosure"]
     assert disclosure["on_time"] is True and disclosure["published_on"] == "2025-06-01"
     assert client.get(f"/penalties/{world['pen'].id}.json").get_json()["disclosure"]["due_date"]
+
+
+def test_items_are_grouped_by_department_and_filter_form_is_htmx_enhanced(client, world, db):
+    other = f.department(code="WSJ", name="民权县卫生健康委员会")
+    f.check_item(other, code="WS01", name="公共场所卫生检查")
+    db.session.commit()
+    body = text(client.get("/items"))
+    # Ordered by department code: SCJGJ before WSJ.
+    assert body.index('scope="colgroup">民权县市场监督管理局') < body.index('scope="colgroup">民权县卫生健康委员会')
+    assert body.count('scope="colgroup"') == 2
+    assert 'hx-get="/items" hx-target="#items-list" hx-swap="outerHTML" hx-push-url="true"' in body
+    assert 'hx-trigger="submit, change, input changed delay:400ms from:#items-filters-q"' in body
+    assert client.get("/items.json?dept=WSJ").get_json()["items"][0]["code"] == "WS01"

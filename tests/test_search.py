@@ -326,3 +326,7 @@ def test_empty_index_answers(app, db, index_dir, client, runner):
     assert client.get("/search.json?q=食品&kind=plan").get_json()["total"] == 0
     assert runner.invoke(args=["search", "sync"]).exit_code == 0
     assert runner.invoke(args=["search", "verify"]).exit_code == 0
+
+
+def test_punctuation_only_finds_nothing(corpus):
+    assert search.query("〔〕 ——").total == 0

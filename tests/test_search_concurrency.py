@@ -65,6 +65,7 @@ def setup(app, tmp_path, set_now):
     return dept
 
 
+@pytest.mark.slow
 def test_eight_publishers_all_searchable(app, setup, database_url, instance_dir):
     errors = _run_workers(app, database_url, instance_dir, setup.id, 0)
     assert errors == []
@@ -75,6 +76,7 @@ def test_eight_publishers_all_searchable(app, setup, database_url, instance_dir)
     assert search.verify() == []
 
 
+@pytest.mark.slow
 def test_failed_index_writes_are_caught_up_by_sync(app, setup, database_url, instance_dir, runner):
     errors = _run_workers(app, database_url, instance_dir, setup.id, 0.1)
     assert errors == []  # a failed index write never fails the user's request

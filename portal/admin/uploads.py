@@ -35,14 +35,33 @@ def _upload_dir() -> Path:
     return path
 
 
+STORED_UPLOAD_SECONDS = 2 * 24 * 3600  # a preview older than this must be uploaded again
+
+
+def _prune(directory: Path) -> None:
+    """Forget stored uploads and progress files nobody confirmed within STORED_UPLOAD_SECONDS."""
+    import time
+
+    limit = time.time() - STORED_UPLOAD_SECONDS
+    for path in directory.iterdir():
+        try:
+            if path.is_file() and path.stat().st_mtime < limit:
+                path.unlink()
+        except OSError:
+            pass  # another worker removed it first
+
+
 def _store(data: bytes) -> str:
     digest = file_hash(data)
+    _prune(_upload_dir())
     target = _upload_dir() / digest
     if not target.exists():
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
+    else:
+        os.utime(target)
     return digest
 
 
@@ -51,7 +70,7 @@ def _stored(digest: str) -> bytes:
         abort(404)
     path = _upload_dir() / digest
     if not path.exists():
-        abort(404)
+        return None
     return path.read_bytes()
 
 
@@ -180,6 +199,8 @@ def upload_confirm():
     if department is None:
         abort(400)
     data = _stored(digest)
+    if data is None:
+        return _index(404, "预览已过期（或文件已被清理），请重新上传文件后再确认", kind)
     filename = _clean_filename(request.form.get("filename"))
     accept = request.form.get("accept_warnings") == "1"
     publish = request.form.get("publish") == "1"

@@ -412,8 +412,10 @@ def _result(row: _Row, lookups: Lookups, today: date) -> None:
             found = lookups.inspectors.get(licence.upper()) or lookups.inspectors.get(licence)
             if found is None:
                 row.problem("inspectors", f"执法证号“{licence}”不在执法检查人员名录中", "请核对执法证号，或先导入执法检查人员名录")
-            elif licence not in licences:
-                licences.append(found[2] if len(found) > 2 else licence)
+            elif task is not None and found[1] not in task.department_ids:
+                row.problem("inspectors", f"执法人员“{licence}”不属于本任务的参与部门", "只能填写参与本任务的部门的执法人员")
+            elif found[2] not in licences:
+                licences.append(found[2])
     if task is not None and entity is not None:
         plan.key = (task.id, entity[0])
     plan.values = {
