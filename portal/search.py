@@ -839,7 +839,7 @@ class IndexAnswer:
 # hits shown is ordered document by document.
 
 _BITS: OrderedDict = OrderedDict()  # (segment, field, term) → bitset of the segment's postings
-_BITS_MAX = 2048
+_BITS_MAX = 1024  # at 1M documents a bitset is at most 125 KB: ≤ 128 MB per process
 _SEG_DATA: dict[tuple, tuple[list, list]] = {}  # segment → (dates, docnums newest first)
 _cache_lock = threading.Lock()
 

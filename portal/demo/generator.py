@@ -222,6 +222,13 @@ class DemoBuilder:
         given = r.choice(C.GIVEN_CHARS) + (r.choice(C.GIVEN_CHARS) if r.random() < 0.7 else "")
         return r.choice(C.SURNAMES) + given
 
+    def _staff_person(self):
+        """An inspector's or witness's name, never equal to an operator's (privacy checks search for those)."""
+        while True:
+            name = self._person()
+            if name not in self.operator_names:
+                return name
+
     def _uscc(self, prefix: str) -> str:
         charset = uscc_mod.CHARSET
         while True:
@@ -252,6 +259,7 @@ class DemoBuilder:
         shop_sections = list(C.INDIVIDUAL_SHOPS)
         shop_weights = [C.INDUSTRIES[k][0] for k in shop_sections]
         self.entity_list = []
+        self.operator_names = set()
         for i in range(self.size.entities):
             roll = r.random()
             town = r.choice(C.TOWNSHIPS)
@@ -266,6 +274,7 @@ class DemoBuilder:
                 etype, prefix = "个体工商户", "92"
                 section = r.choices(shop_sections, shop_weights)[0]
                 operator = self._person()
+                self.operator_names.add(operator)
                 shop = r.choice(C.INDIVIDUAL_SHOPS[section])
                 # The shop name never carries the operator's full name (personal data, own page only).
                 shown = operator[1:] if r.random() < 0.5 else r.choice(C.FIRM_WORDS)
@@ -322,7 +331,7 @@ class DemoBuilder:
                     specialties = sorted(r.sample(item_codes, 2))
                 # The last inspector of every other department has left enforcement work.
                 active = not (i == k - 1 and d_index % 2 == 1)
-                iid = self.rows.add("inspector", department_id=self.dept[spec.key]["id"], name=self._person(),
+                iid = self.rows.add("inspector", department_id=self.dept[spec.key]["id"], name=self._staff_person(),
                                     licence_no=licence, gender=gender, id_card_no=id_card,
                                     enforcement_field=f"{spec.short_name}行政执法", post=r.choice(posts),
                                     active=active, created_at=self.t0, updated_at=self.t0)
@@ -610,7 +619,7 @@ class DemoBuilder:
                    commitment=drawlib.commitment(nonce), nonce=nonce, public_entropy=entropy, seed=seed,
                    inspectors_per_target=per_target, locked_at=locked_at, locked_by_id=None, drawn_at=drawn_at,
                    drawn_by_id=None)
-        witnesses = [(self._person(), org) for org in r.sample(C.WITNESS_ORGS, 2)]
+        witnesses = [(self._staff_person(), org) for org in r.sample(C.WITNESS_ORGS, 2)]
         return {"row": row, "pool": pool, "outcomes": outcomes, "strata": strata,
                 "selections": [{"sel": s, "entity": by_uscc[s.uscc], "eligible": eligible[s.uscc],
                                 "inspectors": list(a.inspectors), "replaced": {}} for s, a in zip(selected, assignments)],
