@@ -366,3 +366,11 @@ def test_items_are_grouped_by_department_and_filter_form_is_htmx_enhanced(client
     assert 'hx-get="/items" hx-target="#items-list" hx-swap="outerHTML" hx-push-url="true"' in body
     assert 'hx-trigger="submit, change, input changed delay:400ms from:#items-filters-q"' in body
     assert client.get("/items.json?dept=WSJ").get_json()["items"][0]["code"] == "WS01"
+
+
+@pytest.mark.parametrize("url", LIST_URLS)
+def test_every_list_answers_htmx_with_its_fragment(client, world, url):
+    kind = url.strip("/")
+    body = text(client.get(url, headers={"HX-Request": "true"}))
+    assert body.lstrip().startswith(f'<div id="{kind}-list"') and "<html" not in body
+    assert f'href="/{kind}.csv"' in body  # downloads follow the filters inside the swapped region
