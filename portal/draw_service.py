@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, insert, or_, select
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from . import clock, journal
 from .database import write_transaction
@@ -529,24 +530,31 @@ class WhyDrawn:
 
 
 def why_drawn(entity, now=None) -> list[WhyDrawn]:
-    """For each public draw that selected `entity`: task, scope, stratum, ratio, key rank, certificate."""
+    """For each public draw that selected `entity`: task, scope, stratum, ratio, key rank, certificate.
+
+    One query: the key rank within the stratum and "has a later draw" are correlated subqueries.
+    """
     now = now or clock.now()
+    peer = aliased(DrawSelection)
+    later_draw = aliased(Draw)
+    rank = (select(func.count()).select_from(peer)
+            .where(peer.draw_id == DrawSelection.draw_id, peer.stratum == DrawSelection.stratum,
+                   peer.key <= DrawSelection.key).scalar_subquery())
+    later = (select(func.count()).select_from(later_draw)
+             .where(later_draw.task_id == Draw.task_id, later_draw.sequence > Draw.sequence,
+                    later_draw.drawn_at.is_not(None)).scalar_subquery())
     rows = db.session.execute(
-        select(DrawSelection, Draw).join(Draw, DrawSelection.draw_id == Draw.id)
+        select(DrawSelection, Draw, rank, later).join(Draw, DrawSelection.draw_id == Draw.id)
         .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))
+        .options(selectinload(Draw.strata), joinedload(Draw.task))
         .order_by(Draw.drawn_at.desc(), Draw.id.desc())).all()
     out = []
-    for sel, draw in rows:
+    for sel, draw, key_rank, later_count in rows:
         if not public_state("draw", draw, now).is_visible:
             continue
-        rank = db.session.execute(select(func.count()).select_from(DrawSelection).where(
-            DrawSelection.draw_id == draw.id, DrawSelection.stratum == sel.stratum,
-            DrawSelection.key <= sel.key)).scalar()
         stratum = next((s for s in draw.strata if s.stratum == sel.stratum), None)
-        later = db.session.execute(select(func.count()).select_from(Draw).where(
-            Draw.task_id == draw.task_id, Draw.sequence > draw.sequence, Draw.drawn_at.is_not(None))).scalar()
         out.append(WhyDrawn(draw, draw.task, describe_scope(draw.task), sel.stratum,
                             stratum.ratio if stratum else None, stratum.count if stratum else None,
                             stratum.population if stratum else 0, stratum.drawn if stratum else 0,
-                            rank, sel.key, bool(later)))
+                            key_rank, sel.key, bool(later_count)))
     return out

@@ -105,7 +105,7 @@ def test_withdraw_withhold_and_credit_repair(app, db, client, login, csrf_token)
     r = client.post(f"/admin/penalties/{p2.id}/withhold", data=_form(client, csrf_token, reason="随便"), follow_redirects=True)
     assert "请选择不予公开的法定理由" in r.get_data(as_text=True)
     assert client.post(f"/admin/penalties/{p2.id}/withhold", data=_form(client, csrf_token, reason="个人隐私")).status_code == 303
-    assert client.post(f"/admin/penalties/{p3.id}/credit_repair",
+    assert client.post(f"/admin/penalties/{p3.id}/credit-repair",
                        data=_form(client, csrf_token, date="2025-07-01", reason="已完成信用修复")).status_code == 303
     db.session.expire_all()
     assert db.session.get(Penalty, p1.id).status is Status.WITHDRAWN

@@ -232,9 +232,7 @@ class Section:
         record = self.get(record_id)
         if not can_edit(record):
             abort(403)
-        if not self.publishable or action not in ("publish", "withdraw", "withhold", "credit_repair"):
-            abort(404)
-        if action == "credit_repair" and self.kind != "penalty":
+        if not self.publishable or action not in ("publish", "withdraw", "withhold"):
             abort(404)
         reason = (request.form.get("reason") or "").strip()
         try:
@@ -244,21 +242,13 @@ class Section:
                     lifecycle.publish(self.kind, record)
                 elif action == "withdraw":
                     lifecycle.withdraw(self.kind, record, reason)
-                elif action == "withhold":
-                    lifecycle.withhold(self.kind, record, reason)
                 else:
-                    from ..domain.dates import parse_date
-                    try:
-                        day = parse_date(request.form.get("date") or "")
-                    except ValueError as exc:
-                        raise lifecycle.LifecycleError(f"信用修复日期：{exc}") from None
-                    lifecycle.mark_credit_repair(record, day, reason)
+                    lifecycle.withhold(self.kind, record, reason)
         except lifecycle.LifecycleError as exc:
             flash(str(exc), "error")
         else:
             flash({"publish": "已发布，公众现在可以看到该记录。", "withdraw": "已撤回，公开页面仅保留撤回说明。",
-                   "withhold": "已决定不予公开，该记录不会出现在任何公开渠道。",
-                   "credit_repair": "已登记信用修复，该处罚将停止公示。"}[action], "success")
+                   "withhold": "已决定不予公开，该记录不会出现在任何公开渠道。"}[action], "success")
         return redirect_303(url_for(f"admin.{self.singular}_edit", record_id=record_id))
 
     def view_validate(self):

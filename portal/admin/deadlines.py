@@ -36,28 +36,14 @@ def _scope_department_id() -> int | None:
     return dept.id if dept is not None else -1
 
 
-def _endpoint_url(candidates, **values) -> str | None:
-    from flask import current_app
-
-    for endpoint in candidates:
-        if endpoint in current_app.view_functions:
-            try:
-                return url_for(endpoint, **values)
-            except Exception:  # noqa: BLE001 - a differently-shaped route: try the next name
-                continue
-    return None
-
-
 @bp.app_template_global("deadline_fix_url")
 def fix_url(problem) -> str | None:
     """Where the clerk fixes the problem: the record's edit page, or a new result for a missing one."""
     if problem.category == "missing":
-        return (_endpoint_url(["admin.result_new"], task_id=problem.task_id, entity_uscc=problem.uscc)
-                or _endpoint_url(["admin.uploads"]))
+        return url_for("admin.result_new", task_id=problem.task_id, entity_uscc=problem.uscc)
     if problem.kind == "draw":
-        return (_endpoint_url(["admin.draw_detail", "admin.draw", "admin.draw_edit"], draw_id=problem.record_id)
-                or _endpoint_url(["admin.task_edit"], record_id=problem.task_id))
-    return _endpoint_url([f"admin.{problem.kind}_edit"], record_id=problem.record_id)
+        return url_for("admin.task_draw", task_id=problem.task_id)
+    return url_for(f"admin.{problem.kind}_edit", record_id=problem.record_id)
 
 
 def current_warnings():
