@@ -2,7 +2,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, Integer, Numeric, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Date, ForeignKey, Integer, Numeric, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
@@ -23,7 +23,9 @@ class Result(Publishable, db.Model):
     """One target's inspection result in one task. Natural key: (task, entity)."""
 
     __tablename__ = "result"
-    __table_args__ = (UniqueConstraint("task_id", "entity_id"),)
+    __table_args__ = (UniqueConstraint("task_id", "entity_id"),
+                      # Department + year lists, newest first (bench/pages.py: 65 ms → 2 ms at 100k rows).
+                      Index("ix_result_department_formed", "department_id", "formed_date", "id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), nullable=False, index=True)
     entity_id: Mapped[int] = mapped_column(ForeignKey("entity.id"), nullable=False, index=True)

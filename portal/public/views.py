@@ -4,7 +4,6 @@ query string, call portal.queries, pick the representation."""
 from urllib.parse import urlencode
 
 from flask import Response, abort, current_app, jsonify, redirect, render_template, request
-from jinja2 import TemplateNotFound
 
 from .. import clock, deadlines, queries
 from ..exports import csv_response, json_list
@@ -264,16 +263,4 @@ def entity(uscc, fmt):
     if fmt == "json":
         return jsonify(entity_json(profile))
     return render_template("public/entities/detail.html", profile=profile, entity=profile.entity,
-                           selections=profile.selections, why_drawn_template=_optional_template(WHY_DRAWN))
-
-
-WHY_DRAWN = "public/draws/_why_drawn.html"  # written by DRAW; expects `entity` and `selections`
-
-
-def _optional_template(name: str) -> str | None:
-    try:
-        current_app.jinja_env.get_template(name)
-    except TemplateNotFound:
-        return None
-    return name
-
+                           selections=profile.selections)
