@@ -67,7 +67,9 @@ def write_transaction():
     """Run a block as one all-or-nothing write transaction.
 
     Ends any read transaction first (so SQLite takes the write lock up front),
-    commits on success, rolls back on any exception.
+    commits on success, rolls back on any exception. The BEGIN IMMEDIATE flag is
+    cleared before the commit, so after-commit hooks (search sync) that open new
+    transactions start ordinary ones.
     """
     session = db.session
     if session.new or session.dirty or session.deleted:
@@ -76,12 +78,17 @@ def write_transaction():
     token = _immediate.set(True)
     try:
         yield session
+        session.flush()
+    except BaseException:
+        _immediate.reset(token)
+        session.rollback()
+        raise
+    _immediate.reset(token)
+    try:
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    finally:
-        _immediate.reset(token)
 
 
 def utcnow() -> datetime:

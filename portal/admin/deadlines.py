@@ -263,8 +263,7 @@ def penalty_credit_repair(penalty_id):
                 errors["reason"] = str(exc)
             else:
                 flash(f"已记录信用修复：自 {repaired_on:%Y-%m-%d} 起停止公示该行政处罚。")
-                target = _endpoint_url(["admin.penalty_edit", "admin.penalty_detail"], record_id=penalty_id) \
-                    or url_for("admin.penalty_credit_repair", penalty_id=penalty_id)
+                target = url_for("admin.penalty_edit", record_id=penalty_id)
                 if htmx:
                     response = redirect(target, code=303)
                     response.headers["HX-Redirect"] = target

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 0fddb504180e
+Revision ID: 0451fec0e150
 Revises: 
-Create Date: 2026-11-23 09:07:46.028795
+Create Date: 2026-11-23 10:48:36.891472
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0fddb504180e'
+revision = '0451fec0e150'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -397,6 +397,7 @@ def upgrade():
     sa.UniqueConstraint('task_id', 'entity_id', name=op.f('uq_result_task_id'))
     )
     with op.batch_alter_table('result', schema=None) as batch_op:
+        batch_op.create_index('ix_result_department_formed', ['department_id', 'formed_date', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_result_department_id'), ['department_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_result_entity_id'), ['entity_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_result_formed_date'), ['formed_date'], unique=False)
@@ -645,6 +646,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_result_formed_date'))
         batch_op.drop_index(batch_op.f('ix_result_entity_id'))
         batch_op.drop_index(batch_op.f('ix_result_department_id'))
+        batch_op.drop_index('ix_result_department_formed')
 
     op.drop_table('result')
     with op.batch_alter_table('draw', schema=None) as batch_op:
