@@ -48,6 +48,12 @@ class Config:
     PER_PAGE_DEFAULT = 20
     PER_PAGE_MAX = 200
     SEARCH_LOCK_TIMEOUT = float(os.environ.get("SEARCH_LOCK_TIMEOUT", 10))
+    # Apply the search change log right after each committing request (else: `flask search sync`).
+    SEARCH_SYNC_ON_COMMIT = _bool("SEARCH_SYNC_ON_COMMIT", True)
+    # Fraction of index writes that fail on purpose: a test hook for the consistency tests only.
+    SEARCH_FAIL_RATE = 0.0
+    # Authority part of feed entry ids (tag:AUTHORITY,…); empty means the request's host name.
+    FEED_TAG_AUTHORITY = os.environ.get("FEED_TAG_AUTHORITY", "")
     REDIS_URL = os.environ.get("REDIS_URL", "")
     SITE_NAME = os.environ.get("SITE_NAME", "“双随机、一公开”信息公示平台")
 

@@ -107,7 +107,7 @@ def format_money(value) -> str:
 
 def register(app) -> None:
     app.jinja_env.globals.update(url_with=url_with, site_name=app.config["SITE_NAME"],
-                                 clock_now=clock.now, has_endpoint=lambda name: name in app.view_functions)
+                                 clock_now=clock.now)
     app.jinja_env.filters.update(date=format_date, datetime=format_datetime, money=format_money)
 
     @app.after_request
