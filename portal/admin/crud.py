@@ -5,6 +5,7 @@ its model; this module registers the routes on the admin blueprint, checks roles
 and department scope, runs every write in one `write_transaction()` with a journal
 event, and answers 303 (or HX-Redirect for htmx).
 """
+from abc import ABC, abstractmethod
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -38,7 +39,7 @@ def forbid_foreign_department(form=None) -> None:
             abort(403)
 
 
-class Section:
+class Section(ABC):
     kind = ""  # journal record kind
     model = None
     url = ""  # /admin/<url>
@@ -73,11 +74,13 @@ class Section:
         """Cross-field checks and reference lookups; return extra values (e.g. resolved objects)."""
         return {}
 
+    @abstractmethod
     def create(self, values, refs):
-        raise NotImplementedError
+        """Build the new record from validated values (added to the session by the caller)."""
 
+    @abstractmethod
     def update(self, record, values, refs):
-        raise NotImplementedError
+        """Apply validated values to an existing record."""
 
     def changes(self, record, values, refs) -> dict:
         """For a published record: the changes passed to lifecycle.correct()."""
