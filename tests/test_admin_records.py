@@ -195,3 +195,18 @@ def test_per_item_findings_on_joint_task(app, db, client, login, csrf_token):
     res = db.session.get(Result, res.id)
     assert [(x.check_item_id, x.text) for x in res.findings] == [(i1.id, "进货查验记录不全，已责令改正")]
     assert "分项检查情况：" in client.get(f"/admin/results/{res.id}").get_data(as_text=True)
+
+
+def test_penalty_list_filters_by_lifecycle_status(app, db, client, login):
+    dept = f.department()
+    clerk = f.user("clerk", dept)
+    f.penalty(dept, decision_no="民市监罚〔2025〕801号")
+    f.penalty(dept, decision_no="民市监罚〔2025〕802号", publish=False)
+    db.session.commit()
+    login(client, clerk)
+    drafts = client.get("/admin/penalties?status=draft").get_data(as_text=True)
+    assert "802号" in drafts and "801号" not in drafts
+    published = client.get("/admin/penalties?status=published").get_data(as_text=True)
+    assert "801号" in published and "802号" not in published
+    everything = client.get("/admin/penalties?status=bogus").get_data(as_text=True)
+    assert "801号" in everything and "802号" in everything

@@ -39,6 +39,10 @@ def forbid_foreign_department(form=None) -> None:
             abort(403)
 
 
+STATUS_CHOICES = [("draft", "草稿"), ("published", "已发布"), ("withdrawn", "已撤回")]
+STATUS_FILTER = ("status", "状态", STATUS_CHOICES)  # list filter of every publishable section
+
+
 class Section(ABC):
     kind = ""  # journal record kind
     model = None
@@ -58,6 +62,12 @@ class Section(ABC):
 
     def order(self):
         return (self.model.id.desc(),)
+
+    def filter_status(self, query, args):
+        """The lifecycle-status filter (STATUS_FILTER) of a publishable section's list."""
+        if args.get("status") in {value for value, _ in STATUS_CHOICES}:
+            query = query.where(self.model.status == args["status"])
+        return query
 
     def columns(self):
         """[(label, callable(record) -> str)] for the list table (escaped by the template)."""

@@ -7,7 +7,7 @@ from ..domain.publicity import publicity_end
 from ..extensions import db
 from ..models import Entity, Penalty, PenaltyCategory, RecordVersion, Task, VocabularyKind
 from . import choices
-from .crud import Section
+from .crud import STATUS_FILTER, Section
 from .forms import Field
 
 PARTY_KINDS = [("organisation", "法人或其他组织"), ("natural_person", "自然人（含个体工商户经营者）")]
@@ -58,12 +58,11 @@ class Penalties(Section):
 
     def filters(self):
         return [("q", "文号/当事人", None),
-                ("status", "状态", [("draft", "草稿"), ("published", "已发布"), ("withdrawn", "已撤回")])]
+                STATUS_FILTER]
 
     def list_query(self, args):
         query = select(Penalty)
-        if args.get("status") in ("draft", "published", "withdrawn"):
-            query = query.where(Penalty.status == args["status"])
+        query = self.filter_status(query, args)
         q = (args.get("q") or "").strip()
         if q:
             query = query.where(or_(Penalty.decision_no.like(f"%{q}%"), Penalty.party_name.like(f"%{q}%")))

@@ -9,7 +9,7 @@ from ..auth.access import role_of
 from ..extensions import db
 from ..models import CheckItem, Department, Plan, RecordVersion, Task
 from . import choices
-from .crud import Section
+from .crud import STATUS_FILTER, Section
 from .forms import Field
 
 TASK_CODE = re.compile(r"^\d{6}\d{8}\d{4}$")
@@ -49,14 +49,13 @@ class Plans(Section):
 
     def filters(self):
         return [("year", "年度", None),
-                ("status", "状态", [("draft", "草稿"), ("published", "已发布"), ("withdrawn", "已撤回")])]
+                STATUS_FILTER]
 
     def list_query(self, args):
         query = select(Plan)
         if (args.get("year") or "").isdigit():
             query = query.where(Plan.year == int(args["year"]))
-        if args.get("status") in ("draft", "published", "withdrawn"):
-            query = query.where(Plan.status == args["status"])
+        query = self.filter_status(query, args)
         return query
 
     def order(self):
@@ -136,14 +135,13 @@ class Tasks(Section):
 
     def filters(self):
         return [("q", "编号/名称", None), ("plan", "计划", choices.plans()),
-                ("status", "状态", [("draft", "草稿"), ("published", "已发布"), ("withdrawn", "已撤回")])]
+                STATUS_FILTER]
 
     def list_query(self, args):
         query = select(Task)
         if (args.get("plan") or "").isdigit():
             query = query.where(Task.plan_id == int(args["plan"]))
-        if args.get("status") in ("draft", "published", "withdrawn"):
-            query = query.where(Task.status == args["status"])
+        query = self.filter_status(query, args)
         q = (args.get("q") or "").strip()
         if q:
             query = query.where(or_(Task.code.like(f"%{q}%"), Task.title.like(f"%{q}%")))

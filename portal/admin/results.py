@@ -10,7 +10,7 @@ from ..extensions import db
 from ..models import (Entity, Inspector, RecordVersion, Result, ResultConclusion, ResultFinding, Task,
                       VocabularyKind, task_department)
 from . import choices
-from .crud import Section
+from .crud import STATUS_FILTER, Section
 from .forms import Field
 
 
@@ -55,12 +55,11 @@ class Results(Section):
 
     def filters(self):
         return [("q", "对象名称/代码/任务编号", None),
-                ("status", "状态", [("draft", "草稿"), ("published", "已发布"), ("withdrawn", "已撤回")])]
+                STATUS_FILTER]
 
     def list_query(self, args):
         query = select(Result)
-        if args.get("status") in ("draft", "published", "withdrawn"):
-            query = query.where(Result.status == args["status"])
+        query = self.filter_status(query, args)
         q = (args.get("q") or "").strip()
         if q:
             like = f"%{q}%"
