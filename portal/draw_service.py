@@ -266,7 +266,7 @@ def lock(task, actor, reason=None) -> Draw:
         if refusal:
             raise DrawError(refusal)
         if previous and not reason:
-            raise DrawError("该任务已有抽取记录，重新抽取必须填写原因（将与两次抽取一并公示）")
+            raise DrawError("该任务已有抽取记录，重新抽取必须填写原因（将与每次抽取一并公示）")
         if reason and len(reason) > 500:
             raise DrawError("重新抽取原因过长（不超过 500 个字符）")
         stratum_rules(task)  # validate before storing anything

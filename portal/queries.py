@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from .domain.dates import parse_date
+from .draw_service import public_successors
 from .domain.visibility import PublicState, Visibility, public_state, task_named_beside_result
 from .extensions import db
 from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelection, Entity, EntityType, Inspector,
@@ -631,8 +632,6 @@ def get_entity(uscc: str, now: datetime) -> EntityProfile | None:
         .order_by(Penalty.decision_date.desc(), Penalty.id.desc())).scalars())
     # A selection in a draw that a later public draw replaced stays listed, marked as such
     # (only public draws count: draw_service.public_successors).
-    from .draw_service import public_successors
-
     selections = [sel for sel in selections if public_state("draw", sel.draw, now).is_visible]
     later = public_successors({sel.draw.task_id for sel in selections}, now)
     for sel in selections:

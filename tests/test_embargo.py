@@ -166,3 +166,43 @@ def test_the_end_of_the_period_lifts_the_embargo_without_the_missing_results(db,
     assert observe(client, world) == HIDDEN
     set_now(china(date(2026, 7, 1), 0, 0))
     assert observe(client, world) == SHOWN
+
+
+def test_every_write_path_keeps_the_embargo_column_derived_from_published_records(db, set_now, world):
+    """Publish, correct, withdraw and withhold results; redraw; withdraw a draw: after each write the stored
+    results_complete_at is what a fresh computation from the records gives (imports: test_import_files)."""
+    from portal import embargo
+    from portal.models import Draw
+
+    task_id = db.session.execute(select(Task.id).where(Task.code == CODE)).scalar_one()
+
+    def stored():
+        db.session.rollback()
+        value = db.session.execute(select(Task.results_complete_at).where(Task.id == task_id)).scalar()
+        assert embargo.compute([task_id]) == {task_id: value}
+        return value
+
+    set_now(china(date(2026, 6, 1)))
+    ids = world["result_ids"]
+    assert stored() is None  # 1 of 17
+    with write_transaction():
+        for result_id in ids[1:-1]:
+            lifecycle.publish("result", db.session.get(Result, result_id), at=china(date(2026, 5, 28)))
+    assert stored() is None  # 16 of 17
+    with write_transaction():
+        lifecycle.publish("result", db.session.get(Result, ids[-1]), at=china(date(2026, 5, 30)))
+    assert stored() == china(date(2026, 5, 30))
+    with write_transaction():  # a correction changes content, not publication: no change
+        lifecycle.correct("result", db.session.get(Result, ids[-1]), {"remark": "更正后的说明"}, "笔误")
+    assert stored() == china(date(2026, 5, 30))
+    with write_transaction():  # a withdrawn result was public: the embargo does not come back
+        lifecycle.withdraw("result", db.session.get(Result, ids[-1]), "录入错误")
+    assert stored() == china(date(2026, 5, 30))
+    # The current draw withdrawn (say it was wrong): no draw in force, so nothing lifts the embargo early.
+    with write_transaction():
+        lifecycle.withdraw("draw", db.session.get(Draw, world["draw_id"]), "抽取范围设置错误")
+    assert stored() is None
+    with write_transaction():  # (a withheld result never counts: see the matrix in test_visibility.py)
+        lifecycle.withhold("result", db.session.get(Result, ids[-2]), "商业秘密")
+    assert stored() is None
+    assert embargo.refresh() == 0  # nothing left to correct anywhere

@@ -135,7 +135,7 @@ class Rows:
 
 
 LIFECYCLE_COLUMNS = {"status", "published_at", "withheld", "withheld_reason", "withdrawn_at", "withdrawal_reason",
-                     "corrected_at", "version", "created_at", "updated_at", "results_published_at", "id"}
+                     "corrected_at", "version", "created_at", "updated_at", "results_complete_at", "id"}
 
 
 def snapshot(row: dict) -> dict:

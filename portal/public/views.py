@@ -6,14 +6,14 @@ from urllib.parse import urlencode
 from flask import Response, abort, current_app, jsonify, redirect, render_template, request
 
 from .. import clock, deadlines, queries
-from ..exports import csv_response, json_list
 from ..domain.visibility import task_named_beside_result
+from ..exports import csv_response, json_list
 from ..models import EntityType, VocabularyKind
 from ..web import Page, Paging, paging_from_request, render_page
 from . import bp
-from .draws import task_draw_history_json
 from .datasets import (ENTITY_KEYS, FIELD_LABELS, ITEMS, LISTS, PENALTIES, PLANS, RESULTS, TASK_KEYS, entity_json,
                        item_json, penalty_json, plan_json, public_party_name, result_json, task_json)
+from .draws import task_draw_history_json
 
 LIST_SUFFIX = "<any(json,csv):fmt>"
 # Keys never rendered from a kept version, whatever a writer stored (SPEC §6).
