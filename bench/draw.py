@@ -93,7 +93,7 @@ def through_service(pool_size: int):
     from portal import create_app, draw_service
     from portal.config import TestConfig
     from portal.extensions import db
-    from portal.models import Department, Entity, EntityType, Inspector, Level, RiskClass, Task, User
+    from portal.models import Department, Entity, EntityType, Inspector, Level, RiskClass, Status, Task, User
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/bench.db"
@@ -115,7 +115,8 @@ def through_service(pool_size: int):
                 db.session.add(Inspector(department=dept, name=f"检查员{i}", licence_no=f"L{i:05d}"))
             task = Task(department=dept, code="411421202506010001", title="bench", year=2025, scope={},
                         strata=[{"stratum": s, "ratio": "0.01"} for s in "ABCD"],
-                        period_start=now.date(), period_end=now.date(), inspectors_per_target={"SCJG": 2})
+                        period_start=now.date(), period_end=now.date(), inspectors_per_target={"SCJG": 2},
+                        status=Status.PUBLISHED, published_at=now)  # locking publishes the hashes at once
             task.departments = [dept]
             user = User(username="bench", password_hash="x", role="admin")
             db.session.add_all([task, user])

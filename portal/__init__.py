@@ -43,6 +43,8 @@ def _init_extensions(app: Flask) -> None:
     htmx.init_app(app)
     csrf.init_app(app)
     from . import models  # noqa: F401  (register tables)
+    from . import embargo
+    embargo.install_hooks()  # keeps the surprise-task embargo current on every write
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -13,8 +13,9 @@ from sqlalchemy import and_, func, select
 
 from . import clock
 from .domain.dates import china_date
-from .domain.deadlines import (DEFAULT_RULES, DUE_SOON_WORKDAYS, KIND_LABELS, Disclosure, assess, urgency,
-                               workdays_to_publish)
+from .domain.deadlines import (DEFAULT_RULES, DUE_SOON_WORKDAYS, KIND_LABELS, Disclosure, assess,
+                               embargoed_disclosure, task_clock_start, urgency, workdays_to_publish)
+from .domain.visibility import embargo_lifts_at
 from .domain.publicity import PublicityPolicy, publicity_end
 from .domain.workdays import WorkCalendar
 from .extensions import db
@@ -134,22 +135,16 @@ def _published_on(record, now: datetime) -> date | None:
     return china_date(record.published_at)
 
 
-def _surprise_due(task: Task) -> tuple[date | None, bool]:
-    """A surprise task's list is due with its first result: that result's due date (None before)."""
-    first_formed = db.session.execute(
-        select(func.min(Result.formed_date)).where(Result.task_id == task.id, Result.withheld.is_(False))
-    ).scalar()
-    if first_formed is None:
-        return None, False
-    return work_calendar().add_workdays(first_formed, rules()["result"])
+def _embargoed(record, task: Task, now: datetime) -> Disclosure:
+    """A surprise task or its list: due when the task's embargo lifts (SPEC §3, §4).
 
-
-def _surprise_published_on(record, task: Task, now: datetime) -> date | None:
-    own = _published_on(record, now)
-    lifted = task.results_published_at
-    if own is None or lifted is None or lifted > now:
-        return None
-    return max(own, china_date(lifted))
+    The lift moment comes only from published results and the task's period
+    (domain.visibility.embargo_lifts_at); before it has passed the record is not public, so
+    it counts as unpublished (the back office still sees the expected due date).
+    """
+    lifts = embargo_lifts_at(task)
+    own = _published_on(record, now) if lifts is not None and lifts <= now else None
+    return embargoed_disclosure(china_date(lifts) if lifts else None, own, rules()["draw"], work_calendar())
 
 
 def disclosure(kind: str, record, now: datetime | None = None) -> Disclosure:
@@ -157,27 +152,30 @@ def disclosure(kind: str, record, now: datetime | None = None) -> Disclosure:
     now = now or clock.now()
     cal, days = work_calendar(), rules()
     if kind == "plan":
-        return assess(record.approval_date, days["plan"], _published_on(record, now), cal)
+        return assess(record.approval_date, days["plan"], _published_on(record, now), cal,
+                      start_event="plan_approved")
     if kind == "task":
         if record.surprise:
-            return assess(None, days["result"], _surprise_published_on(record, record, now), cal,
-                          due_override=_surprise_due(record))
+            return _embargoed(record, record, now)
         if record.plan is not None:
-            return assess(record.plan.approval_date, days["plan"], _published_on(record, now), cal)
-        first = next((d for d in record.draws if d.drawn_at is not None), None)  # temporary: due with its list
+            start, event = task_clock_start(record.plan.approval_date, china_date(record.created_at))
+            return assess(start, days["plan"], _published_on(record, now), cal, start_event=event)
+        # A temporary task is due with its list: the first draw performed (every performed draw is public).
+        first = next((d for d in record.draws if d.drawn_at is not None and not d.withheld), None)
         start = china_date(first.drawn_at) if first is not None else None
-        return assess(start, days["draw"], _published_on(record, now), cal)
+        return assess(start, days["draw"], _published_on(record, now), cal, start_event="drawn")
     if kind == "draw":
         if record.drawn_at is None:
             return Disclosure(None)
         if record.task.surprise:
-            return assess(None, days["result"], _surprise_published_on(record, record.task, now), cal,
-                          due_override=_surprise_due(record.task))
-        return assess(china_date(record.drawn_at), days["draw"], _published_on(record, now), cal)
+            return _embargoed(record, record.task, now)
+        return assess(china_date(record.drawn_at), days["draw"], _published_on(record, now), cal,
+                      start_event="drawn")
     if kind == "result":
-        return assess(record.formed_date, days["result"], _published_on(record, now), cal)
+        return assess(record.formed_date, days["result"], _published_on(record, now), cal, start_event="formed")
     if kind == "penalty":
-        return assess(record.decision_date, days["penalty"], _published_on(record, now), cal)
+        return assess(record.decision_date, days["penalty"], _published_on(record, now), cal,
+                      start_event="decided")
     raise ValueError(f"no disclosure deadline for kind {kind!r}")
 
 
@@ -261,13 +259,7 @@ def warnings(department_id: int | None = None, today: date | None = None, now: d
             continue  # the plan's own warning covers its tasks
         add("task", task.id, task.department_id, f"{task.code} {task.title}", disclosure("task", task, now),
             task_id=task.id, task_code=task.code)
-    draw_query = (select(Draw).join(Task, Draw.task_id == Task.id)
-                  .where(Draw.status == Status.DRAFT, Draw.withheld.is_(False), Draw.drawn_at.is_not(None)))
-    if department_id is not None:
-        draw_query = draw_query.where(Task.department_id == department_id)
-    for draw in db.session.scalars(draw_query):
-        add("draw", draw.id, draw.task.department_id, f"{draw.task.code} 第{draw.sequence}次抽取名单",
-            disclosure("draw", draw, now), task_id=draw.task_id, task_code=draw.task.code)
+    # Drawn lists need no warning: a draw is published when it is locked (SPEC §5 item 7).
     for result in db.session.scalars(_unpublished(Result, department_id)):
         add("result", result.id, result.department_id, f"{result.task.code} {result.entity.name}",
             disclosure("result", result, now), task_id=result.task_id, task_code=result.task.code,

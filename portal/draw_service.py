@@ -4,6 +4,12 @@ The arithmetic lives in `portal.domain.draw` (standard library only); this modul
 reads the directories, stores what happened and writes the audit journal.
 Each write function runs its own `write_transaction()`: call it with no pending
 changes in the session (commit first).
+
+No draw-shopping (SPEC §5 item 7): `lock` publishes the draw record at once (its
+pool_hash and commitment are public before anyone knows the public entropy; for a
+surprise task they are in the audit chain and appear with the task), `perform`
+fills in the drawn list of that already public record, and a redraw needs a reason
+and is refused once any result of the task has been recorded.
 """
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -19,7 +25,7 @@ from .domain.visibility import public_state
 from .extensions import db
 from .models import (Department, Draw, DrawAssignment, DrawPoolEntry, DrawSelection, DrawStratum,
                      DrawSubstitution, DrawWitness, Entity, Inspector, InspectorConflict, RegistrationStatus,
-                     Task, inspector_specialty)
+                     Result, Status, Task, inspector_specialty)
 from .visibility_sql import public_clause
 
 DrawError = algo.DrawError
@@ -115,13 +121,33 @@ def _scope_values(scope, key):
     return [str(v).strip() for v in values if str(v).strip()]
 
 
-def describe_scope(task) -> list[tuple[str, str]]:
-    """The scope in plain Chinese, for clerks and the public."""
-    scope = task.scope or {}
-    labels = [("entity_types", "主体类型"), ("regions", "行政区划"), ("industries", "行业"), ("tags", "标签")]
-    out = [(label, "、".join(_scope_values(scope, key))) for key, label in labels if _scope_values(scope, key)]
-    out.append(("登记状态", ACTIVE))
-    out.append(("分层方式", STRATIFY_LABELS.get(task.stratify_by or "risk_class", task.stratify_by)))
+def settings_snapshot(task) -> dict:
+    """What a draw keeps of its task's settings at lock (Draw.snapshot): scope and stratification.
+
+    Ratios or counts per stratum are kept as DrawStratum rows, inspectors per target in
+    Draw.inspectors_per_target; later edits of the task change none of them.
+    """
+    scope = {key: list(_scope_values(task.scope or {}, key))
+             for key in ("entity_types", "regions", "industries", "tags", "statuses")
+             if _scope_values(task.scope or {}, key)}
+    return {"scope": scope, "stratify_by": task.stratify_by or "risk_class", "source": "lock"}
+
+
+SCOPE_NOT_RECORDED = "锁定时未单独记录（本次抽取早于范围快照），以候选名单 pool.txt 为准"
+
+
+def describe_scope(snapshot: dict) -> list[tuple[str, str]]:
+    """A draw's scope snapshot (Draw.snapshot) in plain Chinese, for clerks and the public."""
+    snapshot = snapshot or {}
+    scope = snapshot.get("scope")
+    if scope is None:
+        out = [("抽查范围", SCOPE_NOT_RECORDED)]
+    else:
+        labels = [("entity_types", "主体类型"), ("regions", "行政区划"), ("industries", "行业"), ("tags", "标签")]
+        out = [(label, "、".join(_scope_values(scope, key))) for key, label in labels if _scope_values(scope, key)]
+        out.append(("登记状态", ACTIVE))
+    by = snapshot.get("stratify_by")
+    out.append(("分层方式", STRATIFY_LABELS.get(by, by) if by else "未记录"))
     return out
 
 
@@ -201,20 +227,48 @@ def pool_preview(task, members=None) -> PoolPreview:
 
 # --------------------------------------------------------------------------- lock
 
-def lock(task, actor, reason=None) -> Draw:
-    """Fix the pool now: store it, its hash, a secret nonce and the commitment.
+def redraw_reason(text) -> str | None:
+    """The public reason for a redraw as stored (one place, so every path cleans it alike)."""
+    return (text or "").strip() or None
 
-    A second lock on the same task is a redraw: it needs a reason and leaves every
-    earlier draw in place.
+
+def lock_refusal(task, has_draws: bool, has_results: bool) -> str | None:
+    """Why this task may not be locked now (a Chinese sentence for the clerk), or None."""
+    status = getattr(task.status, "value", task.status)
+    if status == Status.WITHDRAWN.value:
+        return "该任务已撤回，不能再抽取"
+    if status == Status.DRAFT.value and not task.surprise and not task.withheld:
+        return "请先发布该任务再锁定候选名单：锁定后名单哈希和承诺值立即向社会公开（突击检查任务除外）"
+    if has_draws and has_results:
+        return "该任务已录入检查结果（包括未发布的草稿），不能重新抽取"
+    return None
+
+
+def _has_results(task_id) -> bool:
+    return db.session.execute(select(Result.id).where(Result.task_id == task_id).limit(1)).first() is not None
+
+
+def lock(task, actor, reason=None) -> Draw:
+    """Fix the pool now: store it, its hash, a secret nonce and the commitment, and publish the
+    draw record at once (SPEC §5 item 7; a surprise task's stays hidden with the task).
+
+    A second lock on the same task is a redraw: it needs a reason, is refused once any
+    result of the task has been recorded, and leaves every earlier draw in place (public,
+    marked as superseded).
     """
-    reason = (reason or "").strip() or None
+    reason = redraw_reason(reason)
     task_id = task.id
     with write_transaction():
         # Row lock (PostgreSQL): two clerks locking at once get sequences 1 and 2, not a constraint error.
         task = db.session.get(Task, task_id, with_for_update=True, populate_existing=True)
         previous = db.session.execute(select(func.max(Draw.sequence)).where(Draw.task_id == task.id)).scalar()
+        refusal = lock_refusal(task, bool(previous), bool(previous) and _has_results(task.id))
+        if refusal:
+            raise DrawError(refusal)
         if previous and not reason:
-            raise DrawError("该任务已有抽取记录，重新抽取必须填写原因")
+            raise DrawError("该任务已有抽取记录，重新抽取必须填写原因（将与每次抽取一并公示）")
+        if reason and len(reason) > 500:
+            raise DrawError("重新抽取原因过长（不超过 500 个字符）")
         stratum_rules(task)  # validate before storing anything
         members = candidate_pool(task)
         if not members:
@@ -227,8 +281,9 @@ def lock(task, actor, reason=None) -> Draw:
         draw = Draw(task_id=task.id, sequence=(previous or 0) + 1, reason=reason, algorithm=algo.ALGORITHM,
                     pool_hash=algo.pool_hash(algo.Candidate(m.uscc, m.stratum) for m in members),
                     commitment=algo.commitment(nonce), nonce=nonce,
-                    inspectors_per_target=inspectors_per_target(task), locked_at=now,
-                    locked_by_id=getattr(actor, "id", None))
+                    inspectors_per_target=inspectors_per_target(task), snapshot=settings_snapshot(task),
+                    locked_at=now, locked_by_id=getattr(actor, "id", None),
+                    status=Status.PUBLISHED, published_at=now)
         db.session.add(draw)
         db.session.flush()
         db.session.execute(insert(DrawPoolEntry), [
@@ -238,8 +293,10 @@ def lock(task, actor, reason=None) -> Draw:
                                        population=row.population, drawn=None))
         journal.record("draw.lock", "draw", draw.id, actor=actor, department_id=task.department_id,
                        after={"task": task.code, "sequence": draw.sequence, "pool_size": len(members),
-                              "pool_hash": draw.pool_hash, "commitment": draw.commitment, "reason": reason},
-                       summary=f"锁定任务 {task.code} 第 {draw.sequence} 次抽取的候选名单（{len(members)} 户）")
+                              "pool_hash": draw.pool_hash, "commitment": draw.commitment, "reason": reason,
+                              "snapshot": draw.snapshot, "published_at": now},
+                       summary=f"锁定任务 {task.code} 第 {draw.sequence} 次抽取的候选名单（{len(members)} 户），"
+                               f"公开名单哈希 {draw.pool_hash[:12]}… 和承诺值 {draw.commitment[:12]}…")
     return db.session.get(Draw, draw.id)
 
 
@@ -274,11 +331,11 @@ def _eligibility(task, departments):
     return by_dept, conflicts
 
 
-def perform(draw, public_entropy, witnesses, actor) -> Draw:
-    """Reveal: seed from the nonce, pool hash and public entropy; select; match inspectors; store.
+def witness_entries(public_entropy, witnesses) -> tuple[str, list[tuple[str, str | None]]]:
+    """The public entropy and the witnesses (name, organisation) as they will be stored and published.
 
-    `witnesses` is a list of names or (name, organisation) pairs. Raises DrawError
-    (nothing stored) when the draw cannot be made as asked.
+    The one place where witness input is cleaned (every path that performs a draw comes
+    here). `witnesses` is a list of names or (name, organisation) pairs.
     """
     public_entropy = (public_entropy or "").strip()
     if not public_entropy:
@@ -293,6 +350,17 @@ def perform(draw, public_entropy, witnesses, actor) -> Draw:
             people.append((name[:50], org[:100] if org else None))
     if not people:
         raise DrawError("请至少登记一名见证人姓名")
+    return public_entropy, people
+
+
+def perform(draw, public_entropy, witnesses, actor) -> Draw:
+    """Reveal: seed from the nonce, pool hash and public entropy; select; match inspectors; store.
+
+    The draw record is already public (since its lock): the drawn list is public the
+    moment this commits. Raises DrawError (nothing stored) when the draw cannot be made
+    as asked.
+    """
+    public_entropy, people = witness_entries(public_entropy, witnesses)
     draw_id = draw.id
     with write_transaction():
         # Row lock (PostgreSQL): a second simultaneous "draw" click waits, then sees drawn_at set.
@@ -302,6 +370,10 @@ def perform(draw, public_entropy, witnesses, actor) -> Draw:
         later = db.session.execute(select(func.max(Draw.sequence)).where(Draw.task_id == draw.task_id)).scalar()
         if later != draw.sequence:
             raise DrawError("该名单已被之后的重新锁定取代，不能再抽取")
+        if getattr(draw.status, "value", draw.status) == Status.WITHDRAWN.value:
+            raise DrawError("该抽取记录已撤回，不能再抽取")
+        if draw.sequence > 1 and _has_results(draw.task_id):
+            raise DrawError("该任务已录入检查结果（包括未发布的草稿），不能重新抽取")
         task = draw.task
         pool_rows = db.session.execute(select(DrawPoolEntry.entity_id, DrawPoolEntry.uscc, DrawPoolEntry.stratum)
                                        .where(DrawPoolEntry.draw_id == draw.id)).all()
@@ -360,23 +432,7 @@ def perform(draw, public_entropy, witnesses, actor) -> Draw:
                        after={"task": task.code, "sequence": draw.sequence, "public_entropy": public_entropy,
                               "seed": seed, "selected": [s.uscc for s in selected],
                               "witnesses": [n for n, _ in people]},
-                       summary=f"完成任务 {task.code} 第 {draw.sequence} 次抽取，抽中 {len(selected)} 户")
-    return db.session.get(Draw, draw_id)
-
-
-def publish(draw, actor) -> Draw:
-    """Publish the drawn list (and so its certificate) through the shared lifecycle."""
-    draw_id = draw.id
-    with write_transaction():
-        draw = db.session.get(Draw, draw_id)
-        if draw.drawn_at is None:
-            raise DrawError("尚未完成抽取，不能公示")
-        from . import lifecycle
-
-        try:
-            lifecycle.publish("draw", draw, actor=actor, at=clock.now())
-        except lifecycle.LifecycleError as exc:
-            raise DrawError(str(exc)) from None
+                       summary=f"完成任务 {task.code} 第 {draw.sequence} 次抽取，抽中 {len(selected)} 户（即时公示）")
     return db.session.get(Draw, draw_id)
 
 
@@ -444,14 +500,32 @@ def sibling_draws(draw) -> list[Draw]:
                 .scalars())
 
 
+def successors(draws) -> dict[int, Draw]:
+    """Draw id → the next draw of the same task among `draws` (a draw with a successor is superseded:
+    it can no longer be performed or used). Pass only the draws the reader may see."""
+    by_task = defaultdict(list)
+    for d in draws:
+        by_task[d.task_id].append(d)
+    out = {}
+    for group in by_task.values():
+        group.sort(key=lambda d: d.sequence)
+        out.update({earlier.id: later for earlier, later in zip(group, group[1:])})
+    return out
+
+
 def certificate(draw) -> dict:
-    """The public JSON of SPEC §5 step 6 (the nonce only once drawn). Inspector name + licence only."""
+    """The public JSON of SPEC §5 step 6 (the nonce only once drawn). Inspector name + licence only.
+
+    Scope, stratification and ratios are the draw's own snapshot taken at lock, never the
+    task's current settings. `superseded_by` names the next draw of the task (callers that
+    publish it restrict it to draws the reader may see, see public.draws.public_certificate).
+    """
     task = draw.task
     drawn = draw.drawn_at is not None
     pool = db.session.execute(select(DrawPoolEntry.uscc, DrawPoolEntry.stratum)
                               .where(DrawPoolEntry.draw_id == draw.id).order_by(DrawPoolEntry.uscc)).all()
     siblings = sibling_draws(draw)
-    later = [d for d in siblings if d.sequence > draw.sequence]
+    later = successors(siblings).get(draw.id)
     earlier = [d for d in siblings if d.sequence < draw.sequence]
     # Substitutes are appended after the algorithm's assignments, so positions tell them apart.
     per_entity = sum(int(v) for v in (draw.inspectors_per_target or {}).values())
@@ -468,15 +542,21 @@ def certificate(draw) -> dict:
                              "replaced": a.replaced_at is not None} for a in as_drawn],
         })
     sel_uscc = {sel.id: sel.uscc for sel in draw.selections}
+    snapshot = draw.snapshot or {}
     return {
         "algorithm": draw.algorithm,
         "draw_id": draw.id,
         "task": task.code,
         "task_title": task.title,
         "sequence": draw.sequence,
+        "status": "drawn" if drawn else "locked",
         "reason": draw.reason,
         "supersedes": [d.id for d in earlier],
-        "superseded_by": later[0].id if later else None,
+        "superseded_by": later.id if later else None,
+        "superseded_by_sequence": later.sequence if later else None,
+        "superseded_reason": later.reason if later else None,
+        "scope": snapshot.get("scope"),
+        "stratify_by": snapshot.get("stratify_by"),
         "pool": [{"uscc": u, "stratum": s} for u, s in pool],
         "pool_size": len(pool),
         "pool_hash": draw.pool_hash,
@@ -500,6 +580,8 @@ def certificate(draw) -> dict:
                           "current_inspectors applies the substitutions listed in `substitutions`",
             "eligible": "per department code, the licence numbers eligible for that entity "
                         "(active, specialties cover the task's items, no declared conflict), sorted",
+            "scope": "scope and stratify_by as recorded when the pool was locked (null: not recorded, "
+                     "draws locked before snapshots existed; the pool itself is authoritative)",
             "times": "ISO 8601, UTC",
         },
     }
@@ -518,7 +600,7 @@ def verify_draw(draw) -> list[str]:
 class WhyDrawn:
     draw: Draw
     task: Task
-    scope: list
+    scope: list  # the draw's own scope snapshot, described (describe_scope)
     stratum: str
     ratio: str | None
     count: int | None
@@ -526,35 +608,46 @@ class WhyDrawn:
     drawn: int
     rank: int  # key rank within the stratum, 1 = smallest key
     key: str
-    superseded: bool
+    superseded_by: Draw | None  # the next public draw of the task, if any
+
+    @property
+    def superseded(self) -> bool:
+        return self.superseded_by is not None
+
+
+def public_successors(task_ids, now) -> dict[int, Draw]:
+    """successors() among the public draws of these tasks only: a draw the public cannot see
+    never marks another as superseded ("why was I drawn" counts only public draws)."""
+    if not task_ids:
+        return {}
+    public = db.session.execute(select(Draw).where(Draw.task_id.in_(task_ids), public_clause("draw", now))).scalars()
+    return successors([d for d in public if public_state("draw", d, now).is_visible])
 
 
 def why_drawn(entity, now=None) -> list[WhyDrawn]:
-    """For each public draw that selected `entity`: task, scope, stratum, ratio, key rank, certificate.
+    """For each public draw that selected `entity`: task, scope and stratum as the draw recorded
+    them at lock, ratio, key rank and certificate; whether a later public draw replaced it.
 
-    One query: the key rank within the stratum and "has a later draw" are correlated subqueries.
+    One query for the selections (the key rank within the stratum is a correlated subquery),
+    one for the public draws of those tasks.
     """
     now = now or clock.now()
     peer = aliased(DrawSelection)
-    later_draw = aliased(Draw)
     rank = (select(func.count()).select_from(peer)
             .where(peer.draw_id == DrawSelection.draw_id, peer.stratum == DrawSelection.stratum,
                    peer.key <= DrawSelection.key).scalar_subquery())
-    later = (select(func.count()).select_from(later_draw)
-             .where(later_draw.task_id == Draw.task_id, later_draw.sequence > Draw.sequence,
-                    later_draw.drawn_at.is_not(None)).scalar_subquery())
-    rows = db.session.execute(
-        select(DrawSelection, Draw, rank, later).join(Draw, DrawSelection.draw_id == Draw.id)
+    rows = [(sel, draw, key_rank) for sel, draw, key_rank in db.session.execute(
+        select(DrawSelection, Draw, rank).join(Draw, DrawSelection.draw_id == Draw.id)
         .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))
         .options(selectinload(Draw.strata), joinedload(Draw.task))
         .order_by(Draw.drawn_at.desc(), Draw.id.desc())).all()
+        if public_state("draw", draw, now).is_visible]
+    later = public_successors({draw.task_id for _, draw, _ in rows}, now)
     out = []
-    for sel, draw, key_rank, later_count in rows:
-        if not public_state("draw", draw, now).is_visible:
-            continue
+    for sel, draw, key_rank in rows:
         stratum = next((s for s in draw.strata if s.stratum == sel.stratum), None)
-        out.append(WhyDrawn(draw, draw.task, describe_scope(draw.task), sel.stratum,
+        out.append(WhyDrawn(draw, draw.task, describe_scope(draw.snapshot), sel.stratum,
                             stratum.ratio if stratum else None, stratum.count if stratum else None,
                             stratum.population if stratum else 0, stratum.drawn if stratum else 0,
-                            key_rank, sel.key, bool(later_count)))
+                            key_rank, sel.key, later.get(draw.id)))
     return out

@@ -17,7 +17,7 @@ KINDS = ("item", "plan", "task", "draw", "result", "penalty")
 WITHHOLD_REASONS = ("国家秘密", "商业秘密", "个人隐私", "当事人为未成年人", "其他法定情形")
 
 _SKIP_COLUMNS = {"status", "published_at", "withheld", "withheld_reason", "withdrawn_at", "withdrawal_reason",
-                 "corrected_at", "version", "created_at", "updated_at", "results_published_at"}
+                 "corrected_at", "version", "created_at", "updated_at", "results_complete_at"}
 
 
 class LifecycleError(ValueError):
@@ -80,7 +80,10 @@ def _check_kind(kind: str):
 
 
 def publish(kind: str, record, actor=None, at: datetime | None = None):
-    """Make a draft public from `at` (default now). Publishing a result opens its task's surprise embargo."""
+    """Make a draft public from `at` (default now).
+
+    Publishing the last missing result of a surprise task lifts its embargo (portal.embargo
+    recomputes it at commit, whatever the write path)."""
     _check_kind(kind)
     if record.withheld:
         raise LifecycleError("该记录已决定不予公开，不能发布。")
@@ -93,13 +96,6 @@ def publish(kind: str, record, actor=None, at: datetime | None = None):
     when = at or clock.now()
     record.status = Status.PUBLISHED
     record.published_at = when
-    if kind == "result":
-        task = record.task
-        if task.results_published_at is None or task.results_published_at > when:
-            task.results_published_at = when
-            journal.record("results_first_published", "task", task.id, actor=actor,
-                           after={"results_published_at": when}, department_id=task.department_id,
-                           summary=f"任务 {task.code} 首次公开检查结果")
     journal.record("publish", kind, record.id, actor=actor, before=before, after=state_of(record),
                    department_id=department_of(kind, record), summary=f"发布{KIND_LABELS[kind]} {_label(kind, record)}")
     return record

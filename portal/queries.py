@@ -17,7 +17,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from .domain.dates import parse_date
-from .domain.visibility import PublicState, Visibility, public_state
+from .draw_service import public_successors
+from .domain.visibility import PublicState, Visibility, public_state, task_named_beside_result
 from .extensions import db
 from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelection, Entity, EntityType, Inspector,
                      Penalty, PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding,
@@ -266,11 +267,11 @@ def iter_results(f: Filters, now: datetime):
             departments.update({d.id: (d.code, d.name) for d in db.session.execute(
                 select(Department).where(Department.id.in_(missing))).scalars()})
         for row in batch:
-            code, title, items, public = tasks[row.task_id]
+            code, title, items, public, named = tasks[row.task_id]
             dept_code, dept_name = departments[row.department_id]
             yield {
                 "id": row.id, "url": f"/results/{row.id}",
-                "task_code": code if public else None, "task_title": title if public else None,
+                "task_code": code if public else None, "task_title": title if named else None,
                 "department_code": dept_code, "department": dept_name,
                 "uscc": row.uscc, "entity_name": row.name, "entity_type": _enum_value(row.entity_type),
                 "region_code": row.region_code, "check_items": items if public else [],
@@ -289,7 +290,7 @@ def _cache_tasks(cache: dict, task_ids, now: datetime) -> None:
     for task in db.session.execute(select(Task).where(Task.id.in_(task_ids))
                                    .options(selectinload(Task.items).selectinload(CheckItem.versions))).scalars():
         cache[task.id] = (task.code, task.title, [item.name for item in task.items],
-                          public_state("task", task, now).is_visible)
+                          public_state("task", task, now).is_visible, task_named_beside_result(task, now))
 
 
 def _iso(value):
@@ -527,9 +528,10 @@ def list_tasks(f: Filters, now: datetime, paging: Paging) -> Page:
 
 @dataclass
 class TaskDraws:
-    current: object | None  # the latest public draw
-    superseded: list  # earlier public draws (redraws keep them visible)
+    current: object | None  # the latest public draw, when it has been performed
+    superseded: list  # earlier public draws (a redraw keeps them visible)
     withdrawn: list  # tombstoned draws
+    locked: list = field(default_factory=list)  # the latest public draw while it is locked, not yet drawn
 
 
 def task_draws(task, now: datetime) -> TaskDraws:
@@ -546,8 +548,10 @@ def task_draws(task, now: datetime) -> TaskDraws:
         elif state.is_tombstone:
             d.public_state = state
             withdrawn.append(d)
-    current = visible[-1] if visible else None
-    return TaskDraws(current, visible[:-1], withdrawn)
+    latest = visible[-1] if visible else None
+    if latest is not None and latest.drawn_at is None:
+        return TaskDraws(None, visible[:-1], withdrawn, [latest])
+    return TaskDraws(latest, visible[:-1], withdrawn)
 
 
 def task_results(task, now: datetime) -> list:
@@ -626,13 +630,13 @@ def get_entity(uscc: str, now: datetime) -> EntityProfile | None:
         select(Penalty).where(Penalty.entity_id == entity.id, public_clause("penalty", now))
         .options(joinedload(Penalty.department), selectinload(Penalty.category_rows))
         .order_by(Penalty.decision_date.desc(), Penalty.id.desc())).scalars())
-    # A selection in a draw that a later public redraw replaced stays listed, marked as such.
-    task_ids = {sel.draw.task_id for sel in selections}
-    latest = dict(db.session.execute(
-        select(Draw.task_id, func.max(Draw.sequence)).where(Draw.task_id.in_(task_ids), public_clause("draw", now))
-        .group_by(Draw.task_id)).all()) if task_ids else {}
+    # A selection in a draw that a later public draw replaced stays listed, marked as such
+    # (only public draws count: draw_service.public_successors).
+    selections = [sel for sel in selections if public_state("draw", sel.draw, now).is_visible]
+    later = public_successors({sel.draw.task_id for sel in selections}, now)
     for sel in selections:
-        sel.superseded = sel.draw.sequence < latest.get(sel.draw.task_id, sel.draw.sequence)
+        sel.superseded_by = later.get(sel.draw_id)
+        sel.superseded = sel.superseded_by is not None
     for r in results:  # a withheld or embargoed task is never named, even beside a public result
         r.task_public = public_state("task", r.task, now).is_visible
     return EntityProfile(entity, selections, results, penalties)

@@ -57,7 +57,7 @@ from whoosh.reading import TermNotFound
 
 from .database import _immediate
 from .domain.dates import china_midnight
-from .domain.visibility import public_state
+from .domain.visibility import embargo_lifts_at, public_state
 from .extensions import db
 from .models import CheckItem, Department, Draw, Entity, Penalty, Plan, Result, SearchChange, Status, Task
 from .visibility_sql import public_clause
@@ -297,9 +297,7 @@ def _window(kind: str, record) -> tuple[int, int] | None:
         return None
     start, end = win
     if kind == "task" and record.surprise:
-        if record.results_published_at is None:
-            return None
-        start = max(start, _ts(record.results_published_at))
+        start = max(start, _ts(embargo_lifts_at(record)))  # the surprise-task embargo (domain.visibility)
     if kind == "penalty":
         if record.publicity_end is None:
             return None

@@ -48,10 +48,27 @@ def lifecycle_clause(model, now: datetime):
     )
 
 
+def embargo_lifted_clause(now: datetime):
+    """domain.visibility.surprise_embargo_lifted: not a surprise task, its period has ended
+    (China date), or every target of its current draw has a published result."""
+    return or_(Task.surprise.is_(False), Task.period_end < china_date(now),
+               and_(Task.results_complete_at.is_not(None), Task.results_complete_at <= now))
+
+
 def task_clause(now: datetime):
-    return and_(lifecycle_clause(Task, now),
-                or_(Task.surprise.is_(False), and_(Task.results_published_at.is_not(None),
-                                                   Task.results_published_at <= now)))
+    return and_(lifecycle_clause(Task, now), embargo_lifted_clause(now))
+
+
+def has_been_published_clause():
+    """domain.visibility.has_been_published for results (no clock: a scheduled publication counts
+    with its own moment, which results_complete_at then carries)."""
+    return and_(Result.published_at.is_not(None), Result.withheld.is_(False),
+                Result.status.in_((Status.PUBLISHED, Status.WITHDRAWN)))
+
+
+def current_draw_clause():
+    """domain.visibility.counts_as_current_draw."""
+    return and_(Draw.drawn_at.is_not(None), Draw.withheld.is_(False), Draw.status == Status.PUBLISHED)
 
 
 def public_clause(kind: str, now: datetime):
@@ -60,8 +77,8 @@ def public_clause(kind: str, now: datetime):
     if kind == "task":
         return task_clause(now)
     if kind == "draw":
-        return and_(lifecycle_clause(Draw, now), Draw.drawn_at.is_not(None),
-                    Draw.task_id.in_(select(Task.id).where(task_clause(now))))
+        # Public from the lock (pool_hash, commitment), with its task (SPEC §5 item 7).
+        return and_(lifecycle_clause(Draw, now), Draw.task_id.in_(select(Task.id).where(task_clause(now))))
     if kind == "penalty":
         today = china_date(now)
         return and_(lifecycle_clause(Penalty, now), Penalty.publicity_end.is_not(None),

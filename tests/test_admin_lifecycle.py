@@ -7,6 +7,7 @@ def test_publish_correct_withdraw_withhold_seen_publicly(app, db, client, login,
     dept = f.department()
     task = f.task(dept, surprise=True)
     ent, ent2 = f.entity(), f.entity()
+    f.draw(task, [ent, ent2])
     draft = f.result(task, ent, publish=False, remark="草稿说明")
     other = f.result(task, ent2, publish=False, remark="另一条")
     login(client, f.user("clerk", dept))
@@ -15,7 +16,8 @@ def test_publish_correct_withdraw_withhold_seen_publicly(app, db, client, login,
     assert client.post(f"/admin/results/{draft.id}/publish", data={"csrf_token": csrf_token(client)}).status_code == 303
     page = client.get(f"/results/{draft.id}")
     assert page.status_code == 200 and "草稿说明" in page.get_data(as_text=True)
-    assert client.get(f"/tasks/{task.code}").status_code == 200  # embargo lifted by the first published result
+    # One of the two drawn targets published: the result stands alone, the surprise task stays hidden (SPEC §3).
+    assert client.get(f"/tasks/{task.code}").status_code == 404
     # Correction: new text public, old version kept.
     form = dict(task_id=task.id, entity_uscc=ent.uscc, formed_date="2025-05-10", conclusions=["C01"],
                 remark="更正后的说明", correction_reason="笔误", csrf_token=csrf_token(client))
@@ -34,4 +36,7 @@ def test_publish_correct_withdraw_withhold_seen_publicly(app, db, client, login,
                     follow_redirects=True)
     assert "不予公开" in r.get_data(as_text=True)
     assert client.get(f"/results/{other.id}").status_code == 404
+    assert client.get(f"/tasks/{task.code}").status_code == 404  # a withheld result never lifts the embargo
+    set_now("2025-06-30T16:00:00+00:00")  # 2025-07-01 00:00 in China: the task's period has ended
+    assert client.get(f"/tasks/{task.code}").status_code == 200
     assert "商业秘密" not in client.get("/results").get_data(as_text=True)

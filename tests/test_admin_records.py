@@ -17,6 +17,7 @@ def test_clerk_creates_result_draft_then_publishes(app, db, client, login, csrf_
     clerk = f.user("clerk", dept)
     task = f.task(dept, surprise=True)
     ent = f.entity()
+    f.draw(task, [ent])
     insp = f.inspector(dept)
     login(client, clerk)
     r = client.post("/admin/results/new", data=_form(client, csrf_token, task_id=task.id, entity_uscc=ent.uscc,
@@ -33,9 +34,10 @@ def test_clerk_creates_result_draft_then_publishes(app, db, client, login, csrf_
     db.session.expire_all()
     result = db.session.get(Result, result.id)
     assert result.status is Status.PUBLISHED and result.published_at is not None
-    assert result.task.results_published_at == result.published_at
+    # Its only drawn target now has a published result: the surprise task's embargo lifts at that moment.
+    assert result.task.results_complete_at == result.published_at
     actions = db.session.execute(select(AuditEvent.action).order_by(AuditEvent.id)).scalars().all()
-    assert actions[-3:] == ["create", "results_first_published", "publish"]
+    assert actions[-2:] == ["create", "publish"]
 
 
 def test_result_validation_messages_keep_values(app, db, client, login, csrf_token):

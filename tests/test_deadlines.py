@@ -59,7 +59,7 @@ def test_each_kind_starts_its_clock_on_its_own_event(app, db, set_now):
     set_now(china_now(date(2026, 1, 5)))
     dept = f.department()
     p = f.plan(dept, approval=date(2025, 9, 30), publish=False)
-    t = f.task(dept, plan=p, publish=False)
+    t = f.task(dept, plan=p, publish=False, created_at=at_china(date(2025, 9, 1)))  # drafted before approval
     dr = f.draw(t, [f.entity()], drawn_at=at_china(date(2025, 10, 4)), publish=False)
     assert deadlines.disclosure("plan", p).due_date == date(2025, 10, 21)  # 10 working days
     assert deadlines.disclosure("task", t).due_date == date(2025, 10, 21)  # with its plan
@@ -71,19 +71,79 @@ def test_each_kind_starts_its_clock_on_its_own_event(app, db, set_now):
     assert deadlines.disclosure("task", temp).due_date == date(2025, 10, 21)  # with its list
 
 
-def test_surprise_task_list_is_due_with_its_results(app, db, set_now):
-    set_now(china_now(date(2026, 1, 5)))
+@pytest.mark.parametrize("created, start, event, due", [
+    (at_china(date(2025, 9, 1)), date(2025, 9, 30), "plan_approved", date(2025, 10, 21)),  # drafted with the plan
+    (at_china(date(2025, 9, 30)), date(2025, 9, 30), "plan_approved", date(2025, 10, 21)),
+    (at_china(date(2025, 10, 20)), date(2025, 10, 20), "task_created", date(2025, 11, 3)),  # added later
+    # 16:30 UTC on 10-20 is 00:30 on 10-21 in China: the creation date is a China date.
+    (datetime(2025, 10, 20, 16, 30, tzinfo=timezone.utc), date(2025, 10, 21), "task_created", date(2025, 11, 4)),
+])
+def test_a_task_added_to_a_plan_later_starts_its_clock_at_its_creation(app, db, set_now, created, start, event, due):
+    set_now(china_now(date(2025, 12, 1)))
     dept = f.department()
-    t = f.task(dept, surprise=True)
-    dr = f.draw(t, [f.entity(), f.entity()], drawn_at=at_china(date(2025, 9, 1)))
-    # Drawn long ago, but not late: a surprise list is due with its results.
-    assert deadlines.disclosure("draw", dr).due_date is None
-    f.result(t, dr.selections[0].entity, formed=date(2025, 9, 30), publish=False)
-    d = deadlines.disclosure("draw", dr)
-    assert d.due_date == date(2025, 11, 4) and d.on_time is None  # embargo not lifted yet
-    t.results_published_at = at_china(date(2025, 11, 3))
-    d = deadlines.disclosure("draw", dr)
-    assert (d.published_on, d.on_time) == (date(2025, 11, 3), True)
+    p = f.plan(dept, approval=date(2025, 9, 30))
+    t = f.task(dept, plan=p, created_at=created, publish=False)
+    f.published(t, at_china(date(2025, 10, 30)))
+    d = deadlines.disclosure("task", t)
+    assert (d.start_date, d.start_event, d.due_date) == (start, event, due)
+    assert d.on_time is (date(2025, 10, 30) <= due)
+
+
+def test_a_late_added_task_page_says_when_its_clock_started(app, db, client, set_now):
+    set_now(china_now(date(2025, 12, 1)))
+    dept = f.department()
+    p = f.plan(dept, approval=date(2025, 9, 30))
+    t = f.task(dept, plan=p, created_at=at_china(date(2025, 10, 20)), publish=False)
+    f.published(t, at_china(date(2025, 10, 30)))
+    db.session.commit()
+    html = client.get(f"/tasks/{t.code}").get_data(as_text=True)
+    assert "自任务加入计划（创建）日期 2025-10-20 起 10 个工作日内公示，应公示日期 2025-11-03" in html
+    assert client.get(f"/tasks/{t.code}.json").get_json()["disclosure"] == {
+        "start_date": "2025-10-20", "working_days": 10, "due_date": "2025-11-03", "provisional": False,
+        "published_on": "2025-10-30", "on_time": True, "late_working_days": 0}
+
+
+def test_surprise_task_and_list_are_due_when_the_embargo_lifts_never_from_unpublished_results(
+        app, db, client, set_now):
+    from portal import lifecycle
+    from portal.models import Result
+
+    set_now(china_now(date(2025, 11, 5)))
+    dept = f.department()
+    t = f.task(dept, surprise=True, period=(date(2025, 9, 1), date(2025, 12, 31)), publish=False)
+    f.published(t, at_china(date(2025, 9, 1)))
+    first, second = f.entity(), f.entity()
+    dr = f.draw(t, [first, second], drawn_at=at_china(date(2025, 9, 1)))
+    draft = f.result(t, first, formed=date(2025, 9, 30), publish=False)
+    db.session.commit()
+    # Only an unpublished result exists: nothing is derived from it. Until the embargo lifts the task
+    # and its list are not public; the back office sees the latest they can lift (the period's end).
+    for kind, record in (("task", t), ("draw", dr)):
+        d = deadlines.disclosure(kind, record)
+        assert (d.due_date, d.start_event, d.published_on, d.on_time) == (date(2026, 1, 1), "embargo_lifted",
+                                                                          None, None), kind
+    assert client.get(f"/tasks/{t.code}.json").status_code == 404
+    assert client.get(f"/draws/{dr.id}.json").status_code == 404
+
+    later = f.result(t, second, formed=date(2025, 10, 9), publish=False)
+    db.session.commit()
+    with write_transaction():
+        lifecycle.publish("result", db.session.get(Result, draft.id), at=at_china(date(2025, 11, 3)))
+    with write_transaction():
+        lifecycle.publish("result", db.session.get(Result, later.id), at=at_china(date(2025, 11, 10)))
+    set_now(china_now(date(2025, 11, 7)))  # one of two published: still under embargo
+    assert deadlines.disclosure("draw", dr).published_on is None
+    assert client.get(f"/draws/{dr.id}.json").status_code == 404
+    # The published result is public on its own, with its own clock (formed 09-30 → due 11-04).
+    own = client.get(f"/results/{draft.id}.json").get_json()["disclosure"]
+    assert (own["due_date"], own["on_time"]) == ("2025-11-04", True)
+
+    set_now(china_now(date(2025, 11, 12)))  # the last result became public on 11-10: the embargo lifted then
+    for kind, record in (("task", db.session.get(type(t), t.id)), ("draw", db.session.get(type(dr), dr.id))):
+        d = deadlines.disclosure(kind, record)
+        assert (d.due_date, d.published_on, d.on_time, d.late_days) == (date(2025, 11, 10), date(2025, 11, 10),
+                                                                         True, 0), kind
+    assert client.get(f"/tasks/{t.code}.json").get_json()["disclosure"]["due_date"] == "2025-11-10"
 
 
 def test_beyond_holiday_data_the_due_date_is_provisional(app, db, set_now):
@@ -336,7 +396,8 @@ def test_public_detail_pages_show_due_date_and_verdict(app, db, client, set_now)
     set_now(china_now(date(2025, 12, 1)))
     dept = f.department()
     p = f.published(f.plan(dept, approval=date(2025, 9, 30)), at_china(date(2025, 10, 21)))  # day 10: on time
-    t = f.published(f.task(dept, plan=p), at_china(date(2025, 10, 23)))  # 2 working days late
+    t = f.published(f.task(dept, plan=p, created_at=at_china(date(2025, 9, 1))),  # drafted with the plan
+                    at_china(date(2025, 10, 23)))  # 2 working days late
     f.draw(t, [f.entity()], drawn_at=at_china(date(2025, 10, 9)), )  # factories publish at drawn_at: on time
     r = f.result(t, f.entity(), formed=date(2025, 9, 30), at=at_china(date(2025, 11, 6)))  # 2 days late
     pen = f.penalty(dept, f.entity(), decided=date(2025, 9, 30), at=at_china(date(2025, 10, 16)),

@@ -85,7 +85,7 @@ def test_small_demo_plans_tasks_and_draws_verify(demo):
                                .having(func.count() > 1)).scalars().all()
     assert joint
     surprise = [t for t in tasks if t.surprise]
-    assert {t.results_published_at is None for t in surprise} == {True, False}
+    assert {public_state("task", t, NOW).is_visible for t in surprise} == {True, False}  # lifted and embargoed
     for t in tasks:
         assert len(t.code) == 18 and t.code.startswith("411421")
     from portal.draw_service import certificate
@@ -142,9 +142,21 @@ def test_small_demo_results_and_penalties_special_cases(demo):
 
 def test_small_demo_visibility_of_special_tasks(demo):
     db = demo
+    from portal import embargo
+
     tasks = db.session.execute(select(Task).where(Task.surprise.is_(True))).scalars().all()
-    states = {t.results_published_at is not None: public_state("task", t, NOW).visibility for t in tasks}
+    # The demo's bulk load computed the embargo column as the write paths would.
+    assert embargo.compute([t.id for t in tasks]) == {t.id: t.results_complete_at for t in tasks}
+    states = {t.period_end < AS_OF: public_state("task", t, NOW).visibility for t in tasks}
     assert states == {True: Visibility.VISIBLE, False: Visibility.HIDDEN}
+    # The embargoed one has a result public on its own (SPEC §3), its task and list still hidden.
+    embargoed = next(t for t in tasks if t.period_end >= AS_OF)
+    alone = [r for r in db.session.execute(select(Result).where(Result.task_id == embargoed.id)).scalars()
+             if public_state("result", r, NOW).is_visible]
+    assert len(alone) == 1 and embargoed.results_complete_at is None
+    # Every draw is public from its lock (no unpublished performed draw).
+    assert all(d.status.value == "published" and d.published_at == d.locked_at
+               for d in db.session.execute(select(Draw)).scalars())
     for r in db.session.execute(select(Result).where(Result.withheld.is_(True))).scalars():
         assert public_state("result", r, NOW).visibility is Visibility.HIDDEN
 

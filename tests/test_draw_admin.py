@@ -69,10 +69,12 @@ def test_clerk_locks_draws_publishes_and_substitutes(db, client, login):
     draw = db.session.get(Draw, draw.id)
     assert draw.drawn_at is not None and len(draw.selections) == 5
     assert [w.name for w in draw.witnesses] == ["张三"]
-
-    client.post(f"/admin/draws/{draw.id}/publish", data={"csrf_token": token})
-    db.session.expire_all()
-    assert db.session.get(Draw, draw.id).published_at is not None
+    # Performed means published: no publish step, no "未公示" state, the certificate is public at once.
+    assert draw.status.value == "published" and draw.published_at == draw.locked_at
+    page = client.get(f"/admin/tasks/{task.id}/draw").get_data(as_text=True)
+    assert "已抽取并公示" in page and "publish-button" not in page and "已抽取，未公示" not in page
+    assert client.post(f"/admin/draws/{draw.id}/publish", data={"csrf_token": token}).status_code == 404
+    assert client.application.test_client().get(f"/draws/{draw.id}").status_code == 200  # anonymous
 
     sel = db.session.execute(select(DrawSelection).where(DrawSelection.draw_id == draw.id)).scalars().first()
     old = sel.assignments[0].licence_no

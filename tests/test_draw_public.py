@@ -4,7 +4,7 @@ import json
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime
 from html import unescape
 
 import draw_reference
@@ -29,7 +29,6 @@ def _public_draw(db, set_now, surprise=False, n_entities=30, id_card="4101011990
     db.session.commit()
     d = draw_service.lock(task, clerk)
     d = draw_service.perform(d, "20250601-双色球-03 07 12 19 25 31+09", [("赵见证", "纪检组")], clerk)
-    d = draw_service.publish(d, clerk)
     return dept, entities, task, clerk, d
 
 
@@ -73,31 +72,72 @@ def test_script_shown_on_the_page_verifies_the_json(db, client, set_now, tmp_pat
     assert "commitment False" in out.stdout
 
 
-def test_unpublished_locked_and_surprise_draws_are_hidden(db, client, set_now):
+def test_a_surprise_tasks_draws_stay_hidden_until_every_target_has_a_published_result(db, client, set_now):
+    from portal import lifecycle
+    from portal.database import write_transaction
+    from portal.models import Result
+
     dept, entities, task, clerk, d = _public_draw(db, set_now, surprise=True)
-    assert client.get(f"/draws/{d.id}").status_code == 404
-    assert client.get(f"/draws/{d.id}.json").status_code == 404
-    assert client.get(f"/draws/{d.id}/pool.txt").status_code == 404
-    # results published → the embargo lifts
-    task = db.session.get(type(task), task.id)
-    task.results_published_at = datetime(2025, 6, 9, tzinfo=timezone.utc)
+    for url in (f"/draws/{d.id}", f"/draws/{d.id}.json", f"/draws/{d.id}/pool.txt", f"/tasks/{task.code}"):
+        assert client.get(url).status_code == 404, url
+    targets = [s.entity for s in d.selections]
+    results = [f.result(task, e, formed=date(2025, 6, 5), publish=False) for e in targets]
     db.session.commit()
-    assert client.get(f"/draws/{d.id}").status_code == 200
-    locked = draw_service.lock(task, clerk, reason="复核需要")
-    assert client.get(f"/draws/{locked.id}").status_code == 404  # never drawn, never public
+    ids = [r.id for r in results]
+    for n, result_id in enumerate(ids, 1):
+        with write_transaction():
+            lifecycle.publish("result", db.session.get(Result, result_id), actor=clerk)
+        expected = 200 if n == len(ids) else 404  # the last one lifts the embargo
+        assert client.get(f"/draws/{d.id}").status_code == expected, n
+        assert client.get(f"/tasks/{task.code}").status_code == expected, n
     assert client.get("/draws/999999").status_code == 404
+
+
+def test_a_locked_draw_is_public_at_once_with_its_hashes_and_pool(db, client, set_now):
+    set_now(NOW)
+    dept = f.department(code="SCJG")
+    entities = [f.entity(risk=RiskClass.D) for _ in range(6)]
+    task = f.task(dept, strata=[{"stratum": "D", "count": 2}], inspectors_per_target={"SCJG": 1})
+    f.inspector(dept)
+    clerk = f.user("clerk", department=dept)
+    db.session.commit()
+    locked = draw_service.lock(task, clerk)
+    page = client.get(f"/draws/{locked.id}")
+    assert page.status_code == 200
+    html = unescape(page.get_data(as_text=True))
+    assert "尚未抽取" in html and locked.pool_hash in html and locked.commitment in html
+    assert locked.nonce not in html and 'id="draw-selected"' not in html
+    cert = client.get(f"/draws/{locked.id}.json").get_json()
+    assert (cert["status"], cert["nonce"], cert["seed"], cert["selected"]) == ("locked", None, None, [])
+    assert cert["commitment"] == locked.commitment and len(cert["pool"]) == 6
+    pool = client.get(f"/draws/{locked.id}/pool.txt")
+    assert hashlib.sha256(pool.data).hexdigest() == locked.pool_hash
+    task_page = unescape(client.get(f"/tasks/{task.code}").get_data(as_text=True))
+    assert locked.pool_hash in task_page and locked.commitment in task_page and "待见证人在场抽取" in task_page
+    listed = client.get(f"/tasks/{task.code}.json").get_json()["draws"]
+    assert [(x["sequence"], x["status"], x["pool_hash"], x["commitment"]) for x in listed] == [
+        (1, "locked", locked.pool_hash, locked.commitment)]
+    assert all(e.uscc not in client.get(f"/entities/{e.uscc}").get_data(as_text=True).split("被抽中的抽查任务")[1]
+               .split("检查结果")[0] for e in entities)  # nobody is drawn yet
 
 
 def test_redraw_keeps_both_visible_with_notices(db, client, set_now):
     dept, entities, task, clerk, first = _public_draw(db, set_now)
     second = draw_service.lock(task, clerk, reason="候选名单遗漏新登记主体")
-    second = draw_service.publish(draw_service.perform(second, "x", ["钱见证"], clerk), clerk)
+    second = draw_service.perform(second, "x", ["钱见证"], clerk)
     old = client.get(f"/draws/{first.id}").get_data(as_text=True)
-    assert "本次抽取已被重新抽取取代" in old and "候选名单遗漏新登记主体" in old
+    assert "已被第 2 次抽取取代" in old and "候选名单遗漏新登记主体" in old
     assert f"/draws/{second.id}" in old
     new = client.get(f"/draws/{second.id}").get_data(as_text=True)
     assert "第 2 次抽取" in new and "候选名单遗漏新登记主体" in new and f"/draws/{first.id}" in new
-    assert client.get(f"/draws/{first.id}.json").get_json()["superseded_by"] == second.id
+    cert = client.get(f"/draws/{first.id}.json").get_json()
+    assert (cert["superseded_by"], cert["superseded_by_sequence"], cert["superseded_reason"]) == (
+        second.id, 2, "候选名单遗漏新登记主体")
+    task_page = client.get(f"/tasks/{task.code}").get_data(as_text=True)
+    assert "已被第 2 次抽取取代，原因：候选名单遗漏新登记主体" in task_page
+    listed = client.get(f"/tasks/{task.code}.json").get_json()["draws"]
+    assert [(x["sequence"], x["status"], x["superseded_by"]) for x in listed] == [
+        (1, "drawn", {"id": second.id, "sequence": 2, "reason": "候选名单遗漏新登记主体"}), (2, "drawn", None)]
 
 
 def test_substitution_is_public_with_actor_and_reason(db, client, set_now):

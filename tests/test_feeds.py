@@ -34,7 +34,7 @@ def data(app, db, index_dir, set_now):
     withdrawn.status, withdrawn.withdrawn_at, withdrawn.withdrawal_reason = Status.WITHDRAWN, t0 + timedelta(days=6), "错误"
     withheld = f.result(f.task(dept, title="不予公开任务", publish=False), f.entity(name="某某儿童用品店"), at=t0, withheld=True)
     expired = f.penalty(dept, ent, decision_no="民市监罚〔2024〕1号", publicity_end=date(2025, 12, 31), at=t0)
-    secret = f.task(dept, title="突击检查任务", surprise=True)
+    secret = f.task(dept, title="突击检查任务", surprise=True, period=(date(2025, 12, 1), date(2026, 3, 31)))
     db.session.commit()
     return dict(dept=dept, ent=ent, plan=plan, task=task, farm=farm, result=result, pen=pen, withdrawn=withdrawn,
                 withheld=withheld, expired=expired, secret=secret)

@@ -344,7 +344,7 @@ def test_redraw_keeps_the_superseded_draw_visible(client, world, db):
     assert data["draw"]["id"] == later.id and data["superseded_draws"][0]["id"] == world["draw"].id
     good = client.get(f"/entities/{world['good'].uscc}.json").get_json()
     assert [d["superseded"] for d in good["draws"]] == [True]
-    assert "已被重新抽取取代" in text(client.get(f"/entities/{world['good'].uscc}"))
+    assert "已被第 2 次抽取取代" in text(client.get(f"/entities/{world['good'].uscc}"))
 
 
 def test_detail_pages_show_the_disclosure_deadline(client, world):

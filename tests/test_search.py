@@ -148,8 +148,8 @@ def test_stale_index_never_shows_hidden_records(corpus, db, set_now, client):
     r1.status, r1.withdrawn_at, r1.withdrawal_reason = Status.WITHDRAWN, datetime(2026, 1, 1, tzinfo=timezone.utc), "x"
     r2.withheld = True
     p1.publicity_end = date(2025, 12, 31)  # publicity over before NOW
-    task.surprise = True  # its results are not published yet
-    task.results_published_at = None
+    task.surprise = True  # under embargo: not every drawn target has a published result, period not over
+    task.period_end = date(2026, 3, 31)
     db.session.commit()
     assert not search.is_behind()  # the index really is stale
     res = search.query("食品", per_page=50)
@@ -217,7 +217,8 @@ def test_surprise_task_appears_when_its_results_are_published(app, db, index_dir
     with write_transaction():
         dept = f.department()
         ent = f.entity(name="民权县惊雷化工有限公司")
-        task = f.task(dept, title="危险化学品突击检查", surprise=True)
+        task = f.task(dept, title="危险化学品突击检查", surprise=True, period=(date(2025, 12, 1), date(2026, 3, 31)))
+        f.draw(task, [ent])
         journal.record("publish", "task", task.id)
         result = f.result(task, ent, publish=False, remark="突击检查发现问题")
     assert search.query("危险化学品").total == 0

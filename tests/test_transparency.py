@@ -1,5 +1,5 @@
 """/transparency: audit chain head, algorithm, and fairness counted over public draws only."""
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import factories as f
 from sqlalchemy import select
@@ -14,7 +14,7 @@ def _world(db):
     i1 = f.inspector(dept, name="王检查", licence_no="41142100001", id_card_no="410101199001011234")
     i2 = f.inspector(dept, name="李检查", licence_no="41142100002")
     t1, t2, t3 = f.task(dept), f.task(dept), f.task(dept)
-    surprise = f.task(dept, surprise=True)
+    surprise = f.task(dept, surprise=True, period=(date(2026, 10, 1), date(2026, 12, 31)))
     when = datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc)
     f.draw(t1, [a, b], inspectors=[i1, i2], drawn_at=when)
     f.draw(t2, [a, c], inspectors=[i1], drawn_at=when)

@@ -6,7 +6,10 @@ import pytest
 from sqlalchemy import select
 
 import factories as f
-from portal.domain.visibility import TombstoneReason, Visibility, public_state
+from portal import embargo
+from portal import lifecycle as lifecycle_actions
+from portal.database import write_transaction
+from portal.domain.visibility import TombstoneReason, Visibility, embargo_lifts_at, public_state
 from portal.models import Draw, Penalty, Plan, Result, Status, Task
 from portal.visibility_sql import public_clause
 
@@ -70,6 +73,49 @@ def test_lifecycle_clause_by_clause(app, db, variant):
     assert (plan.id in sql_visible(db, "plan", Plan)) is (EXPECTED[variant] is Visibility.VISIBLE)
 
 
+def _surprise(dept, label, *, period_end=date(2025, 7, 31), targets=2, results=(), publish=True):
+    """A surprise task with one performed draw of `targets` entities; `results` gives, per target in
+    order, None (no result) or a lifecycle variant for that target's result."""
+    task = f.task(dept, surprise=True, title=f"突击{label}", publish=publish,
+                  period=(date(2025, 4, 1), period_end))
+    ents = [f.entity() for _ in range(targets)]
+    f.draw(task, ents)
+    for ent, variant in zip(ents, results):
+        if variant is not None:
+            lifecycle(f.result(task, ent, publish=False), variant)
+    return task
+
+
+# label → (how to build, visible at NOW?) — NOW is 2025-07-01 10:00 China time.
+SURPRISE_CASES = {
+    "no_draw": (lambda d: f.task(d, surprise=True, period=(date(2025, 4, 1), date(2025, 7, 31))), False),
+    "one_of_two_published": (lambda d: _surprise(d, "1/2", results=("published", None)), False),
+    "all_published": (lambda d: _surprise(d, "2/2", results=("published", "published")), True),
+    "all_published_at_now": (lambda d: _surprise(d, "now", results=("published", "published_at_now")), True),
+    "last_scheduled_later": (lambda d: _surprise(d, "later", results=("published", "future")), False),
+    "one_draft": (lambda d: _surprise(d, "draft", results=("published", "draft_with_date")), False),
+    "one_withheld": (lambda d: _surprise(d, "withheld", results=("published", "withheld")), False),
+    "one_withdrawn_after_publication": (lambda d: _surprise(d, "withdrawn", results=("published", "withdrawn")),
+                                        True),
+    "period_ended_yesterday": (lambda d: _surprise(d, "ended", period_end=date(2025, 6, 30)), True),
+    "period_ends_today": (lambda d: _surprise(d, "today", period_end=date(2025, 7, 1)), False),
+    "empty_draw": (lambda d: _surprise(d, "empty", targets=0), False),
+    "draft_task_all_published": (lambda d: _surprise(d, "draft task", targets=1, results=("published",), publish=False), False),
+}
+
+
+def _redrawn_surprise(dept, withdraw_second):
+    """Draw 1's target has a published result; draw 2 (a redraw) drew someone else."""
+    task = f.task(dept, surprise=True, title="突击重抽", period=(date(2025, 4, 1), date(2025, 7, 31)))
+    first, second = f.entity(), f.entity()
+    f.draw(task, [first], sequence=1)
+    d2 = f.draw(task, [second], sequence=2)
+    f.result(task, first, at=PAST)
+    if withdraw_second:
+        lifecycle(d2, "withdrawn")
+    return task
+
+
 def test_pure_rule_and_sql_agree_on_a_matrix(app, db):
     dept = f.department()
     ent = f.entity()
@@ -82,17 +128,19 @@ def test_pure_rule_and_sql_agree_on_a_matrix(app, db):
         records["penalty"][variant] = lifecycle(f.penalty(dept, ent, publish=False), variant)
         records["item"][variant] = lifecycle(f.check_item(dept, publish=False), variant)
         records["draw"][variant] = lifecycle(f.draw(base_task, [f.entity()], publish=False, sequence=seq), variant)
-    # Surprise tasks: hidden until their results are published, then everything appears.
-    records["task"]["surprise_no_results"] = f.task(dept, surprise=True)
-    records["task"]["surprise_results_past"] = f.task(dept, surprise=True, results_published_at=PAST)
-    records["task"]["surprise_results_future"] = f.task(dept, surprise=True, results_published_at=FUTURE)
-    embargoed = records["task"]["surprise_no_results"]
-    records["draw"]["of_surprise_task"] = f.draw(embargoed, [f.entity()])
-    records["draw"]["of_lifted_surprise"] = f.draw(records["task"]["surprise_results_past"], [f.entity()])
+    # Surprise tasks: hidden until every drawn target has a published result or the period is over.
+    for label, (build, _visible) in SURPRISE_CASES.items():
+        records["task"][f"surprise_{label}"] = build(dept)
+    records["task"]["surprise_redrawn_new_target_pending"] = _redrawn_surprise(dept, withdraw_second=False)
+    records["task"]["surprise_redraw_withdrawn"] = _redrawn_surprise(dept, withdraw_second=True)
+    embargoed = records["task"]["surprise_one_of_two_published"]
+    lifted = records["task"]["surprise_all_published"]
+    records["draw"]["of_surprise_task"] = embargoed.draws[0]
+    records["draw"]["of_lifted_surprise"] = lifted.draws[0]
     records["draw"]["of_draft_task"] = f.draw(records["task"]["draft"], [f.entity()])
     records["draw"]["of_withdrawn_task"] = f.draw(records["task"]["withdrawn"], [f.entity()])
-    records["draw"]["not_drawn"] = f.draw(base_task, [f.entity()], sequence=99)
-    records["draw"]["not_drawn"].drawn_at = None
+    records["draw"]["locked_not_drawn"] = f.draw(base_task, [f.entity()], sequence=99)
+    records["draw"]["locked_not_drawn"].drawn_at = None
     # Penalties: publicity end before/on/after today, never public, credit repair.
     today = date(2025, 7, 1)
     for label, kw in {"ends_yesterday": {"publicity_end": today - timedelta(days=1)},
@@ -103,17 +151,20 @@ def test_pure_rule_and_sql_agree_on_a_matrix(app, db):
                       "repaired_today": {"credit_repair_date": today},
                       "repair_tomorrow": {"credit_repair_date": today + timedelta(days=1)}}.items():
         records["penalty"][label] = f.penalty(dept, ent, at=PAST, **kw)
-    db.session.commit()
+    db.session.commit()  # portal.embargo computes every task's results_complete_at here
     models = {"plan": Plan, "task": Task, "result": Result, "penalty": Penalty, "draw": Draw,
               "item": __import__("portal.models", fromlist=["CheckItem"]).CheckItem}
     for kind, recs in records.items():
         assert_agree(db, kind, models[kind], recs)
 
-    assert public_state("task", embargoed, NOW).visibility is Visibility.HIDDEN
-    assert public_state("task", records["task"]["surprise_results_past"], NOW).is_visible
-    assert not public_state("task", records["task"]["surprise_results_future"], NOW).is_visible
+    for label, (_build, visible) in SURPRISE_CASES.items():
+        task = records["task"][f"surprise_{label}"]
+        assert public_state("task", task, NOW).is_visible is visible, label
+    assert not public_state("task", records["task"]["surprise_redrawn_new_target_pending"], NOW).is_visible
+    assert public_state("task", records["task"]["surprise_redraw_withdrawn"], NOW).is_visible
     assert not public_state("draw", records["draw"]["of_surprise_task"], NOW).is_visible
     assert public_state("draw", records["draw"]["of_lifted_surprise"], NOW).is_visible
+    assert public_state("draw", records["draw"]["locked_not_drawn"], NOW).is_visible  # public from its lock
     pens = records["penalty"]
     assert public_state("penalty", pens["ends_today"], NOW).is_visible
     ended = public_state("penalty", pens["ends_yesterday"], NOW)
@@ -122,6 +173,29 @@ def test_pure_rule_and_sql_agree_on_a_matrix(app, db):
     repaired = public_state("penalty", pens["repaired_today"], NOW)
     assert repaired.is_tombstone and repaired.reason is TombstoneReason.CREDIT_REPAIRED
     assert public_state("penalty", pens["repair_tomorrow"], NOW).is_visible
+    # The stored embargo column is what a fresh computation from the records gives, for every task.
+    stored = dict(db.session.execute(select(Task.id, Task.results_complete_at)).all())
+    assert embargo.compute() == stored
+
+
+def test_the_embargo_lifts_at_the_latest_publication_and_at_the_end_of_the_period(app, db):
+    dept = f.department()
+    task = _surprise(dept, "时刻", results=("published", "future"))  # PAST and FUTURE
+    db.session.commit()
+    assert task.results_complete_at == FUTURE
+    assert embargo_lifts_at(task) == FUTURE
+    for moment, visible in ((FUTURE - timedelta(seconds=1), False), (FUTURE, True)):
+        assert public_state("task", task, moment).is_visible is visible
+        assert (task.id in set(db.session.execute(select(Task.id).where(public_clause("task", moment))).scalars())) \
+            is visible
+    waiting = _surprise(dept, "期满", period_end=date(2025, 7, 31), results=("published", None))
+    db.session.commit()
+    assert waiting.results_complete_at is None
+    last_minute = datetime(2025, 7, 31, 15, 59, tzinfo=timezone.utc)  # 23:59 on 07-31 in China
+    for moment, visible in ((last_minute, False), (last_minute + timedelta(minutes=1), True)):
+        assert public_state("task", waiting, moment).is_visible is visible
+        assert (waiting.id in set(db.session.execute(select(Task.id).where(public_clause("task", moment)))
+                                  .scalars())) is visible
 
 
 # ---------------------------------------------------------------- every channel
@@ -136,7 +210,8 @@ def hidden_world(app, db, set_now):
     plan = f.plan(dept, title="公开计划")
     secret_plan = lifecycle(f.plan(dept, title="不予公开计划XYZ", publish=False), "withheld")
     visible_task = f.task(dept, plan=plan, code="411421202504010001", items=[item])
-    surprise = f.task(dept, plan=plan, code="411421202505010002", title="突击检查任务XYZ", surprise=True)
+    surprise = f.task(dept, plan=plan, code="411421202505010002", title="突击检查任务XYZ", surprise=True,
+                      period=(date(2025, 5, 1), date(2025, 7, 31)))
     future_task = lifecycle(f.task(dept, plan=plan, code="411421202506010003", title="未来任务XYZ",
                                    publish=False), "future")
     inspector = f.inspector(dept, name="赵执法", licence_no="41142100777", id_card_no="411421198001011234")
@@ -195,12 +270,11 @@ def test_surprise_draw_hidden_from_entity_page_until_results_published(client, d
     body = client.get(f"/entities/{secret.uscc}").get_data(as_text=True)
     assert "411421202505010002" not in body and "赵执法" not in body
     assert client.get(f"/entities/{secret.uscc}.json").get_json()["draws"] == []
-    # Publishing the results lifts the embargo: task, list and result all appear.
+    # Publishing the (only) drawn target's result lifts the embargo: task, list and result all appear.
     task = db.session.execute(select(Task).where(Task.code == "411421202505010002")).scalar_one()
     result = db.session.execute(select(Result).where(Result.task_id == task.id)).scalar_one()
-    f.published(result, PAST)
-    task.results_published_at = PAST
-    db.session.commit()
+    with write_transaction():
+        lifecycle_actions.publish("result", db.session.get(Result, result.id), at=PAST)
     body = client.get(f"/entities/{secret.uscc}").get_data(as_text=True)
     assert "411421202505010002" in body and "赵执法" in body
     assert client.get("/tasks/411421202505010002").status_code == 200

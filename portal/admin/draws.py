@@ -1,5 +1,8 @@
 """The draw screens: scope and strata, pool preview, lock, witnesses + public entropy → draw,
-publish, redraw and inspector substitution (SPEC §5). One page per task: /admin/tasks/<id>/draw.
+redraw and inspector substitution (SPEC §5). One page per task: /admin/tasks/<id>/draw.
+
+There is no "publish" step: locking publishes the draw record (pool_hash, commitment) and
+performing it publishes the drawn list (SPEC §5 item 7, no draw-shopping).
 
 Reads: any back-office role that may read the task. Writes: admins and clerks of the
 task's (lead) department. Every write answers 303 (HX-Redirect for htmx) back to the page.
@@ -14,7 +17,7 @@ from .. import draw_service, journal
 from ..auth.access import ADMIN, CLERK, READERS, can_edit, get_scoped_or_404, require_edit, roles_required
 from ..database import write_transaction
 from ..extensions import db, htmx
-from ..models import Draw, DrawPoolEntry, DrawSelection, EntityType, Inspector, RiskClass, Task
+from ..models import Draw, DrawPoolEntry, DrawSelection, EntityType, Inspector, Result, RiskClass, Task
 from . import bp
 
 STRATUM_ROWS = 6  # rows in the strata editor (blank ones are ignored)
@@ -94,7 +97,10 @@ def _page_context(task):
                                 Inspector.active.is_(True)).order_by(Inspector.licence_no)).scalars().all()
     pool_size = db.session.execute(select(func.count(DrawPoolEntry.id)).where(
         DrawPoolEntry.draw_id == latest.id)).scalar() if latest else 0
+    result_count = db.session.execute(select(func.count(Result.id)).where(Result.task_id == task.id)).scalar()
     return {"task": task, "draws": draws, "latest": latest, "latest_pool_size": pool_size, "editable": can_edit(task),
+            "lock_refusal": draw_service.lock_refusal(task, bool(draws), bool(result_count)),
+            "result_count": result_count, "successors": draw_service.successors(draws),
             "preview": draw_service.pool_preview(task), "scope": task.scope or {},
             "strata_rows": _editor_rows(task.strata or draw_service.DEFAULT_STRATA),
             "per_target": draw_service.inspectors_per_target(task),
@@ -162,7 +168,8 @@ def task_draw_lock(task_id):
         db.session.rollback()
         flash(str(exc), "error")
         return _back(task_id, "#draw-lock")
-    flash(f"已锁定候选名单（第 {draw.sequence} 次抽取）。请向见证人出示名单哈希和承诺值。", "success")
+    public = "名单哈希和承诺值已随任务公开" if not task.surprise else "名单哈希和承诺值已记入审计链，随检查结果公开"
+    flash(f"已锁定候选名单（第 {draw.sequence} 次抽取），{public}。请向见证人出示这两个值。", "success")
     return _back(task_id, "#draw-perform")
 
 
@@ -186,21 +193,8 @@ def draw_perform(draw_id):
         db.session.rollback()
         flash(str(exc), "error")
         return _back(task.id, "#draw-perform")
-    flash("抽取完成。请核对名单后公示。", "success")
-    return _back(task.id, "#draw-result")
-
-
-@bp.post("/draws/<int:draw_id>/publish")
-@roles_required(ADMIN, CLERK)
-def draw_publish(draw_id):
-    draw, task = _draw_for_edit(draw_id)
-    try:
-        draw_service.publish(draw, current_user)
-    except draw_service.DrawError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return _back(task.id, "#draw-result")
-    flash("抽取名单已公示" + ("（突击检查任务：检查结果公示后才对公众可见）" if task.surprise else "") + "。", "success")
+    flash("抽取完成，抽取名单和抽取凭证已即时公示" + ("（突击检查任务：检查结果全部公示或检查期结束后对公众可见）"
+                                                      if task.surprise else "") + "。", "success")
     return _back(task.id, "#draw-result")
 
 

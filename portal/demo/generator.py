@@ -135,7 +135,7 @@ class Rows:
 
 
 LIFECYCLE_COLUMNS = {"status", "published_at", "withheld", "withheld_reason", "withdrawn_at", "withdrawal_reason",
-                     "corrected_at", "version", "created_at", "updated_at", "results_published_at", "id"}
+                     "corrected_at", "version", "created_at", "updated_at", "results_complete_at", "id"}
 
 
 def snapshot(row: dict) -> dict:
@@ -477,9 +477,12 @@ class DemoBuilder:
             else:
                 strata = [{"stratum": s, "ratio": ratio} for s, ratio in self.size.strata]
             plan_id = None
+            task_created = None
             if ts["plan"] is not None:
-                plan_id, _approval, plan_published = self.plan_of[ts["plan"]]
+                plan_id, approval, plan_published = self.plan_of[ts["plan"]]
                 task_published = plan_published
+                if ts["kind"] != "surprise":
+                    task_created = china_time(approval, 9)  # drafted with its plan (the clock runs from approval)
             drawn_at = china_time(draw_day, 9, 30)
             draw_published = china_time(add_weekdays(draw_day, r.randint(1, 5)), r.randint(9, 16), 30)
             if r.random() < 0.08:
@@ -489,8 +492,7 @@ class DemoBuilder:
             task = dict(plan_id=plan_id, department_id=self.dept[ts["lead"]]["id"], code=code, title=ts["title"],
                         year=ts["year"], scope=ts["scope"], stratify_by="risk_class", strata=strata,
                         period_start=ts["start"], period_end=end, surprise=ts["kind"] == "surprise",
-                        inspectors_per_target=per_target, results_published_at=None,
-                        description=self._task_description(ts))
+                        inspectors_per_target=per_target, description=self._task_description(ts))
             # Results decide when a surprise task (and its list) appear: build them before writing the task.
             task_id = self._next_id("task")
             pool = self._pool(ts["scope"])
@@ -514,24 +516,17 @@ class DemoBuilder:
             if not substitution_done and ts["kind"] == "plan" and current["selections"]:
                 substitution_done = self._substitute(current, dept_keys)
             results_first = self._results(ts, task_id, current, dept_keys, end)
+            # A draw is public from its lock (SPEC §5 item 7); a surprise task's stay hidden with the task
+            # until its embargo lifts (portal.embargo.refresh after the load).
+            for d in draws:
+                d["row"].update(lifecycle(d["row"]["locked_at"]))
             if ts["kind"] == "surprise":
-                if ts.get("results_published") and results_first:
-                    task["results_published_at"] = results_first
-                    for d in draws:
-                        d["row"].update(lifecycle(results_first))
-                    self.special["surprise_published"] += 1
-                else:
-                    task["results_published_at"] = None
-                    for d in draws:
-                        d["row"].update(lifecycle(None, created_at=d["row"]["drawn_at"]))
-                    self.special["surprise_embargoed"] += 1
-            else:
-                task["results_published_at"] = results_first
-                for d in draws:
-                    d["row"].update(lifecycle(max(draw_published, d["row"]["drawn_at"])))
+                self.special["surprise_published" if ts.get("results_published") and results_first
+                             else "surprise_embargoed"] += 1
             if ts["kind"] == "temporary":
                 task_published = draws[-1]["row"]["published_at"] or task_published
-            self.rows.add("task", id=task_id, **task, **lifecycle(task_published))
+            self.rows.add("task", id=task_id, **task, **lifecycle(task_published, **(
+                {"created_at": task_created} if task_created else {})))
             for k in dept_keys:
                 self.rows.add("task_department", task_id=task_id, department_id=self.dept[k]["id"])
             for _k, item_code in ts["items"]:
@@ -551,8 +546,8 @@ class DemoBuilder:
                             year=2026, scope=self._scope(item), stratify_by="risk_class",
                             strata=[{"stratum": s, "ratio": q} for s, q in self.size.strata], period_start=start,
                             period_end=date(2026, 12, 31), surprise=False,
-                            inspectors_per_target={lead.code: 2}, results_published_at=None,
-                            description="本任务将于2026年12月初抽取检查对象。",
+                            inspectors_per_target={lead.code: 2},
+                            description="本任务将于2026年12月初抽取检查对象（年中追加的任务，公示时限自创建日起算）。",
                             **lifecycle(None, created_at=china_time(date(2026, 11, 19), 15)))
         self.rows.add("task_department", task_id=tid, department_id=self.dept[lead.key]["id"])
         self.rows.add("task_check_item", task_id=tid, check_item_id=self.items[item.code][0])
@@ -618,7 +613,7 @@ class DemoBuilder:
         row = dict(task_id=task_id, sequence=sequence, reason=reason, algorithm=drawlib.ALGORITHM, pool_hash=phash,
                    commitment=drawlib.commitment(nonce), nonce=nonce, public_entropy=entropy, seed=seed,
                    inspectors_per_target=per_target, locked_at=locked_at, locked_by_id=None, drawn_at=drawn_at,
-                   drawn_by_id=None)
+                   drawn_by_id=None, snapshot={"scope": ts["scope"], "stratify_by": "risk_class", "source": "lock"})
         witnesses = [(self._staff_person(), org) for org in r.sample(C.WITNESS_ORGS, 2)]
         return {"row": row, "pool": pool, "outcomes": outcomes, "strata": strata,
                 "selections": [{"sel": s, "entity": by_uscc[s.uscc], "eligible": eligible[s.uscc],
@@ -704,8 +699,8 @@ class DemoBuilder:
             late = r.random() < 0.07
             published_day = add_weekdays(formed, r.randint(31, 45) if late else r.randint(2, 12))
             published = china_time(published_day, r.randint(9, 16), r.choice((0, 15, 30, 45)))
-            if ts["kind"] == "surprise" and not ts.get("results_published"):
-                published = None
+            if ts["kind"] == "surprise" and not ts.get("results_published") and first is not None:
+                published = None  # one result public on its own; the task stays under embargo
             if published is not None and published > PUBLISH_CUTOFF:
                 published = None
             if published is not None and late:
@@ -939,6 +934,8 @@ class DemoBuilder:
         self.tasks()
         self.penalties()
         self.rows.flush()
+        from .. import embargo
+        embargo.refresh(session=self.session)  # rows were bulk-inserted, past the ORM hooks
         if self.entity_updates:
             # Entities found cancelled/revoked at inspection (C10); a fixed stamp keeps the data deterministic.
             self.status_changed_at = china_time(date(2026, 11, 20), 17)

@@ -27,6 +27,9 @@ class Disclosure:
     late_days: int | None = None  # working days after the due date; 0 when on time
     start_date: date | None = None  # the day the clock started
     working_days: int | None = None  # days allowed
+    # What started the clock (templates word it): plan_approved, task_created, drawn, formed,
+    # decided, or embargo_lifted (a surprise task and its list are due when its embargo lifts).
+    start_event: str | None = None
 
     @property
     def is_published(self) -> bool:
@@ -34,7 +37,7 @@ class Disclosure:
 
 
 def assess(start: date | None, working_days: int, published_on: date | None, calendar: WorkCalendar,
-           due_override: tuple[date, bool] | None = None) -> Disclosure:
+           due_override: tuple[date, bool] | None = None, start_event: str | None = None) -> Disclosure:
     """Due date = `working_days` working days after `start`; judge `published_on` against it.
 
     `due_override` (date, provisional) replaces the computed due date, for records due
@@ -43,18 +46,45 @@ def assess(start: date | None, working_days: int, published_on: date | None, cal
     if due_override is not None:
         due, provisional = due_override
     elif start is None:
-        return Disclosure(None, published_on=published_on, start_date=None, working_days=working_days)
+        return Disclosure(None, published_on=published_on, start_date=None, working_days=working_days,
+                          start_event=start_event)
     else:
         due, provisional = calendar.add_workdays(start, working_days)
     if due is None:
-        return Disclosure(None, published_on=published_on, start_date=start, working_days=working_days)
+        return Disclosure(None, published_on=published_on, start_date=start, working_days=working_days,
+                          start_event=start_event)
     if published_on is None:
-        return Disclosure(due, provisional, None, None, None, start, working_days)
+        return Disclosure(due, provisional, None, None, None, start, working_days, start_event)
     late = calendar.workdays_between(due, published_on) if published_on > due else 0
     # Published on a later rest day after the due date: still late by the calendar day, count at least 1.
     if published_on > due and late == 0:
         late = 1
-    return Disclosure(due, provisional, published_on, late == 0, late, start, working_days)
+    return Disclosure(due, provisional, published_on, late == 0, late, start, working_days, start_event)
+
+
+def task_clock_start(plan_approval: date, task_created_on: date) -> tuple[date, str]:
+    """A task of a plan: its clock starts at the later of the plan's approval and the task's own
+    creation (SPEC §4), so a task added to a plan later is not born overdue. Returns the day and
+    the start event."""
+    if task_created_on > plan_approval:
+        return task_created_on, "task_created"
+    return plan_approval, "plan_approved"
+
+
+def embargoed_disclosure(lifted_on: date | None, own_published_on: date | None, working_days: int,
+                         calendar: WorkCalendar) -> Disclosure:
+    """A surprise task, and its drawn list, are "published with the results" (SPEC §4): due on the
+    day the embargo lifts, and public when both the record itself and the embargo are.
+
+    `lifted_on` is the China date of domain.visibility.embargo_lifts_at; `own_published_on`
+    the record's own publication date (None while a draft, or before the embargo lifted, when
+    the public cannot see it: nothing public is derived from what is not public).
+    """
+    if lifted_on is None:
+        return Disclosure(None, working_days=working_days, start_event="embargo_lifted")
+    published_on = max(own_published_on, lifted_on) if own_published_on is not None else None
+    return assess(None, working_days, published_on, calendar, due_override=(lifted_on, False),
+                  start_event="embargo_lifted")
 
 
 def workdays_to_publish(start: date, published_on: date, calendar: WorkCalendar) -> int:

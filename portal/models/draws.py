@@ -3,7 +3,12 @@
 A draw is locked (pool stored and hashed, nonce committed), then drawn (public
 entropy → seed → keys → selection and inspector assignments). Nothing is ever
 deleted: a redraw is a new Draw with `reason`, a substitution is a row.
-The drawn list is published through the Draw's own lifecycle.
+
+No draw-shopping (SPEC §5 item 7): a Draw is published when it is locked, so its
+pool_hash and commitment are public before the public entropy exists, and its drawn
+list the moment it is performed; there is no unpublished performed draw. What the
+draw used is kept with it, taken at lock: `snapshot` (scope and stratification),
+the DrawStratum rows (ratios or counts) and `inspectors_per_target`.
 """
 from datetime import datetime
 
@@ -30,6 +35,10 @@ class Draw(Publishable, db.Model):
     public_entropy: Mapped[str | None] = mapped_column(String(500))
     seed: Mapped[str | None] = mapped_column(String(64))
     inspectors_per_target: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)
+    # {"scope": {...} | None, "stratify_by": "risk_class" | None, "source": "lock" | "migration"};
+    # None values: not recorded (draws locked before snapshots existed; see the migration, which
+    # gives every existing draw one; the column is nullable only so it could be added in place).
+    snapshot: Mapped[dict | None] = mapped_column(JSON, default=dict, nullable=True)
     locked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     locked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

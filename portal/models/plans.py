@@ -29,6 +29,12 @@ task_check_item = Table(
 )
 
 
+def _app_now() -> datetime:
+    from .. import clock  # the app's clock (PORTAL_FIXED_NOW honoured), like every other domain date
+
+    return clock.now()
+
+
 class Plan(Publishable, db.Model):
     __tablename__ = "plan"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,8 +58,13 @@ class Task(Publishable, db.Model):
     strings so the draw computes exactly. `stratify_by` names the entity attribute that
     defines strata (default the credit-risk class); a single stratum "全部" means none.
     `inspectors_per_target` maps department code → number (joint tasks: one entry per
-    department). `results_published_at` is when the first result was published: a
-    surprise task stays hidden from the public until then.
+    department). These settings may change until a draw is locked; each Draw keeps its own
+    snapshot of them (Draw.snapshot, DrawStratum), which is what its certificate shows.
+
+    `results_complete_at` is when every target of the current draw had a published result
+    (None until then). A surprise task stays hidden from the public until that moment or
+    the end of its period, whichever comes first (domain.visibility.embargo_lifts_at).
+    It is derived data, recomputed by portal.embargo whenever a result or draw changes.
     """
 
     __tablename__ = "task"
@@ -70,8 +81,11 @@ class Task(Publishable, db.Model):
     period_end: Mapped[date] = mapped_column(Date, nullable=False)
     surprise: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)  # 突击检查
     inspectors_per_target: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)
-    results_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    results_complete_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     description: Mapped[str | None] = mapped_column(Text)
+    # A task added to a plan later runs its own disclosure clock from this date (SPEC §4), so it is
+    # taken from the app's clock rather than the server's.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_app_now, nullable=False)
 
     plan: Mapped[Plan | None] = relationship(back_populates="tasks")
     department: Mapped[Department] = relationship(foreign_keys=[department_id])
@@ -89,6 +103,6 @@ class Task(Publishable, db.Model):
 
     @property
     def current_draw(self):
-        """The latest completed draw; earlier ones stay visible as superseded."""
+        """The latest performed draw; earlier ones stay visible as superseded."""
         done = [d for d in self.draws if d.drawn_at is not None]
         return done[-1] if done else None

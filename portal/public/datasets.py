@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..domain.dates import CHINA
-from ..domain.visibility import public_state
+from ..domain.visibility import public_state, task_named_beside_result
 from ..models import EntityType
 
 
@@ -167,6 +167,8 @@ TASK_KEYS = (
     ("inspectors_per_target", "每户匹配执法人员数（部门代码 → 人数）"),
     ("draw", "现行抽取记录：id、url、drawn_at、selected（uscc、name、stratum、inspectors：name、licence_no）"),
     ("superseded_draws", "被重新抽取取代的抽取记录：id、url、reason"),
+    ("draws", "全部公开的抽取记录（锁定即公开）：id、url、sequence、status（locked 已锁定待抽取 / drawn 已抽取）、"
+              "locked_at、drawn_at、pool_hash、commitment、reason、superseded_by（sequence、reason）"),
     ("results", "已公示检查结果：id、url、uscc、entity_name、conclusions、formed_date"),
 )
 
@@ -176,9 +178,10 @@ TASK_KEYS = (
 def result_json(result, now) -> dict:
     task, entity = result.task, result.entity
     task_public = public_state("task", task, now).is_visible  # a withheld task stays unnamed
+    task_named = task_named_beside_result(task, now)  # an embargoed surprise task: title only (SPEC §3)
     return {
         "id": result.id, "url": f"/results/{result.id}",
-        "task_code": task.code if task_public else None, "task_title": task.title if task_public else None,
+        "task_code": task.code if task_public else None, "task_title": task.title if task_named else None,
         "department_code": result.department.code, "department": result.department.name,
         "uscc": entity.uscc, "entity_name": entity.name, "entity_type": entity.entity_type.value,
         "region_code": entity.region_code,

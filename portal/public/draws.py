@@ -1,7 +1,9 @@
-"""Public draw certificates (SPEC §5 step 4): /draws/<id>, /draws/<id>.json, /draws/<id>/pool.txt.
+"""Public draw certificates (SPEC §5 step 4): /draws/<id>, /draws/<id>.json, /draws/<id>/pool.txt,
+and the draw part of the task page.
 
-Visibility is the one rule, `public_state("draw", …)`: a surprise task's certificate
-stays hidden until its results are published.
+Visibility is the one rule, `public_state("draw", …)`: a draw is public from its lock
+(pool, pool_hash, commitment; SPEC §5 item 7) and complete once performed; a surprise
+task's draws stay hidden until the task's embargo lifts.
 """
 import json
 from pathlib import Path
@@ -29,18 +31,20 @@ def _public_draw_or_404(draw_id: int):
     return draw, state
 
 
-def _public_ids(draws, now) -> set[int]:
-    return {d.id for d in draws if public_state("draw", d, now).is_visible}
+def _visible(draws, now) -> list:
+    return [d for d in draws if public_state("draw", d, now).is_visible]
 
 
 def public_certificate(draw, now) -> dict:
     """The certificate with links to other draws of the task limited to those the public may see."""
     cert = draw_service.certificate(draw)
-    visible = _public_ids(draw_service.sibling_draws(draw), now)
-    cert["supersedes"] = [i for i in cert["supersedes"] if i in visible]
-    if cert["superseded_by"] not in visible:
-        later = [d for d in draw_service.sibling_draws(draw) if d.sequence > draw.sequence and d.id in visible]
-        cert["superseded_by"] = later[0].id if later else None
+    visible = _visible(draw_service.sibling_draws(draw), now)
+    visible_ids = {d.id for d in visible}
+    later = draw_service.successors(visible).get(draw.id)
+    cert["supersedes"] = [i for i in cert["supersedes"] if i in visible_ids]
+    cert["superseded_by"] = later.id if later else None
+    cert["superseded_by_sequence"] = later.sequence if later else None
+    cert["superseded_reason"] = later.reason if later else None
     return cert
 
 
@@ -65,14 +69,15 @@ def draw(draw_id, fmt):
     return render_template("public/draws/detail.html", draw=record, cert=cert, task=record.task,
                            siblings=siblings, entities=names,
                            department_names={d.code: d.name for d in draw_service.task_departments(record.task)},
-                           verify_script=VERIFY_SCRIPT_PATH.read_text(encoding="utf-8"), scope=draw_service.describe_scope(record.task),
+                           verify_script=VERIFY_SCRIPT_PATH.read_text(encoding="utf-8"),
+                           scope=draw_service.describe_scope(record.snapshot),
                            pool_text_bytes=len(algo.pool_text(algo.Candidate(p["uscc"], p["stratum"])
                                                               for p in cert["pool"]).encode("utf-8")))
 
 
 @bp.get("/draws/<int:draw_id>/pool.txt")
 def draw_pool(draw_id):
-    """The exact text hashed into pool_hash: `sha256sum pool.txt` must print it."""
+    """The exact text hashed into pool_hash: `sha256sum pool.txt` must print it (public from the lock)."""
     record, state = _public_draw_or_404(draw_id)
     if not state.is_visible:
         abort(404)
@@ -89,3 +94,30 @@ def draw_why_drawn(entity):
     if entity is None:
         return []
     return draw_service.why_drawn(entity, clock.now())
+
+
+# ---------------------------------------------------------------- the task page's draws
+
+@bp.app_template_global("task_draw_history")
+def task_draw_history(draws) -> list[tuple]:
+    """Every public draw of a task, oldest first, as (draw, the draw that superseded it or None).
+    `draws` is queries.TaskDraws. A locked draw shows its pool_hash and commitment (public before
+    the public entropy existed); a superseded one says which draw replaced it and why."""
+    public = sorted(draws.superseded + ([draws.current] if draws.current else []) + draws.locked,
+                    key=lambda d: d.sequence)
+    later = draw_service.successors(public)
+    return [(d, later.get(d.id)) for d in public]
+
+
+def task_draw_history_json(draws) -> list[dict]:
+    """task_draw_history for the task's JSON (`draws` key)."""
+    return [{"id": d.id, "url": f"/draws/{d.id}", "sequence": d.sequence,
+             "status": "drawn" if d.drawn_at is not None else "locked",
+             "locked_at": _iso(d.locked_at), "drawn_at": _iso(d.drawn_at),
+             "pool_hash": d.pool_hash, "commitment": d.commitment, "reason": d.reason,
+             "superseded_by": None if nxt is None else {"id": nxt.id, "sequence": nxt.sequence, "reason": nxt.reason}}
+            for d, nxt in task_draw_history(draws)]
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None

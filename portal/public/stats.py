@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from .. import clock, deadlines
 from ..domain.dates import china_date
-from ..domain.deadlines import assess, workdays_to_publish
+from ..domain.deadlines import assess, embargoed_disclosure, workdays_to_publish
+from ..domain.visibility import embargo_lift_moment
 from ..exports import csv_response
 from ..extensions import db
 from ..models import Department, Draw, Penalty, Plan, Result, ResultConclusion, Task, VocabularyKind, VocabularyTerm
@@ -135,22 +136,20 @@ def build_stats(now: datetime, year: int | None = None, dept: str | None = None)
             .group_by(Task.department_id, Task.year)):
         row(dept_id, yr).tasks += count
 
-    first_formed = dict(db.session.execute(
-        select(Result.task_id, func.min(Result.formed_date)).where(Result.withheld.is_(False))
-        .group_by(Result.task_id)).all())
-    for dept_id, task_id, surprise, lifted, drawn_at, published_at in db.session.execute(
-            select(Task.department_id, Task.id, Task.surprise, Task.results_published_at, Draw.drawn_at,
-                   Draw.published_at).join(Task, Draw.task_id == Task.id).where(public_clause("draw", now))):
+    # A surprise task's list is due when the embargo lifts (the one rule: domain.deadlines.embargoed_disclosure);
+    # only performed draws are drawn lists (a draw is public from its lock, SPEC §5 item 7).
+    for dept_id, surprise, period_end, complete, drawn_at, published_at in db.session.execute(
+            select(Task.department_id, Task.surprise, Task.period_end, Task.results_complete_at, Draw.drawn_at,
+                   Draw.published_at).join(Task, Draw.task_id == Task.id)
+            .where(public_clause("draw", now), Draw.drawn_at.is_not(None))):
         drawn_on = china_date(drawn_at)
         r = row(dept_id, drawn_on.year)
         r.draws += 1
         if surprise:
-            formed = first_formed.get(task_id)
-            if formed is None:
-                continue
-            due = cal.add_workdays(formed, rules["result"])
-            published_on = max(china_date(published_at), china_date(lifted))
-            judge(r, "draw", None, None, due_override=due, published_on=published_on)
+            lifted_on = china_date(embargo_lift_moment(period_end, complete))
+            verdict = embargoed_disclosure(lifted_on, china_date(published_at), rules["draw"], cal)
+            judge(r, "draw", None, None, due_override=(verdict.due_date, verdict.provisional),
+                  published_on=verdict.published_on)
         else:
             judge(r, "draw", drawn_on, published_at)
 

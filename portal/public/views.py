@@ -6,12 +6,14 @@ from urllib.parse import urlencode
 from flask import Response, abort, current_app, jsonify, redirect, render_template, request
 
 from .. import clock, deadlines, queries
+from ..domain.visibility import task_named_beside_result
 from ..exports import csv_response, json_list
 from ..models import EntityType, VocabularyKind
 from ..web import Page, Paging, paging_from_request, render_page
 from . import bp
 from .datasets import (ENTITY_KEYS, FIELD_LABELS, ITEMS, LISTS, PENALTIES, PLANS, RESULTS, TASK_KEYS, entity_json,
                        item_json, penalty_json, plan_json, public_party_name, result_json, task_json)
+from .draws import task_draw_history_json
 
 LIST_SUFFIX = "<any(json,csv):fmt>"
 # Keys never rendered from a kept version, whatever a writer stored (SPEC §6).
@@ -223,6 +225,7 @@ def task(code, fmt):
                          for s in current.selections]}
         data["superseded_draws"] = [{"id": d.id, "url": f"/draws/{d.id}", "reason": d.reason}
                                     for d in draws.superseded]
+        data["draws"] = task_draw_history_json(draws)  # every public draw, locked ones included (SPEC §5 item 7)
         data["results"] = [{"id": r.id, "url": f"/results/{r.id}", "uscc": r.entity.uscc,
                             "entity_name": r.entity.name, "formed_date": r.formed_date.isoformat(),
                             "conclusions": [{"code": c.code, "label": c.label} for c in r.conclusions]}
@@ -238,8 +241,9 @@ def result(result_id, fmt):
     now = clock.now()
     detail = queries.get_result(result_id, now)
     task_public = detail is not None and queries.public_state_visible("task", detail.record.task, now)
+    task_named = detail is not None and task_named_beside_result(detail.record.task, now)
     return _detail("result", "results", result_id, detail, fmt, lambda: result_json(detail.record, now),
-                   "public/results/detail.html", task_public=task_public)
+                   "public/results/detail.html", task_public=task_public, task_named=task_named)
 
 
 @bp.get("/penalties/<int:penalty_id>", defaults={"fmt": "html"})
