@@ -327,3 +327,47 @@ def disclosure_json(kind: str, record, now: datetime | None = None) -> dict | No
             "due_date": d.due_date.isoformat(), "provisional": d.provisional,
             "published_on": d.published_on.isoformat() if d.published_on else None,
             "on_time": d.on_time, "late_working_days": d.late_days}
+
+
+# --- on-time status of many records at once (list pages, JSON lists, CSV) ----------------------
+
+def _preload_for_disclosure(kind: str, records: list) -> None:
+    """Load in one query what disclosure() reads beyond the row (a task's plan and draws, a
+    draw's task), so a list of N records costs no query per row. Core rows need nothing."""
+    from sqlalchemy.orm import selectinload
+
+    if kind == "task":
+        model, options = Task, (selectinload(Task.plan), selectinload(Task.draws))
+    elif kind == "draw":
+        model, options = Draw, (selectinload(Draw.task),)
+    else:
+        return
+    ids = [r.id for r in records if isinstance(r, model)]
+    if ids:
+        db.session.execute(select(model).where(model.id.in_(ids)).options(*options)).scalars().all()
+
+
+def disclosure_status_many(kind: str, records, now: datetime | None = None) -> dict[int, dict]:
+    """{record.id: {"status": "on_time"|"late"|"pending", "late_working_days": N, "label": …, "due": date}}.
+
+    The one deadline rule (disclosure()) applied to each record; `records` are ORM objects
+    or Core rows with the columns disclosure() reads (results: formed_date, published_at,
+    status; penalties: decision_date, published_at, status).
+    """
+    from .domain.deadlines import disclosure_status
+
+    now = now or clock.now()
+    records = list(records)
+    _preload_for_disclosure(kind, records)
+    return {r.id: disclosure_status(disclosure(kind, r, now)) for r in records}
+
+
+def disclosure_status_json(kind: str):
+    """The batch function behind the public `disclosure` field of `kind` (JSON lists, CSV):
+    `fn(records, now) -> {id: {"status", "late_working_days", "label", "due": "YYYY-MM-DD"}}`."""
+
+    def batch(records, now):
+        return {rid: {**value, "due": value["due"].isoformat() if value["due"] else None}
+                for rid, value in disclosure_status_many(kind, records, now).items()}
+
+    return batch

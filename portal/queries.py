@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from . import deadlines
 from .domain.dates import parse_date
 from .domain.visibility import PublicState, Visibility, public_state
 from .extensions import db
@@ -242,7 +243,7 @@ def iter_results(f: Filters, now: datetime):
     stmt = (select(Result.id, Result.task_id, Result.department_id, Result.inspection_date, Result.formed_date,
                    Result.remark, Result.follow_up, Result.verification_method, Result.published_at,
                    Result.corrected_at, Result.version, Entity.uscc, Entity.name, Entity.entity_type,
-                   Entity.region_code)
+                   Entity.region_code, Result.status)
             .join(Entity, Result.entity_id == Entity.id)
             .where(*_result_conditions(f, now))
             .order_by(Result.formed_date.desc(), Result.id.desc())
@@ -265,6 +266,7 @@ def iter_results(f: Filters, now: datetime):
         if missing:
             departments.update({d.id: (d.code, d.name) for d in db.session.execute(
                 select(Department).where(Department.id.in_(missing))).scalars()})
+        disclosure = deadlines.disclosure_status_json("result")(batch, now)
         for row in batch:
             code, title, items, public = tasks[row.task_id]
             dept_code, dept_name = departments[row.department_id]
@@ -279,7 +281,7 @@ def iter_results(f: Filters, now: datetime):
                 "verification_method": row.verification_method, "follow_up": row.follow_up,
                 "inspectors": inspectors.get(row.id, []),
                 "published_at": _iso(row.published_at), "corrected_at": _iso(row.corrected_at),
-                "version": row.version,
+                "version": row.version, "disclosure": disclosure[row.id],
             }
 
 
@@ -382,7 +384,7 @@ def iter_penalties(f: Filters, now: datetime):
                    Penalty.legal_basis, Penalty.fine_amount, Penalty.confiscation_amount, Penalty.decision_date,
                    Penalty.authority, Penalty.department_id, Penalty.task_id, Penalty.publicity_end,
                    Penalty.published_at, Penalty.corrected_at, Penalty.version, Entity.uscc, Entity.name,
-                   Entity.entity_type)
+                   Entity.entity_type, Penalty.status)
             .outerjoin(Entity, Penalty.entity_id == Entity.id)
             .where(*_penalty_conditions(f, now))
             .order_by(Penalty.decision_date.desc(), Penalty.id.desc())
@@ -399,6 +401,7 @@ def iter_penalties(f: Filters, now: datetime):
         if missing:
             departments.update({d.id: (d.code, d.name) for d in db.session.execute(
                 select(Department).where(Department.id.in_(missing))).scalars()})
+        disclosure = deadlines.disclosure_status_json("penalty")(batch, now)
         for row in batch:
             task = tasks.get(row.task_id)
             dept_code, dept_name = departments[row.department_id]
@@ -414,7 +417,7 @@ def iter_penalties(f: Filters, now: datetime):
                 "department_code": dept_code, "department": dept_name,
                 "task_code": task[0] if task and task[3] else None,
                 "publicity_end": _iso(row.publicity_end), "published_at": _iso(row.published_at),
-                "corrected_at": _iso(row.corrected_at), "version": row.version,
+                "corrected_at": _iso(row.corrected_at), "version": row.version, "disclosure": disclosure[row.id],
             }
 
 
