@@ -13,18 +13,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from . import deadlines
-from .domain.dates import parse_date
+from .domain.dates import china_date, parse_date
 from .domain.visibility import PublicState, Visibility, public_state
 from .extensions import db
 from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelection, Entity, EntityType, Inspector,
                      Penalty, PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding,
                      SearchChange, Task, VocabularyKind, VocabularyTerm, plan_department, result_inspector,
                      task_department)
-from .visibility_sql import _no_index, public_clause
+from .visibility_sql import _no_index, lifecycle_clause, public_clause
 from .web import Page, Paging
 
 STREAM_BATCH = 500
@@ -50,6 +50,7 @@ class Filters:
     category: str | None = None
     date_from: date | None = None
     date_to: date | None = None
+    kind: str | None = None  # tasks: "plan", "temporary" or "joint" (TASK_KINDS)
 
     @property
     def active(self) -> bool:
@@ -59,6 +60,7 @@ class Filters:
 _DEPT_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 _REGION = re.compile(r"^\d{2,6}$")
 _CONCLUSION_CODE = re.compile(r"^[A-Za-z]{1,3}\d{1,4}$")
+TASK_KINDS = {"plan": "计划内任务", "temporary": "临时任务", "joint": "部门联合抽查"}
 
 
 def parse_filters(args) -> Filters:
@@ -100,10 +102,13 @@ def parse_filters(args) -> Filters:
                 errors.append(f"{label}：{exc}")
     if "from" in dates and "to" in dates and dates["from"] > dates["to"]:
         errors.append("起始日期不能晚于截止日期。")
+    kind = text("kind", 20)
+    if kind and kind not in TASK_KINDS:
+        errors.append(f"任务类别“{kind}”不正确，应为 " + "、".join(f"{k}（{v}）" for k, v in TASK_KINDS.items()) + "。")
     if errors:
         raise FilterError(errors)
     return Filters(dept=dept, year=year, region=region, q=q, conclusion=conclusion, category=category,
-                   date_from=dates.get("from"), date_to=dates.get("to"))
+                   date_from=dates.get("from"), date_to=dates.get("to"), kind=kind)
 
 
 def _region_prefix(region: str) -> str:
@@ -344,7 +349,11 @@ def get_result(result_id: int, now: datetime) -> Detail | None:
 # ---------------------------------------------------------------- penalties
 
 def _penalty_conditions(f: Filters, now: datetime) -> list:
-    conds = [public_clause("penalty", now)]
+    return [public_clause("penalty", now), *_penalty_filters(f)]
+
+
+def _penalty_filters(f: Filters) -> list:
+    conds = []
     if f.dept:
         conds.append(Penalty.department_id.in_(_dept_ids(f.dept)))
     conds += _date_range(Penalty.decision_date, f)
@@ -371,6 +380,18 @@ PENALTY_LOAD = (joinedload(Penalty.entity), joinedload(Penalty.department), join
 def _penalties_stmt(f: Filters, now: datetime):
     return (select(Penalty).where(*_penalty_conditions(f, now)).options(*PENALTY_LOAD)
             .order_by(Penalty.decision_date.desc(), Penalty.id.desc()))
+
+
+def count_ended_penalties(f: Filters, now: datetime) -> int | None:
+    """How many penalties of the same filter have ended their publicity (period over or credit
+    repaired): a count only, never their content. None with a keyword: counting ended records
+    by a party's name would tell that the party was once penalised."""
+    if f.q:
+        return None
+    today = china_date(now)
+    ended = and_(lifecycle_clause(Penalty, now), Penalty.publicity_end.is_not(None),
+                 or_(Penalty.publicity_end < today, Penalty.credit_repair_date <= today))
+    return _count(lambda at: select(func.count(Penalty.id)).where(ended, *_penalty_filters(f)), now)
 
 
 def list_penalties(f: Filters, now: datetime, paging: Paging) -> Page:
@@ -514,18 +535,52 @@ def get_task(code: str, now: datetime) -> Detail | None:
     return _detail("task", record, now)
 
 
+def _task_conditions(f: Filters, now: datetime) -> list:
+    conds = [public_clause("task", now)]
+    if f.dept:
+        conds.append(Task.id.in_(select(task_department.c.task_id).where(
+            task_department.c.department_id.in_(_dept_ids(f.dept)))))
+    if f.year:
+        conds.append(Task.year == f.year)
+    if f.date_from:
+        conds.append(Task.period_end >= f.date_from)
+    if f.date_to:
+        conds.append(Task.period_start <= f.date_to)
+    if f.region:
+        conds.append(Task.department_id.in_(select(Department.id).where(
+            Department.region_code.startswith(_region_prefix(f.region)))))
+    if f.q:
+        conds.append(or_(Task.code == f.q, Task.title.icontains(f.q, autoescape=True)))
+    if f.kind == "plan":
+        conds.append(Task.plan_id.is_not(None))
+    elif f.kind == "temporary":
+        conds.append(Task.plan_id.is_(None))
+    elif f.kind == "joint":
+        conds.append(select(func.count()).select_from(task_department)
+                     .where(task_department.c.task_id == Task.id).scalar_subquery() > 1)
+    return conds
+
+
 def list_tasks(f: Filters, now: datetime, paging: Paging) -> Page:
     """Public tasks (newest first), e.g. for the home page."""
-    def conds_at(at):
-        conds = [public_clause("task", at)]
-        if f.dept:
-            conds.append(Task.id.in_(select(task_department.c.task_id).where(
-                task_department.c.department_id.in_(_dept_ids(f.dept)))))
-        return conds
-
-    stmt = select(Task).where(*conds_at(now)).options(joinedload(Task.department)).order_by(
+    stmt = select(Task).where(*_task_conditions(f, now)).options(joinedload(Task.department)).order_by(
         Task.published_at.desc(), Task.id.desc())
-    return _page(stmt, lambda at: select(func.count(Task.id)).where(*conds_at(at)), now, paging)
+    return _page(stmt, lambda at: select(func.count(Task.id)).where(*_task_conditions(f, at)), now, paging)
+
+
+# ---------------------------------------------------------------- feeds
+
+FEED_LISTS = {"plan": (Plan, _plan_conditions), "task": (Task, _task_conditions),
+              "result": (Result, _result_conditions), "penalty": (Penalty, _penalty_conditions)}
+
+
+def feed_records(kind: str, f: Filters, now: datetime, limit: int) -> list:
+    """The `limit` most recently published records of a list: the list's own filter conditions
+    (so a feed carries exactly the entries of the list it was subscribed from), newest first."""
+    model, conditions = FEED_LISTS[kind]
+    stmt = (select(model).where(*conditions(f, now)).order_by(model.published_at.desc(), model.id.desc())
+            .limit(limit))
+    return list(db.session.execute(stmt).unique().scalars())
 
 
 @dataclass

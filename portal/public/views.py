@@ -33,10 +33,12 @@ def _year_choices() -> list[int]:
     return list(range(this_year + 1, this_year - 6, -1))
 
 
-def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light_html: bool = False, **context):
+def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light_html: bool = False,
+          page_extras=None, **context):
     """One list, four representations: page, htmx fragment, JSON envelope, streamed CSV.
 
     `light_html`: list_fn takes `full=` and loads less for an HTML page than for JSON.
+    `page_extras(filters, now) -> dict`: more template context for the HTML page.
     """
     if fmt == "html" and any(value == "" for _, value in request.args.items(multi=True)):
         # A submitted filter form sends every field; share the URL without the empty ones.
@@ -73,6 +75,8 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light
                    task_visible=lambda task: queries.public_state_visible("task", task, now),
                    dept_options=[(d.code, d.name) for d in queries.departments()],
                    year_options=[(str(y), f"{y}年") for y in _year_choices()])
+    if page_extras is not None and not errors:
+        context.update(page_extras(filters, now))
     return render_page(f"{template_dir}/index.html", f"{template_dir}/_rows.html", **context), status
 
 
@@ -128,7 +132,8 @@ def results(fmt):
 def penalties(fmt):
     return _list(fmt, PENALTIES, queries.list_penalties, queries.iter_penalties, penalty_json, "public/penalties",
                  categories=[(label, label) for _, label in queries.vocabulary(VocabularyKind.PENALTY_CATEGORY)],
-                 public_party_name=public_party_name)
+                 public_party_name=public_party_name,
+                 page_extras=lambda filters, now: {"ended_count": queries.count_ended_penalties(filters, now)})
 
 
 # ---------------------------------------------------------------- details
