@@ -181,7 +181,8 @@ class Report:
         return next((t for t in self.tables if t.key == key), None)
 
 
-def _build(period: Period, now: datetime, dept: Department | None) -> Report:
+def compute_report(period: Period, now: datetime, dept: Department | None = None) -> Report:
+    """The report of `period` (all departments, or one), computed now (see build() for the cached one)."""
     figures = compute(period, now, dept)
     tables = [work_table(figures), conclusion_table(figures), penalty_table(figures), timeliness_table(figures)]
     for builder in _EXTRA_TABLES.values():
@@ -200,7 +201,7 @@ def _build(period: Period, now: datetime, dept: Department | None) -> Report:
 def build(period: Period, now: datetime, dept: Department | None = None) -> Report:
     ttl = current_app.config.get("PUBLIC_COUNT_TTL", 0 if current_app.testing else 30) if has_app_context() else 0
     if not ttl:
-        return _build(period, now, dept)
+        return compute_report(period, now, dept)
     now = now.replace(second=0, microsecond=0)
     change = db.session.execute(select(func.max(SearchChange.id))).scalar()
     key = (period, dept.code if dept is not None else None, now, change, tuple(sorted(deadlines.rules().items())),
@@ -210,7 +211,7 @@ def build(period: Period, now: datetime, dept: Department | None = None) -> Repo
     moment = time.monotonic()
     if hit is not None and moment - hit[1] < ttl:
         return hit[0]
-    report = _build(period, now, dept)
+    report = compute_report(period, now, dept)
     if len(cache) > 64:
         cache.clear()
     cache[key] = (report, moment)
@@ -298,5 +299,5 @@ def _json_value(column: Column, value):
     return value
 
 
-__all__ = ["Report", "Table", "Column", "build", "register_table", "report_json", "csv_header", "csv_rows",
+__all__ = ["Report", "Table", "Column", "build", "compute_report", "register_table", "report_json", "csv_header", "csv_rows",
            "TREND_COLUMNS", "DEPARTMENT_COLUMNS", "INT", "MONEY", "RATE", "TEXT"]
