@@ -100,6 +100,7 @@ def stats_xlsx():
     period, dept, errors = _selection()
     if errors:
         return _bad_request("xlsx", errors)
-    body = workbook_bytes(build(period, clock.now(), dept))
+    report = build(period, clock.now(), dept)
+    body = report.files.get("xlsx") or report.files.setdefault("xlsx", workbook_bytes(report))
     name = f"stats-{period.slug}" + (f"-{dept.code}" if dept else "") + ".xlsx"
     return Response(body, mimetype=MEDIA_TYPE, headers={"Content-Disposition": f"attachment; filename={name}"})

@@ -172,6 +172,7 @@ class Report:
     figures: Figures
     now: datetime
     tables: list = field(default_factory=list)
+    files: dict = field(default_factory=dict)  # rendered downloads (kept with a cached report)
 
     @property
     def period(self) -> Period:
