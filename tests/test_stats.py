@@ -349,3 +349,23 @@ def test_withdrawn_records_leave_the_counts(client, world, db):
     penalty.status, penalty.withdrawn_at = Status.WITHDRAWN, at_china(date(2025, 11, 1))
     db.session.commit()
     assert _by_dept(client.get(f"/stats.json?{Q4}").get_json())["WJW"]["penalties"] == 0
+
+
+def test_chart_geometry_fits_a_phone_and_breaks_lines_at_gaps():
+    from portal.stats.charts import WIDTH, nice_ceiling, trend_chart
+
+    assert [nice_ceiling(v) for v in (0, 3, 9, 13, 95, 101)] == [2, 4, 10, 20, 100, 200]
+    months = periods.last_months(date(2026, 11, 23))
+    counts = [i % 5 for i in range(24)]
+    bars = trend_chart("results", "每月检查户次", months, counts, "bar", "检查（户次）")
+    assert [t.label for t in bars.y_ticks] == ["0", "2", "4"] and bars.width == WIDTH == 340
+    assert all(bars.left <= b.x and b.x + b.width <= bars.left + bars.plot_width for b in bars.bars)
+    assert all(abs(b.y + b.height - bars.bottom) < 0.01 for b in bars.bars)
+    assert [t.label for t in bars.x_ticks] == ["1月", "4月", "7月", "10月", "1月", "4月", "7月", "10月"]
+    assert [t.sub for t in bars.x_ticks] == ["2025", "", "", "", "2026", "", "", ""]
+    assert bars.rows[0] == ("2024年12月", "0") and len(bars.rows) == 24
+    rates = [None, 0.5, 1.0] + [None] * 20 + [0.25]
+    line = trend_chart("rate", "每月发现问题率", months, rates, "line", "发现问题率")
+    assert line.path.count("M") == 2 and len(line.points) == 3  # the gap breaks the line
+    assert line.y_ticks[-1].label == "100%" and line.rows[0] == ("2024年12月", "—")
+    assert "最近一个月（2026年11月）25.0%；最高为 2025年2月 100.0%" in line.summary

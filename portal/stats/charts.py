@@ -61,15 +61,16 @@ class TrendChart:
         return self.top + self.plot_height
 
 
-def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 × 10^k not below `value` (1 for 0)."""
-    if value <= 0:
-        return 1
+def nice_ceiling(value: float) -> int:
+    """The smallest of 1, 2, 4, 6, 8 × 10^k not below `value` (2 for 0 or 1): counts, so the
+    axis's middle tick (half of it) is a whole number too."""
+    if value <= 2:
+        return 2
     power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 2, 4, 6, 8, 10):
         if value <= step * power:
-            return step * power
-    return 10 * power
+            return int(step * power)
+    return int(10 * power)
 
 
 def _count(value) -> str:
