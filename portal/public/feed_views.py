@@ -4,6 +4,7 @@ Every entry comes from a query through `public_clause` and is re-checked with
 `public_state`; ETag and Last-Modified let readers poll cheaply (304).
 """
 import hashlib
+import re
 from datetime import datetime
 
 from urllib.parse import urlencode
@@ -118,6 +119,7 @@ def _respond(fmt: str, entries: list, *, feed_key: str, title: str, subtitle: st
 # date, with its facets (kind = record kind there); without `q`, the four lists' filters combined.
 LIST_ENDPOINTS = {"plans": "public.plans", "tasks": None, "results": "public.results", "penalties": "public.penalties"}
 SEARCH_FACETS = ("kind", "dept", "year", "conclusion", "category")
+DEPT_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")  # as portal.queries.parse_filters accepts
 IGNORED_ARGS = ("page", "per_page", "sort")
 
 
@@ -177,7 +179,9 @@ def feed(kind: str, fmt: str):
     dept_code = args.get("dept", "").strip() or None
     dept = None
     if dept_code:
-        dept = db.session.execute(select(Department).where(Department.code == dept_code[:32])).scalar()
+        if not DEPT_CODE.match(dept_code):
+            return _bad_filters([f"部门代码“{dept_code[:32]}”格式不正确，应为字母、数字组成的部门代码。"])
+        dept = db.session.execute(select(Department).where(Department.code == dept_code)).scalar()
         if dept is None:
             abort(404)
     site = request.url_root.rstrip("/")
