@@ -11,6 +11,7 @@ from bench.common import DEFAULT_INSTANCE
 OTHERS = [
     ("bench.generate", "generate the 100,000-result data set (--force to regenerate, --instance DIR)"),
     ("bench.pages", "p50/p95 server time of list, filter and entity pages; CSV export of all results"),
+    ("bench.stats", "p50/p95 server time of /stats (period reports, warm and computed)"),
     ("bench.search", "search index build, query latency, publish-to-searchable (SEARCH)"),
     ("bench.draw", "draw-v1 speed on large pools and the fairness check (DRAW)"),
 ]
@@ -24,6 +25,10 @@ def main(argv=None):
     from bench.pages import run
 
     run(args.instance, args.repeat)
+    from bench.stats import run as run_stats
+
+    print()
+    run_stats(args.instance, args.repeat)
     here = Path(__file__).resolve().parent
     print("\nother bench scripts (run with .venv/bin/python -m NAME --help):")
     for name, what in OTHERS:

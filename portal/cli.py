@@ -10,6 +10,7 @@ COMMAND_MODULES = [
     "portal.admin.audit_cli",
     "portal.search_cli",
     "portal.draw_cli",
+    "portal.stats.cli",
 ]
 
 

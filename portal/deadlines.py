@@ -319,3 +319,64 @@ def disclosure_json(kind: str, record, now: datetime | None = None) -> dict | No
             "due_date": d.due_date.isoformat(), "provisional": d.provisional,
             "published_on": d.published_on.isoformat() if d.published_on else None,
             "on_time": d.on_time, "late_working_days": d.late_days}
+
+
+# --- on-time status of many records at once (list pages, JSON lists, CSV) ----------------------
+
+def _preload_for_disclosure(kind: str, records: list) -> list:
+    """Load in one query each what disclosure() reads beyond the row (a task's plan and draws, a
+    draw's task), so a list of N records costs no query per row. Core rows need nothing.
+
+    Returns the loaded objects: the caller keeps them referenced (the session's identity map
+    holds objects weakly, and many-to-one attributes resolve from it without a query)."""
+    from collections import defaultdict
+
+    from sqlalchemy import inspect
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    loaded = []
+    if kind == "draw":
+        # Many-to-one: once the tasks are in the session, draw.task resolves without a query.
+        task_ids = {r.task_id for r in records if isinstance(r, Draw) and "task" in inspect(r).unloaded}
+        if task_ids:
+            loaded += db.session.scalars(select(Task).where(Task.id.in_(task_ids))).all()
+    elif kind == "task":
+        tasks = [r for r in records if isinstance(r, Task)]
+        plan_ids = {t.plan_id for t in tasks if t.plan_id is not None and "plan" in inspect(t).unloaded}
+        if plan_ids:
+            loaded += db.session.scalars(select(Plan).where(Plan.id.in_(plan_ids))).all()
+        without_draws = [t for t in tasks if "draws" in inspect(t).unloaded]
+        if without_draws:
+            by_task = defaultdict(list)
+            for d in db.session.scalars(select(Draw).where(Draw.task_id.in_([t.id for t in without_draws]))
+                                        .order_by(Draw.task_id, Draw.sequence)):
+                by_task[d.task_id].append(d)
+            for t in without_draws:
+                set_committed_value(t, "draws", by_task.get(t.id, []))
+    return loaded
+
+
+def disclosure_status_many(kind: str, records, now: datetime | None = None) -> dict[int, dict]:
+    """{record.id: {"status": "on_time"|"late"|"pending", "late_working_days": N, "label": …, "due": date}}.
+
+    The one deadline rule (disclosure()) applied to each record; `records` are ORM objects
+    or Core rows with the columns disclosure() reads (results: formed_date, published_at,
+    status; penalties: decision_date, published_at, status).
+    """
+    from .domain.deadlines import disclosure_status
+
+    now = now or clock.now()
+    records = list(records)
+    related = _preload_for_disclosure(kind, records)  # noqa: F841 (kept alive while judging)
+    return {r.id: disclosure_status(disclosure(kind, r, now)) for r in records}
+
+
+def disclosure_status_json(kind: str):
+    """The batch function behind the public `disclosure` field of `kind` (JSON lists, CSV):
+    `fn(records, now) -> {id: {"status", "late_working_days", "label", "due": "YYYY-MM-DD"}}`."""
+
+    def batch(records, now):
+        return {rid: {**value, "due": value["due"].isoformat() if value["due"] else None}
+                for rid, value in disclosure_status_many(kind, records, now).items()}
+
+    return batch

@@ -49,8 +49,9 @@ def render(fmt: str, *, feed_id: str, title: str, link: str, self_link: str, sub
     fg.id(clean(feed_id))
     fg.title(clean(title) or "-")
     fg.subtitle(clean(subtitle) or "-")
-    fg.link(href=clean(link), rel="alternate")
+    # RSS's <channel><link> is the last link given: the page (alternate) must come after self.
     fg.link(href=clean(self_link), rel="self")
+    fg.link(href=clean(link), rel="alternate")
     fg.language(language)
     fg.generator("portal")
     newest = max((_aware(e.updated) for e in entries), default=None)

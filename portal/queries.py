@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from .domain.dates import parse_date
+from . import deadlines
+from .domain.dates import china_date, parse_date
 from .draw_service import public_successors
 from .domain.visibility import PublicState, Visibility, public_state, task_named_beside_result
 from .extensions import db
@@ -24,7 +25,7 @@ from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelectio
                      Penalty, PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding,
                      SearchChange, Task, VocabularyKind, VocabularyTerm, plan_department, result_inspector,
                      task_department)
-from .visibility_sql import _no_index, public_clause
+from .visibility_sql import _no_index, lifecycle_clause, public_clause
 from .web import Page, Paging
 
 STREAM_BATCH = 500
@@ -50,6 +51,7 @@ class Filters:
     category: str | None = None
     date_from: date | None = None
     date_to: date | None = None
+    kind: str | None = None  # tasks: "plan", "temporary" or "joint" (TASK_KINDS)
 
     @property
     def active(self) -> bool:
@@ -59,6 +61,7 @@ class Filters:
 _DEPT_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 _REGION = re.compile(r"^\d{2,6}$")
 _CONCLUSION_CODE = re.compile(r"^[A-Za-z]{1,3}\d{1,4}$")
+TASK_KINDS = {"plan": "计划内任务", "temporary": "临时任务", "joint": "部门联合抽查"}
 
 
 def parse_filters(args) -> Filters:
@@ -100,10 +103,13 @@ def parse_filters(args) -> Filters:
                 errors.append(f"{label}：{exc}")
     if "from" in dates and "to" in dates and dates["from"] > dates["to"]:
         errors.append("起始日期不能晚于截止日期。")
+    kind = text("kind", 20)
+    if kind and kind not in TASK_KINDS:
+        errors.append(f"任务类别“{kind}”不正确，应为 " + "、".join(f"{k}（{v}）" for k, v in TASK_KINDS.items()) + "。")
     if errors:
         raise FilterError(errors)
     return Filters(dept=dept, year=year, region=region, q=q, conclusion=conclusion, category=category,
-                   date_from=dates.get("from"), date_to=dates.get("to"))
+                   date_from=dates.get("from"), date_to=dates.get("to"), kind=kind)
 
 
 def _region_prefix(region: str) -> str:
@@ -243,7 +249,7 @@ def iter_results(f: Filters, now: datetime):
     stmt = (select(Result.id, Result.task_id, Result.department_id, Result.inspection_date, Result.formed_date,
                    Result.remark, Result.follow_up, Result.verification_method, Result.published_at,
                    Result.corrected_at, Result.version, Entity.uscc, Entity.name, Entity.entity_type,
-                   Entity.region_code)
+                   Entity.region_code, Result.status)
             .join(Entity, Result.entity_id == Entity.id)
             .where(*_result_conditions(f, now))
             .order_by(Result.formed_date.desc(), Result.id.desc())
@@ -266,6 +272,7 @@ def iter_results(f: Filters, now: datetime):
         if missing:
             departments.update({d.id: (d.code, d.name) for d in db.session.execute(
                 select(Department).where(Department.id.in_(missing))).scalars()})
+        disclosure = deadlines.disclosure_status_json("result")(batch, now)
         for row in batch:
             code, title, items, public, named = tasks[row.task_id]
             dept_code, dept_name = departments[row.department_id]
@@ -280,7 +287,7 @@ def iter_results(f: Filters, now: datetime):
                 "verification_method": row.verification_method, "follow_up": row.follow_up,
                 "inspectors": inspectors.get(row.id, []),
                 "published_at": _iso(row.published_at), "corrected_at": _iso(row.corrected_at),
-                "version": row.version,
+                "version": row.version, "disclosure": disclosure[row.id],
             }
 
 
@@ -343,7 +350,11 @@ def get_result(result_id: int, now: datetime) -> Detail | None:
 # ---------------------------------------------------------------- penalties
 
 def _penalty_conditions(f: Filters, now: datetime) -> list:
-    conds = [public_clause("penalty", now)]
+    return [public_clause("penalty", now), *_penalty_filters(f)]
+
+
+def _penalty_filters(f: Filters) -> list:
+    conds = []
     if f.dept:
         conds.append(Penalty.department_id.in_(_dept_ids(f.dept)))
     conds += _date_range(Penalty.decision_date, f)
@@ -372,6 +383,18 @@ def _penalties_stmt(f: Filters, now: datetime):
             .order_by(Penalty.decision_date.desc(), Penalty.id.desc()))
 
 
+def count_ended_penalties(f: Filters, now: datetime) -> int | None:
+    """How many penalties of the same filter have ended their publicity (period over or credit
+    repaired): a count only, never their content. None with a keyword: counting ended records
+    by a party's name would tell that the party was once penalised."""
+    if f.q:
+        return None
+    today = china_date(now)
+    ended = and_(lifecycle_clause(Penalty, now), Penalty.publicity_end.is_not(None),
+                 or_(Penalty.publicity_end < today, Penalty.credit_repair_date <= today))
+    return _count(lambda at: select(func.count(Penalty.id)).where(ended, *_penalty_filters(f)), now)
+
+
 def list_penalties(f: Filters, now: datetime, paging: Paging) -> Page:
     return _page(_penalties_stmt(f, now),
                  lambda at: select(func.count(Penalty.id)).where(*_penalty_conditions(f, at)), now, paging)
@@ -383,7 +406,7 @@ def iter_penalties(f: Filters, now: datetime):
                    Penalty.legal_basis, Penalty.fine_amount, Penalty.confiscation_amount, Penalty.decision_date,
                    Penalty.authority, Penalty.department_id, Penalty.task_id, Penalty.publicity_end,
                    Penalty.published_at, Penalty.corrected_at, Penalty.version, Entity.uscc, Entity.name,
-                   Entity.entity_type)
+                   Entity.entity_type, Penalty.status)
             .outerjoin(Entity, Penalty.entity_id == Entity.id)
             .where(*_penalty_conditions(f, now))
             .order_by(Penalty.decision_date.desc(), Penalty.id.desc())
@@ -400,6 +423,7 @@ def iter_penalties(f: Filters, now: datetime):
         if missing:
             departments.update({d.id: (d.code, d.name) for d in db.session.execute(
                 select(Department).where(Department.id.in_(missing))).scalars()})
+        disclosure = deadlines.disclosure_status_json("penalty")(batch, now)
         for row in batch:
             task = tasks.get(row.task_id)
             dept_code, dept_name = departments[row.department_id]
@@ -415,7 +439,7 @@ def iter_penalties(f: Filters, now: datetime):
                 "department_code": dept_code, "department": dept_name,
                 "task_code": task[0] if task and task[3] else None,
                 "publicity_end": _iso(row.publicity_end), "published_at": _iso(row.published_at),
-                "corrected_at": _iso(row.corrected_at), "version": row.version,
+                "corrected_at": _iso(row.corrected_at), "version": row.version, "disclosure": disclosure[row.id],
             }
 
 
@@ -512,18 +536,52 @@ def get_task(code: str, now: datetime) -> Detail | None:
     return _detail("task", record, now)
 
 
+def _task_conditions(f: Filters, now: datetime) -> list:
+    conds = [public_clause("task", now)]
+    if f.dept:
+        conds.append(Task.id.in_(select(task_department.c.task_id).where(
+            task_department.c.department_id.in_(_dept_ids(f.dept)))))
+    if f.year:
+        conds.append(Task.year == f.year)
+    if f.date_from:
+        conds.append(Task.period_end >= f.date_from)
+    if f.date_to:
+        conds.append(Task.period_start <= f.date_to)
+    if f.region:
+        conds.append(Task.department_id.in_(select(Department.id).where(
+            Department.region_code.startswith(_region_prefix(f.region)))))
+    if f.q:
+        conds.append(or_(Task.code == f.q, Task.title.icontains(f.q, autoescape=True)))
+    if f.kind == "plan":
+        conds.append(Task.plan_id.is_not(None))
+    elif f.kind == "temporary":
+        conds.append(Task.plan_id.is_(None))
+    elif f.kind == "joint":
+        conds.append(select(func.count()).select_from(task_department)
+                     .where(task_department.c.task_id == Task.id).scalar_subquery() > 1)
+    return conds
+
+
 def list_tasks(f: Filters, now: datetime, paging: Paging) -> Page:
     """Public tasks (newest first), e.g. for the home page."""
-    def conds_at(at):
-        conds = [public_clause("task", at)]
-        if f.dept:
-            conds.append(Task.id.in_(select(task_department.c.task_id).where(
-                task_department.c.department_id.in_(_dept_ids(f.dept)))))
-        return conds
-
-    stmt = select(Task).where(*conds_at(now)).options(joinedload(Task.department)).order_by(
+    stmt = select(Task).where(*_task_conditions(f, now)).options(joinedload(Task.department)).order_by(
         Task.published_at.desc(), Task.id.desc())
-    return _page(stmt, lambda at: select(func.count(Task.id)).where(*conds_at(at)), now, paging)
+    return _page(stmt, lambda at: select(func.count(Task.id)).where(*_task_conditions(f, at)), now, paging)
+
+
+# ---------------------------------------------------------------- feeds
+
+FEED_LISTS = {"plan": (Plan, _plan_conditions), "task": (Task, _task_conditions),
+              "result": (Result, _result_conditions), "penalty": (Penalty, _penalty_conditions)}
+
+
+def feed_records(kind: str, f: Filters, now: datetime, limit: int) -> list:
+    """The `limit` most recently published records of a list: the list's own filter conditions
+    (so a feed carries exactly the entries of the list it was subscribed from), newest first."""
+    model, conditions = FEED_LISTS[kind]
+    stmt = (select(model).where(*conditions(f, now)).order_by(model.published_at.desc(), model.id.desc())
+            .limit(limit))
+    return list(db.session.execute(stmt).unique().scalars())
 
 
 @dataclass

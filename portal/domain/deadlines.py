@@ -107,3 +107,22 @@ def urgency(due: date, today: date, calendar: WorkCalendar, soon: int = DUE_SOON
     if left <= soon:
         return Urgency("due_soon", left)
     return Urgency("ok", left)
+
+
+# --- on-time status shown on every list row, JSON item and CSV line --------------------------
+
+ON_TIME, LATE, PENDING = "on_time", "late", "pending"
+
+
+def disclosure_status(d: Disclosure) -> dict:
+    """The public verdict of one record: 按时公示 / 逾期 N 个工作日 / 待公示.
+
+    A published record with no due date (nothing was due yet, e.g. a temporary task
+    published before its draw) was not late, so it counts as on time.
+    """
+    if not d.is_published:
+        return {"status": PENDING, "late_working_days": None, "label": "待公示", "due": d.due_date}
+    if d.on_time is False:
+        return {"status": LATE, "late_working_days": d.late_days, "label": f"逾期 {d.late_days} 个工作日",
+                "due": d.due_date}
+    return {"status": ON_TIME, "late_working_days": 0, "label": "按时公示", "due": d.due_date}

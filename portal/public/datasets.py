@@ -70,6 +70,10 @@ def _names(item, key):
     return _join([x["name"] for x in item.get(key) or []], "、")
 
 
+def _disclosure_label(item) -> str:
+    return (item.get("disclosure") or {}).get("label", "")
+
+
 # ---------------------------------------------------------------- check items
 
 def item_json(item) -> dict:
@@ -227,6 +231,9 @@ RESULTS = Dataset("result", "检查结果", "public.results", (
     Column("published_at", "公示时间", "公示时间（JSON 为 UTC ISO 8601，CSV 为北京时间）",
            lambda i: _local_from_iso(i["published_at"])),
     Column("corrected_at", "更正时间", "最近一次更正时间，未更正为空", lambda i: _local_from_iso(i["corrected_at"])),
+    Column("disclosure", "公示及时性", "公示及时性（按 SPEC §4 工作日期限判定）：JSON 为对象 status（on_time 按时公示、late 逾期公示、"
+           "pending 待公示）、late_working_days 逾期工作日数、label 中文说明、due 应公示日期；CSV 为中文说明，"
+           "如“按时公示”“逾期 3 个工作日”", _disclosure_label),
     Column("version", "", "版本号，每次更正加一"),
 ), note="CSV 前十列与后台“检查结果”上传模板的列一致。")
 
@@ -281,6 +288,9 @@ PENALTIES = Dataset("penalty", "行政处罚", "public.penalties", (
     Column("published_at", "公示时间", "公示时间（JSON 为 UTC ISO 8601，CSV 为北京时间）",
            lambda i: _local_from_iso(i["published_at"])),
     Column("corrected_at", "更正时间", "最近一次更正时间，未更正为空", lambda i: _local_from_iso(i["corrected_at"])),
+    Column("disclosure", "公示及时性", "公示及时性（按 SPEC §4 工作日期限判定）：JSON 为对象 status（on_time 按时公示、late 逾期公示、"
+           "pending 待公示）、late_working_days 逾期工作日数、label 中文说明、due 应公示日期；CSV 为中文说明，"
+           "如“按时公示”“逾期 3 个工作日”", _disclosure_label),
     Column("version", "", "版本号，每次更正加一"),
 ), note="CSV 前十三列与后台“行政处罚”上传模板的列一致（另加记录编号）。")
 

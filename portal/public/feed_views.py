@@ -4,12 +4,16 @@ Every entry comes from a query through `public_clause` and is re-checked with
 `public_state`; ETag and Last-Modified let readers poll cheaply (304).
 """
 import hashlib
+import re
 from datetime import datetime
 
-from flask import abort, current_app, make_response, request, url_for
-from sqlalchemy import select
+from urllib.parse import urlencode
 
-from .. import clock, feeds, search
+from flask import Response, abort, current_app, make_response, request, url_for
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from .. import clock, feeds, queries, search
 from ..domain.visibility import public_state
 from ..extensions import db
 from ..models import Department, Draw, DrawSelection, Entity, Penalty, Plan, Result, Task
@@ -108,32 +112,114 @@ def _respond(fmt: str, entries: list, *, feed_key: str, title: str, subtitle: st
     return response
 
 
+# A feed takes the query string of the page it was subscribed from. /feeds/<list kind> takes the
+# list's filters, parsed by the list's parser and applied by the list's query (portal.queries), so
+# the feed of /penalties?dept=…&year=2025 holds exactly that list's records (its 50 newest
+# publications). /feeds/all with `q` is the feed of a search: the same search as /search, sorted by
+# date, with its facets (kind = record kind there); without `q`, the four lists' filters combined.
+LIST_ENDPOINTS = {"plans": "public.plans", "tasks": None, "results": "public.results", "penalties": "public.penalties"}
+SEARCH_FACETS = ("kind", "dept", "year", "conclusion", "category")
+DEPT_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")  # as portal.queries.parse_filters accepts
+IGNORED_ARGS = ("page", "per_page", "sort")
+
+
+def feed_query(args) -> list[tuple[str, str]]:
+    """The arguments a feed keeps from a page's query string (paging and sorting dropped)."""
+    return [(k, v) for k, v in args.items(multi=True) if v != "" and k not in IGNORED_ARGS]
+
+
+@bp.app_template_global("feed_url")
+def feed_url(kind: str, fmt: str = "atom") -> str:
+    """Templates: the feed of `kind` with the current page's filters."""
+    query = urlencode(feed_query(request.args))
+    return url_for("public.feed", kind=kind, fmt=fmt) + ("?" + query if query else "")
+
+
+def _bad_filters(messages: list[str]):
+    return Response("订阅条件有误：" + "；".join(messages) + "\n", 400, content_type="text/plain; charset=utf-8")
+
+
+def _describe(filters: queries.Filters, dept, record_kind: str | None = None) -> list[str]:
+    """Chinese words for the filters, for the feed's title."""
+    parts = [dept.name] if dept is not None else []
+    if record_kind:
+        parts.append(search.KIND_LABELS.get(record_kind, record_kind))
+    if filters.year:
+        parts.append(f"{filters.year}年")
+    if filters.date_from or filters.date_to:
+        parts.append(f"{filters.date_from or ''}至{filters.date_to or ''}")
+    for value in (filters.region, filters.conclusion, filters.category,
+                  queries.TASK_KINDS.get(filters.kind) if filters.kind else None):
+        if value:
+            parts.append(value)
+    if filters.q:
+        parts.append(f"“{filters.q}”")
+    return parts
+
+
+def _search_feed(now, args):
+    """(entries, description) of the search `args` describe: /search's first page sorted by date."""
+    facets = {name: args.get(name, "").strip() for name in SEARCH_FACETS if args.get(name, "").strip()}
+    q = args.get("q", "").strip()[:200]
+    found = search.query(q, filters=facets, sort="date", page=1, per_page=LIMIT, now=now, facets=False)
+    entries = []
+    for kind in MODELS:
+        ids = [hit.id for hit in found.hits if hit.kind == kind]
+        if ids:
+            entries += [_entry(kind, r, now) for r in _records(kind, now, ids=ids)]
+    return entries, [f"搜索“{q}”"] + [f"{v}" for v in facets.values()]
+
+
 @bp.get("/feeds/<kind>.<fmt>", endpoint="feed")
 def feed(kind: str, fmt: str):
     if kind not in FEED_KINDS or fmt not in ("rss", "atom"):
         abort(404)
     now = clock.now()
-    dept_code = request.args.get("dept", "").strip() or None
-    q = request.args.get("q", "").strip()[:200]
+    args = request.args
+    dept_code = args.get("dept", "").strip() or None
     dept = None
     if dept_code:
+        if not DEPT_CODE.match(dept_code):
+            return _bad_filters([f"部门代码“{dept_code[:32]}”格式不正确，应为字母、数字组成的部门代码。"])
         dept = db.session.execute(select(Department).where(Department.code == dept_code)).scalar()
         if dept is None:
             abort(404)
-    kinds = list(KIND_OF.values()) if kind == "all" else [KIND_OF[kind]]
-    entries = []
-    for k in kinds:
-        ids = None
-        if q:
-            ids = [i for _k, i in search.ids_for(q, [k], now, limit=LIMIT, dept=dept_code)]
-        entries += [_entry(k, r, now) for r in _records(k, now, dept.id if dept else None, ids)]
-    title = f"{current_app.config['SITE_NAME']} · {FEED_KINDS[kind]}"
-    if dept:
-        title += f" · {dept.name}"
-    if q:
-        title += f" · “{q}”"
-    page_link = request.url_root.rstrip("/") + (url_for("public.search", q=q, dept=dept_code) if q else "/")
-    return _respond(fmt, entries, feed_key=f"{kind}?dept={dept_code or ''}&q={q}", title=title,
+    site = request.url_root.rstrip("/")
+    if kind == "all" and args.get("q", "").strip():
+        entries, words = _search_feed(now, args)
+        page_link = site + url_for("public.search") + "?" + urlencode(feed_query(args))
+    else:
+        record_kind = None
+        list_args = args
+        if kind == "all":
+            # `kind` on the all-feed names a record kind (as the search facet does).
+            record_kind = args.get("kind", "").strip() or None
+            if record_kind and record_kind not in KIND_OF.values():
+                return _bad_filters([f"类别“{record_kind[:20]}”不正确，应为 " + "、".join(KIND_OF.values()) + "。"])
+            list_args = MultiDict([(k, v) for k, v in args.items(multi=True) if k != "kind"])
+        try:
+            filters = queries.parse_filters(list_args)
+        except queries.FilterError as exc:
+            return _bad_filters(exc.messages)
+        if kind == "all":
+            kinds = [record_kind] if record_kind else list(KIND_OF.values())
+            # A kind-specific filter selects the kind it belongs to.
+            if filters.conclusion:
+                kinds = [k for k in kinds if k == "result"]
+            if filters.category:
+                kinds = [k for k in kinds if k == "penalty"]
+            if filters.kind:
+                kinds = [k for k in kinds if k == "task"]
+        else:
+            kinds = [KIND_OF[kind]]
+        entries = [_entry(k, r, now) for k in kinds for r in queries.feed_records(k, filters, now, LIMIT)
+                   if public_state(k, r, now).is_visible]
+        words = _describe(filters, dept, record_kind)
+        endpoint = LIST_ENDPOINTS.get(kind)
+        query = urlencode(feed_query(args))
+        page_link = site + (url_for(endpoint) + ("?" + query if query else "") if endpoint else "/")
+    title = " · ".join([current_app.config["SITE_NAME"], FEED_KINDS[kind], *words])
+    return _respond(fmt, entries, feed_key=f"{kind}?{urlencode(sorted(feed_query(args)))}", title=title,
                     subtitle=f"{FEED_KINDS[kind]}的最新公示", page_link=page_link)
 
 

@@ -16,6 +16,10 @@ from .datasets import (ENTITY_KEYS, FIELD_LABELS, ITEMS, LISTS, PENALTIES, PLANS
 from .draws import task_draw_history_json
 
 LIST_SUFFIX = "<any(json,csv):fmt>"
+# Computed public fields of list items, each one batch per page (no query per row); CSV rows
+# get the same from portal.queries.iter_*. portal/public/shape.py register_extra() replaces this.
+LIST_EXTRAS = {"result": {"disclosure": deadlines.disclosure_status_json("result")},
+               "penalty": {"disclosure": deadlines.disclosure_status_json("penalty")}}
 # Keys never rendered from a kept version, whatever a writer stored (SPEC §6).
 PRIVATE_KEYS = {"id_card_no", "phone", "mobile", "withheld_reason", "operator_name", "legal_representative",
                 "nonce", "password_hash"}
@@ -31,10 +35,12 @@ def _year_choices() -> list[int]:
     return list(range(this_year + 1, this_year - 6, -1))
 
 
-def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light_html: bool = False, **context):
+def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light_html: bool = False,
+          page_extras=None, **context):
     """One list, four representations: page, htmx fragment, JSON envelope, streamed CSV.
 
     `light_html`: list_fn takes `full=` and loads less for an HTML page than for JSON.
+    `page_extras(filters, now) -> dict`: more template context for the HTML page.
     """
     if fmt == "html" and any(value == "" for _, value in request.args.items(multi=True)):
         # A submitted filter form sends every field; share the URL without the empty ones.
@@ -63,12 +69,16 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light
         page = Page([], 0, paging.page, paging.per_page)
     else:
         page = list_fn(filters, now, paging, **({"full": fmt == "json"} if light_html else {}))
+    extras = {key: batch(page.items, now) for key, batch in LIST_EXTRAS.get(dataset.kind, {}).items()}
     if fmt == "json":
-        return json_list([to_json(record, now) for record in page.items], page.total, page.page, page.per_page)
-    context.update(page=page, filters=filters, errors=errors, dataset=dataset, args=request.args,
+        return json_list([{**to_json(record, now), **{key: values.get(record.id) for key, values in extras.items()}}
+                          for record in page.items], page.total, page.page, page.per_page)
+    context.update(page=page, filters=filters, errors=errors, dataset=dataset, args=request.args, extras=extras,
                    task_visible=lambda task: queries.public_state_visible("task", task, now),
                    dept_options=[(d.code, d.name) for d in queries.departments()],
                    year_options=[(str(y), f"{y}年") for y in _year_choices()])
+    if page_extras is not None and not errors:
+        context.update(page_extras(filters, now))
     return render_page(f"{template_dir}/index.html", f"{template_dir}/_rows.html", **context), status
 
 
@@ -124,7 +134,8 @@ def results(fmt):
 def penalties(fmt):
     return _list(fmt, PENALTIES, queries.list_penalties, queries.iter_penalties, penalty_json, "public/penalties",
                  categories=[(label, label) for _, label in queries.vocabulary(VocabularyKind.PENALTY_CATEGORY)],
-                 public_party_name=public_party_name)
+                 public_party_name=public_party_name,
+                 page_extras=lambda filters, now: {"ended_count": queries.count_ended_penalties(filters, now)})
 
 
 # ---------------------------------------------------------------- details
@@ -191,14 +202,17 @@ def plan(plan_id, fmt):
     tasks = queries.plan_tasks(detail.record, now) if detail and detail.state.is_visible else []
     if detail is not None:
         detail.record.public_task_count = len(tasks)
+    task_disclosure = deadlines.disclosure_status_json("task")(tasks, now)
 
     def to_json():
         return {**plan_json(detail.record), "tasks": [{"code": t.code, "url": f"/tasks/{t.code}", "title": t.title,
                                                        "period_start": t.period_start.isoformat(),
                                                        "period_end": t.period_end.isoformat(),
-                                                       "joint": t.is_joint, "surprise": t.surprise}
+                                                       "joint": t.is_joint, "surprise": t.surprise,
+                                                       "disclosure": task_disclosure[t.id]}
                                                       for t in tasks]}
-    return _detail("plan", "plans", plan_id, detail, fmt, to_json, "public/plans/detail.html", tasks=tasks)
+    return _detail("plan", "plans", plan_id, detail, fmt, to_json, "public/plans/detail.html", tasks=tasks,
+                   task_disclosure=task_disclosure)
 
 
 @bp.get("/tasks/<code>", defaults={"fmt": "html"})
@@ -222,7 +236,8 @@ def task(code, fmt):
             "selected": [{"uscc": s.uscc, "name": s.entity.name, "stratum": s.stratum, "key": s.key,
                           "inspectors": [{"name": a.name, "licence_no": a.licence_no}
                                          for a in s.assignments if a.replaced_at is None]}
-                         for s in current.selections]}
+                         for s in current.selections],
+            "disclosure": deadlines.disclosure_status_json("draw")([current], now)[current.id]}
         data["superseded_draws"] = [{"id": d.id, "url": f"/draws/{d.id}", "reason": d.reason}
                                     for d in draws.superseded]
         data["draws"] = task_draw_history_json(draws)  # every public draw, locked ones included (SPEC §5 item 7)

@@ -13,10 +13,10 @@ def test_stats_page_renders_svg_charts(page, screenshot):
     page.goto("/stats")
     assert page.locator("h1").inner_text() == "公示统计"
     charts = page.locator("svg[role=img]")
-    assert charts.count() == 2
+    assert charts.count() == 6  # two department comparisons, four monthly trends
     assert charts.first.locator("title").first.text_content() == "各部门按时公示率"
     assert charts.first.locator("rect").count() > 1
-    assert page.locator("#stats-table tbody tr").count() >= 1
+    assert page.locator("#table-work tbody tr").count() >= 1
     screenshot("stats")
     assert errors == []
 
