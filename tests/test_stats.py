@@ -78,7 +78,7 @@ def world(app, db, set_now):
         t.created_at = at_china(date(2025, 9, 22))
         return f.published(t, at_china(date(2025, 9, 26)))
 
-    e = [f.entity() for _ in range(8)]
+    e = [f.entity() for _ in range(9)]
     t1 = task(scj, (date(2025, 10, 1), date(2025, 11, 15)))
     f.draw(t1, e[0:3], drawn_at=at_china(date(2025, 10, 10)))
     f.result(t1, e[0], formed=date(2025, 10, 20), at=at_china(date(2025, 11, 10)))  # due 11-17: on time
@@ -92,7 +92,8 @@ def world(app, db, set_now):
     f.result(t2, e[5], formed=date(2025, 11, 20), at=at_china(date(2025, 11, 21)), withheld=True)  # never public
     # A surprise task still under embargo: its result is public on its own, the task and list are not.
     t3 = task(scj, (date(2025, 10, 1), date(2025, 12, 31)), plan=None, surprise=True)
-    f.draw(t3, [e[6]], drawn_at=at_china(date(2025, 10, 15)))
+    # e[8] is still to be inspected, so the embargo holds (SPEC §3: until every drawn target has a result).
+    f.draw(t3, [e[6], e[8]], drawn_at=at_china(date(2025, 10, 15)))
     f.result(t3, e[6], formed=date(2025, 10, 25), at=at_china(date(2025, 10, 28)),
              conclusions=(("C01", "未发现问题"), ("C02", "未按规定公示应当公示的信息")))
     t4 = task(wjw, (date(2025, 9, 1), date(2025, 9, 30)), plan=None)
@@ -165,11 +166,12 @@ def test_trends_count_month_by_month(client, world):
 def test_surprise_task_counts_once_its_embargo_lifts(client, world, db, set_now):
     before = _by_dept(client.get(f"/stats.json?{Q4}").get_json())["SCJ"]
     surprise = db.session.query(Task).filter_by(surprise=True).one()
-    surprise.results_published_at = at_china(date(2025, 10, 28))
+    # The last drawn target's result is published: the embargo lifts (SPEC §3).
+    f.result(surprise, world["entities"][8], formed=date(2025, 11, 3), at=at_china(date(2025, 11, 5)))
     db.session.commit()
     after = _by_dept(client.get(f"/stats.json?{Q4}").get_json())["SCJ"]
-    assert (after["tasks_planned"], after["draws"], after["entities_drawn"]) == \
-        (before["tasks_planned"] + 1, before["draws"] + 1, before["entities_drawn"] + 1)
+    assert (after["tasks_planned"], after["draws"], after["entities_drawn"], after["results"]) == \
+        (before["tasks_planned"] + 1, before["draws"] + 1, before["entities_drawn"] + 2, before["results"] + 1)
 
 
 def _csv(response):
