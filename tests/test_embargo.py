@@ -79,9 +79,9 @@ def observe(client, world) -> dict:
     home = client.get("/").get_data(as_text=True)
     seen["home task count"] = _count_card(home, "抽查任务")
     seen["home lists it"] = TITLE in home
-    stats = client.get("/stats.json").get_json()
-    row = next(r for r in stats["rows"] if r["department"] == "SCJG" and r["year"] == 2026)
-    seen["stats tasks"], seen["stats draws"] = row["tasks"], row["draws"]
+    stats = client.get("/stats.json?year=2026").get_json()
+    row = next(r for r in stats["departments"] if r["department"] == "SCJG")
+    seen["stats tasks"], seen["stats draws"] = row["tasks_planned"], row["draws"]
     fairness = client.get("/transparency.json").get_json()["fairness"]
     seen["transparency draws"], seen["transparency drawn"] = fairness["draws"], fairness["entities_drawn"]
     seen["task feed"] = CODE in client.get("/feeds/tasks.atom").get_data(as_text=True)
