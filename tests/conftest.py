@@ -6,6 +6,7 @@ to run it there instead: each run gets a fresh schema, dropped afterwards.
 import os
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -56,10 +57,11 @@ def _schema(database_url, instance_dir):
 
 
 def make_app(database_url, instance_dir, **overrides):
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("SECRET_KEY", "test-secret-key")
-    return create_app(TestConfig, INSTANCE_PATH=str(instance_dir),
-                      SEARCH_INDEX_DIR=str(instance_dir / "search-index"), **overrides)
+    """The app on `database_url` with TestConfig (which reads no environment); overrides win."""
+    settings = {"DATABASE_URL": database_url, "INSTANCE_PATH": str(instance_dir),
+                "SEARCH_INDEX_DIR": str(Path(instance_dir) / "search-index")}
+    settings.update(overrides)
+    return create_app(TestConfig, **settings)
 
 
 @pytest.fixture
