@@ -9,7 +9,7 @@ from datetime import datetime
 from flask import abort, current_app, make_response, request, url_for
 from sqlalchemy import select
 
-from .. import clock, feeds, search
+from .. import clock, feeds, search, urls
 from ..domain.visibility import public_state
 from ..extensions import db
 from ..models import Department, Draw, DrawSelection, Entity, Penalty, Plan, Result, Task
@@ -24,7 +24,7 @@ LIMIT = feeds.MAX_ENTRIES
 
 
 def _authority() -> str:
-    return current_app.config.get("FEED_TAG_AUTHORITY") or request.host.split(":")[0]
+    return urls.tag_authority()
 
 
 def _updated(record) -> datetime:
@@ -39,7 +39,7 @@ def _party(p: Penalty) -> str:
 
 
 def _entry(kind: str, record, now=None) -> feeds.FeedEntry:
-    base = request.url_root.rstrip("/")
+    base = urls.base_url()
     authority = _authority()
     now = now or clock.now()
     if kind == "plan":
@@ -103,7 +103,8 @@ def _respond(fmt: str, entries: list, *, feed_key: str, title: str, subtitle: st
     if response.status_code == 304:
         return response
     response.set_data(feeds.render(fmt, feed_id=feeds.tag_uri(_authority(), "feed", feed_key), title=title,
-                                   subtitle=subtitle, link=page_link, self_link=request.url, entries=entries))
+                                   subtitle=subtitle, link=page_link, self_link=urls.current_absolute(),
+                                   entries=entries))
     response.headers["Content-Type"] = feeds.CONTENT_TYPES[fmt]
     return response
 
@@ -132,7 +133,7 @@ def feed(kind: str, fmt: str):
         title += f" · {dept.name}"
     if q:
         title += f" · “{q}”"
-    page_link = request.url_root.rstrip("/") + (url_for("public.search", q=q, dept=dept_code) if q else "/")
+    page_link = urls.absolute(url_for("public.search", q=q, dept=dept_code) if q else "/")
     return _respond(fmt, entries, feed_key=f"{kind}?dept={dept_code or ''}&q={q}", title=title,
                     subtitle=f"{FEED_KINDS[kind]}的最新公示", page_link=page_link)
 
@@ -151,7 +152,7 @@ def entity_feed(uscc: str):
     draws = db.session.execute(select(Draw).join(DrawSelection, DrawSelection.draw_id == Draw.id)
                                .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))).scalars()
     entries += [_entry("draw", d, now) for d in draws if public_state("draw", d, now).is_visible]
-    base = request.url_root.rstrip("/")
+    base = urls.base_url()
     return _respond("atom", entries, feed_key=f"entity/{entity.uscc}", title=f"{entity.name} 的公示信息",
                     subtitle=f"统一社会信用代码 {entity.uscc}：抽取、检查结果与行政处罚",
                     page_link=f"{base}/entities/{entity.uscc}")
