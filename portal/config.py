@@ -102,6 +102,7 @@ class TestConfig(Config):
     read_environment = False
     TESTING = True
     SECRET_KEY = "test-secret-key"
+    PUBLIC_BASE_URL = "http://localhost"  # where Flask's test client sends its requests
     PUBLIC_COUNT_TTL = 0
     RATELIMIT_ENABLED = False
     LOG_LEVEL = "WARNING"
