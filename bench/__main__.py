@@ -13,6 +13,7 @@ OTHERS = [
     ("bench.pages", "p50/p95 server time of list, filter and entity pages; CSV export of all results"),
     ("bench.search", "search index build, query latency, publish-to-searchable (SEARCH)"),
     ("bench.draw", "draw-v1 speed on large pools and the fairness check (DRAW)"),
+    ("bench.signin_flood", "a clerk's publish p50/p95 quiet vs during a flood of failed sign-ins; audit growth"),
 ]
 
 

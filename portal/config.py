@@ -71,9 +71,9 @@ class Config:
     SIGNIN_FREE_FAILURES = 3
     # Longest back-off, in seconds (it doubles from 1 s with each further failure).
     SIGNIN_BACKOFF_MAX_SECONDS = 900
-    # Password checks (argon2, ~0.2 s CPU each) one host runs at once; more wait their turn briefly
-    # and are then told to retry, so a sign-in flood cannot take the CPU from clerks' work.
-    SIGNIN_HASH_SLOTS = 2
+    # Password checks (argon2, ~25 ms of one core each) one host runs at once; a sign-in finding
+    # them all busy is told to retry at once, so a sign-in flood cannot take the CPU from clerks.
+    SIGNIN_HASH_SLOTS = 1
 
     # --- Network and shared services ---------------------------------------------------------
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none).

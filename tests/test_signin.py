@@ -274,3 +274,17 @@ def test_backoff_in_the_database_holds_across_two_apps(app, db, database_url, tm
     assert _attempt(other, "clerk-t", f.PASSWORD).status_code == 429
     with other.application.app_context():
         _db.engine.dispose()
+
+
+def test_an_old_hash_is_upgraded_at_the_next_sign_in(app, db, client):
+    from argon2 import PasswordHasher
+
+    user = f.user("clerk", username="clerk-old")
+    user.password_hash = PasswordHasher().hash(f.PASSWORD)  # argon2-cffi's default: 64 MiB, 4 lanes
+    db.session.commit()
+    assert "m=65536,t=3,p=4" in user.password_hash
+    assert _attempt(client, "clerk-old", f.PASSWORD).status_code == 303
+    db.session.expire_all()
+    assert "m=19456,t=2,p=1" in db.session.get(type(user), user.id).password_hash
+    client.post("/admin/logout", data={"csrf_token": extract_csrf(client.get("/admin/login").get_data(as_text=True))})
+    assert _attempt(client, "clerk-old", f.PASSWORD).status_code == 303  # the new hash works

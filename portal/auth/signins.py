@@ -28,8 +28,13 @@ from .throttle import insert_for, run_alone
 SEAL_ACTION = "signin_summary"
 
 
-def record(outcome: SigninOutcome, username: str, address: str, now: datetime, user: User | None = None) -> None:
-    """Count one attempt. `user` is the account it named (None: no such user, stored as "")."""
+def record(outcome: SigninOutcome, username: str, address: str, now: datetime, user: User | None = None,
+           new_password_hash: str | None = None) -> None:
+    """Count one attempt. `user` is the account it named (None: no such user, stored as "").
+
+    A success also stamps the user's last sign-in (and stores `new_password_hash`, an upgraded
+    hash of the same password) in the same short transaction.
+    """
     insert = insert_for(db.session)
     name = user.username if user is not None else ""
     stmt = insert(SigninEvent).values(window_start=window_start(now), username=name, address=address[:64],
@@ -42,7 +47,10 @@ def record(outcome: SigninOutcome, username: str, address: str, now: datetime, u
         where=SigninEvent.sealed_event_id.is_(None))
     statements = [stmt]
     if outcome is SigninOutcome.SUCCESS and user is not None:
-        statements.append(update(User).where(User.id == user.id).values(last_login_at=now))
+        changes = {"last_login_at": now}
+        if new_password_hash:
+            changes["password_hash"] = new_password_hash
+        statements.append(update(User).where(User.id == user.id).values(**changes))
     run_alone(*statements)
 
 

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import SigninOutcome, User
 from . import bp, signins, throttle
 from .access import roles_required, unauthorized_response
-from .accounts import AccountError, burn_time, check_password, end_sessions, set_password
+from .accounts import AccountError, burn_time, check_password, end_sessions, rehashed, set_password
 
 
 # Seconds a sign-in refused because every password-check slot was busy is told to wait.
@@ -90,7 +90,7 @@ def login():
             error += f"为保护账号，请 {limits.wait_text(wait)}后再试。"
         return render_template("auth/login.html", next_url=next_url, username=username, error=error), 200
     store.succeeded(username, address)
-    signins.record(SigninOutcome.SUCCESS, username, address, now, user)
+    signins.record(SigninOutcome.SUCCESS, username, address, now, user, rehashed(user, password))
     login_user(db.session.get(User, user.id))
     session.permanent = False
     return redirect(_safe_next(next_url), code=303)
