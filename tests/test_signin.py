@@ -288,3 +288,32 @@ def test_an_old_hash_is_upgraded_at_the_next_sign_in(app, db, client):
     assert "m=19456,t=2,p=1" in db.session.get(type(user), user.id).password_hash
     client.post("/admin/logout", data={"csrf_token": extract_csrf(client.get("/admin/login").get_data(as_text=True))})
     assert _attempt(client, "clerk-old", f.PASSWORD).status_code == 303  # the new hash works
+
+
+def test_hosts_sealing_at_once_seal_each_window_once(app, db, database_url, tmp_path):
+    start = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+    for minute in range(0, 30, 5):
+        signins.record(rules_outcome("failure"), "x", "192.0.2.9", start + timedelta(minutes=minute))
+    hosts = [make_app(database_url, tmp_path / f"host{i}") for i in range(3)]
+    barrier, sealed, errors = threading.Barrier(3), [], []
+
+    def seal_on(host):
+        with host.app_context():
+            try:
+                barrier.wait(10)
+                sealed.append(signins.seal(start + timedelta(hours=2)))
+            except Exception as exc:  # shown in the assertion below
+                errors.append(repr(exc))
+            finally:
+                _db.session.remove()
+                _db.engine.dispose()
+
+    threads = [threading.Thread(target=seal_on, args=(host,)) for host in hosts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    db.session.rollback()
+    assert errors == [] and sorted(sealed) == [0, 0, 2]
+    assert db.session.execute(select(func.count(AuditEvent.id))).scalar() == 2
+    assert journal.verify_chain()[2] is None

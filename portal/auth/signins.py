@@ -58,9 +58,12 @@ def seal(now: datetime) -> int:
     """Append one audit event per closed window of unsealed rows; return how many were appended."""
     before = sealable_before(now)
     with write_transaction():
+        # FOR UPDATE: hosts sealing at once take turns, and the later one no longer sees the rows
+        # the earlier one sealed (SQLite's BEGIN IMMEDIATE serialises them anyway).
         rows = db.session.execute(select(SigninEvent).where(SigninEvent.sealed_event_id.is_(None),
                                                             SigninEvent.window_start <= before)
-                                  .order_by(SigninEvent.window_start, SigninEvent.id)).scalars().all()
+                                  .order_by(SigninEvent.window_start, SigninEvent.id)
+                                  .with_for_update()).scalars().all()
         windows = defaultdict(list)
         for row in rows:
             windows[row.window_start].append(row)
