@@ -81,6 +81,8 @@ class Config:
     # redis://host:port/db for rate-limit counters and sign-in back-off, shared by every worker
     # and host; empty: rate limits in each worker's memory, back-off in the database.
     REDIS_URL = ""
+    # Prefix of this portal's keys in Redis (so several sites can share one Redis).
+    RATELIMIT_KEY_PREFIX = "portal"
 
     # --- Rate limits (Flask-Limiter syntax, per client address) ---------------------------------
     # Flask-Limiter's own switch.

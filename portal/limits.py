@@ -109,7 +109,7 @@ def _rates_by_endpoint(app: Flask) -> dict:
         if rule.rule == "/search" or rule.rule.startswith("/search."):
             add(endpoint, SEARCH)
         if _CSV_RULE.search(rule.rule):
-            add(endpoint, EXPORT, exempt_when=_not_csv if not rule.rule.endswith(".csv") else None)
+            add(endpoint, EXPORT, exempt_when=_not_csv)  # the same view may also answer HTML or JSON
     return found
 
 
@@ -118,7 +118,7 @@ def init_app(app: Flask) -> None:
     if not app.config["RATELIMIT_ENABLED"]:
         return
     limiter = Limiter(client_address, storage_uri=app.config["REDIS_URL"] or "memory://",
-                      strategy="moving-window", key_prefix=app.config.get("RATELIMIT_KEY_PREFIX", "portal"),
+                      strategy="moving-window", key_prefix=app.config["RATELIMIT_KEY_PREFIX"],
                       in_memory_fallback_enabled=True, headers_enabled=False)
     limiter.init_app(app)
     app.extensions["portal_limiter"] = limiter

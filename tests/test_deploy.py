@@ -266,6 +266,9 @@ def deployment(tmp_path_factory):
         value = overrides.get(key, value)
         env[key] = value
         lines.append(f"{key}={value}")
+    # Not in the guide (the default is right for one site): keeps concurrent runs' Redis keys apart.
+    env["RATELIMIT_KEY_PREFIX"] = f"deploy-{tag}"
+    lines.append(f"RATELIMIT_KEY_PREFIX=deploy-{tag}")
     env_file = tmp / "portal.env"
     env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     shell_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp), "LANG": "C.UTF-8",
@@ -307,9 +310,10 @@ def deployment(tmp_path_factory):
         import redis
 
         client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match="*portal*", count=1000))
+        keys = list(client.scan_iter(match=f"*deploy-{tag}*", count=1000))
         if keys:
             client.delete(*keys)
+        client.close()
 
 
 def _wait_for_port(port: int, timeout=20):

@@ -171,7 +171,9 @@ def test_redis_storage_is_shared_by_every_app(limited_app, redis_url):
     refused = _get(host_b, "/search.json?q=x")
     assert refused.status_code == 429 and refused.get_json()["error"]["title"] == "请求过于频繁"
     assert int(refused.headers["Retry-After"]) >= 1
-    keys = redis.Redis.from_url(url).keys(f"*{prefix}*")
+    client = redis.Redis.from_url(url)
+    keys = client.keys(f"*{prefix}*")
+    client.close()
     assert keys and any(b"search" in k for k in keys)
 
 

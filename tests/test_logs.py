@@ -80,6 +80,13 @@ def test_errors_are_logged_with_traceback_and_request_id(database_url, instance_
     err = capsys.readouterr().err
     assert "ERROR portal [req-12345678] Exception on /boom-for-test [GET]" in err
     assert "Traceback (most recent call last)" in err and "RuntimeError: kaboom in a view" in err
+    _dispose(app)
+
+
+def _dispose(app):
+    with app.app_context():
+        from portal.extensions import db
+        db.engine.dispose()
 
 
 def test_a_streamed_csv_is_logged_when_it_has_been_sent(logged_app, caplog):
@@ -98,3 +105,4 @@ def test_log_level_setting(database_url, instance_dir, _schema, caplog):
     with caplog.at_level(logging.NOTSET):
         app.test_client().get("/results")
     assert _records(caplog) == []
+    _dispose(app)

@@ -250,8 +250,8 @@ def test_backoff_in_redis_is_shared_and_the_database_is_not_used(app, db, databa
     url, prefix = redis_url
     f.user("clerk", username="clerk-r")
     db.session.commit()
-    host_a = make_app(database_url, instance_dir, REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix).test_client()
-    host_b = make_app(database_url, instance_dir, REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix).test_client()
+    apps = [make_app(database_url, instance_dir, REDIS_URL=url, RATELIMIT_KEY_PREFIX=prefix) for _ in range(2)]
+    host_a, host_b = (a.test_client() for a in apps)
     for i in range(4):
         assert _attempt(host_a if i % 2 else host_b, "clerk-r", "wrong").status_code == 200
     assert _attempt(host_a, "clerk-r", f.PASSWORD).status_code == 429
@@ -261,8 +261,13 @@ def test_backoff_in_redis_is_shared_and_the_database_is_not_used(app, db, databa
     assert db.session.execute(select(func.count()).select_from(SigninBackoff)).scalar() == 0
     import redis
 
-    assert redis.Redis.from_url(url).keys(f"{prefix}:signin-backoff:*")
+    client = redis.Redis.from_url(url)
+    assert client.keys(f"{prefix}:signin-backoff:*")
+    client.close()
     assert ("clerk-r", "198.51.100.20", "refused", 2) in _journal(db)
+    for host in apps:
+        with host.app_context():
+            _db.engine.dispose()
 
 
 def test_backoff_in_the_database_holds_across_two_apps(app, db, database_url, tmp_path):

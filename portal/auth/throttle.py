@@ -116,7 +116,7 @@ def backoff_store():
     """The store this app uses: Redis when REDIS_URL is set, else the database."""
     url = current_app.config["REDIS_URL"]
     if url:
-        return RedisBackoff(url, current_app.config.get("RATELIMIT_KEY_PREFIX", "portal"))
+        return RedisBackoff(url, current_app.config["RATELIMIT_KEY_PREFIX"])
     return DatabaseBackoff()
 
 
