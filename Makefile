@@ -3,20 +3,35 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
-STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+# One stamp per requirements set, named after the files' checksums: editing a file re-installs.
+STAMP     := $(VENV)/.installed-run-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+# `make run` serves here, so absolute links in feeds point at it (see PUBLIC_BASE_URL in README).
+export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: setup run demo test test-pg test-browser test-all ci screenshot serve bench clean
+.PHONY: setup setup-dev run demo test test-pg test-redis test-browser test-all ci screenshot serve bench clean
 
+## Runtime dependencies only (requirements.txt).
 setup: $(STAMP)
 
-$(STAMP): requirements.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+## Runtime dependencies and the test tools (requirements-dev.txt).
+setup-dev: $(DEV_STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): requirements.txt | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	rm -f $(VENV)/.installed-* && touch $@
+	rm -f $(VENV)/.installed-run-* && touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-dev-* && touch $@
 
 ## Set up, create the database, load demo data (first time only) and serve on 127.0.0.1:5000.
 run: setup
@@ -34,24 +49,29 @@ demo: setup
 	$(FLASK) db upgrade
 	$(FLASK) demo load
 
-## Set up and run the test suite on SQLite (browser tests excluded; see test-browser).
-test: setup
+## Set up (runtime + test tools) and run the test suite on SQLite (browser tests excluded; see test-browser).
+test: setup-dev
 	$(BIN)/python -m pytest -m "not browser"
 
-test-pg: setup
+test-pg: setup-dev
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -m "not browser"
 
-test-browser: setup
+## Rate-limit, sign-in and deployment-guide tests with Redis (REDIS_TEST_URL) and PostgreSQL (PG_TEST_URL).
+test-redis: setup-dev
+	TEST_REDIS_URL=$(REDIS_TEST_URL) TEST_DATABASE_URL=$(PG_TEST_URL) \
+	    $(BIN)/python -m pytest -m "not browser" tests/test_limits.py tests/test_signin.py tests/test_deploy.py
+
+test-browser: setup-dev
 	$(BIN)/python -m pytest -m browser
 
-test-all: test test-pg test-browser
+test-all: test test-pg test-redis test-browser
 
 ## What CI runs: SQLite, PostgreSQL, then the browser tests (installs chromium when missing).
 ci:
 	.ci/run
 
 ## Regenerate docs/screenshot.png from the demo data.
-screenshot: setup
+screenshot: setup-dev
 	$(BIN)/python docs/make_screenshot.py
 
 bench: setup

@@ -6,7 +6,9 @@ Every value comes from the environment so one file serves laptops and servers:
     WEB_CONCURRENCY    worker processes (default 2 × CPUs + 1, at most 8)
     GUNICORN_THREADS   threads per worker (default 1)
     GUNICORN_TIMEOUT   seconds before a silent worker is restarted (default 60; CSV exports stream)
-    GUNICORN_LOGLEVEL  info by default; access log on stdout unless GUNICORN_ACCESSLOG is "" or a path
+    GUNICORN_LOGLEVEL  gunicorn's own log level (info by default)
+    GUNICORN_ACCESSLOG gunicorn's access log ("-" for stdout, or a path); off by default because
+                       the app logs one line per request itself, with its request id (README: Logging)
     GUNICORN_CONTROL_SOCKET  path of gunicorn's control socket (off by default)
 
 Command-line flags override these values.
@@ -26,10 +28,11 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = max_requests // 10
 # Large uploads are parsed in the worker; keep request line and header limits at the defaults.
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
-# Behind a reverse proxy on the same host: trust its X-Forwarded-* headers.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Which proxies' X-Forwarded-* headers to believe is decided in ONE place, the app's
+# TRUSTED_PROXY_HOPS setting (werkzeug ProxyFix); gunicorn itself trusts nobody.
+forwarded_allow_ips = ""
 # Heartbeat files on tmpfs when there is one (avoids stalls on slow disks).
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"

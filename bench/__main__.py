@@ -14,6 +14,7 @@ OTHERS = [
     ("bench.stats", "p50/p95 server time of /stats (period reports, warm and computed)"),
     ("bench.search", "search index build, query latency, publish-to-searchable (SEARCH)"),
     ("bench.draw", "draw-v1 speed on large pools and the fairness check (DRAW)"),
+    ("bench.signin_flood", "a clerk's publish p50/p95 quiet vs during a flood of failed sign-ins; audit growth"),
 ]
 
 

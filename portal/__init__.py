@@ -1,27 +1,35 @@
 """The 双随机、一公开 disclosure portal: public site, open data and clerks' workbench."""
-import os
-from pathlib import Path
-
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .config import Config
+from . import config
+from .config import ROOT, Config
 from .extensions import csrf, db, htmx, login_manager, migrate
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config_class=Config, **overrides) -> Flask:
-    """Build the application: config, extensions, blueprints, errors, CLI."""
-    instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("PORTAL_INSTANCE_PATH") \
-        or str(ROOT / "instance")
-    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True,
+    """Build the application. Reads like a table of contents; each step is one function.
+
+    `overrides` set settings for this app only (tests, benches, scripts):
+    `create_app(TestConfig, DATABASE_URL="sqlite:///…", FIXED_NOW="2026-11-23T02:00:00+00:00")`.
+    """
+    settings = config.load(config_class, overrides)
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=True,
                 template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    app.config.from_object(config_class(app.instance_path))
-    app.config.update(overrides)
+    app.config.update(settings)
+
+    _trust_proxies(app)
+    from . import logs
+    logs.init_app(app)  # first: every later hook and handler logs with the request id
 
     _init_extensions(app)
     _register_blueprints(app)
+
+    from . import limits
+    limits.init_app(app)  # after the blueprints: limits attach to their routes
+
+    # Search index hooks: installed here by `portal.search` (issue 12 item 7).
+    # Security headers (CSP, framing): `portal.security`, registered here.
 
     from . import errors, web
     errors.register(app)
@@ -30,6 +38,17 @@ def create_app(config_class=Config, **overrides) -> Flask:
     from . import cli
     cli.register(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto only from the configured number of proxies (0: nobody).
+
+    The client address keys rate limits and sign-in back-off; trusting a header any client
+    can send would let one attacker pose as many addresses (or as everyone's).
+    """
+    hops = int(app.config["TRUSTED_PROXY_HOPS"])
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
 
 
 def _init_extensions(app: Flask) -> None:
@@ -48,10 +67,10 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
     from .public import bp as public_bp
 
     app.register_blueprint(public_bp)
-    for module_name in ("portal.auth", "portal.admin"):
-        module = __import__(module_name, fromlist=["bp"])
-        if hasattr(module, "bp"):
-            app.register_blueprint(module.bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)

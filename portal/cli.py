@@ -7,6 +7,7 @@ COMMAND_MODULES = [
     "portal.importers.cli",
     "portal.deadlines_cli",
     "portal.auth.cli",
+    "portal.auth.signins_cli",
     "portal.admin.audit_cli",
     "portal.search_cli",
     "portal.draw_cli",

@@ -1,76 +1,220 @@
-"""Settings from environment variables.
+"""Every setting of the portal, declared once with its default.
 
-Everything a deployment may change comes from the environment; `instance/` holds
-the SQLite file, the generated secret key and the Whoosh index by default.
+A setting is an UPPER_CASE attribute of `Config`. A deployment changes it with an environment
+variable of the same name (a few keep an older, friendlier name: see ENVIRONMENT_NAMES); the
+value is parsed by the type of the default (bool, int, float or str). README.md has one table
+row per setting, and tests/test_config.py fails when the two disagree.
+
+Tests and scripts never edit `os.environ`: they pass values to the app factory,
+`create_app(TestConfig, DATABASE_URL=…, FIXED_NOW=…)`; `TestConfig` reads no environment at all.
+
+To add a setting: add `NAME = default` with a one-line comment below, add its README row, and
+read it as `current_app.config["NAME"]`.
 """
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
-
-def _instance_secret(instance_path: Path) -> str:
-    """Read the secret key from instance/, creating it on first run."""
-    path = instance_path / "secret_key"
-    if not path.exists():
-        instance_path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600) if not path.exists() else None
-        if fd is not None:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-    return path.read_text().strip()
-
-
-def _bool(name, default=False):
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Config:
-    """Production-shaped defaults; every value may be overridden by the environment."""
+    """Production-shaped defaults; each may be overridden by the environment."""
 
-    TESTING = False
-    SQLALCHEMY_TRACK_MODIFICATIONS = False
-    # Seconds a SQLite connection waits for a lock before giving up.
+    # Whether the environment may override the defaults below (TestConfig: no).
+    read_environment = True
+
+    # --- Files and database -------------------------------------------------------------------
+    # Folder for the SQLite file, the generated secret key and the search index; empty: ./instance.
+    INSTANCE_PATH = ""
+    # SQLAlchemy URL; empty: the SQLite file <instance>/portal.db. postgresql:// uses psycopg 3.
+    SQLALCHEMY_DATABASE_URI = ""
+    # Seconds a SQLite connection waits for another writer before giving up.
     SQLITE_BUSY_TIMEOUT = 30
-    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_BYTES", 20 * 1024 * 1024))
-    SESSION_COOKIE_HTTPONLY = True
-    SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
-    REMEMBER_COOKIE_HTTPONLY = True
-    REMEMBER_COOKIE_SAMESITE = "Lax"
-    WTF_CSRF_TIME_LIMIT = None
-    # Dates are China dates whatever the server's zone (SPEC §4).
-    TIMEZONE = "Asia/Shanghai"
-    # A fixed "now" (ISO 8601) for demos and tests; empty means the real clock.
-    FIXED_NOW = os.environ.get("PORTAL_FIXED_NOW", "")
+    # Signs sessions and CSRF tokens; empty: generated once into <instance>/secret_key.
+    SECRET_KEY = ""
+    # Largest accepted request body (uploads), in bytes.
+    MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+
+    # --- Search index ------------------------------------------------------------------------
+    # This host's Whoosh index (a rebuildable cache); empty: <instance>/search-index.
+    SEARCH_INDEX_DIR = ""
+    # Seconds to wait for the search index write lock.
+    SEARCH_LOCK_TIMEOUT = 10.0
+    # Apply the search change log right after each committing request (else only `search sync`).
+    SEARCH_SYNC_ON_COMMIT = True
+    # Fraction of index writes that fail on purpose: a hook for the consistency tests; keep 0.
+    SEARCH_FAIL_RATE = 0.0
+
+    # --- Public site -------------------------------------------------------------------------
+    # The site's canonical address: absolute links in feeds and the sitemap are built from it,
+    # never from the request's Host header (which a client may forge).
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    # Authority part of feed entry ids (tag:AUTHORITY,…); empty: the host of PUBLIC_BASE_URL.
+    FEED_TAG_AUTHORITY = ""
+    SITE_NAME = "“双随机、一公开”信息公示平台"
+    # Rows per list page, and the most a client may ask for with ?per_page=.
     PER_PAGE_DEFAULT = 20
     PER_PAGE_MAX = 200
-    SEARCH_LOCK_TIMEOUT = float(os.environ.get("SEARCH_LOCK_TIMEOUT", 10))
-    # Apply the search change log right after each committing request (else: `flask search sync`).
-    SEARCH_SYNC_ON_COMMIT = _bool("SEARCH_SYNC_ON_COMMIT", True)
-    # Fraction of index writes that fail on purpose: a test hook for the consistency tests only.
-    SEARCH_FAIL_RATE = 0.0
-    # Authority part of feed entry ids (tag:AUTHORITY,…); empty means the request's host name.
-    FEED_TAG_AUTHORITY = os.environ.get("FEED_TAG_AUTHORITY", "")
-    REDIS_URL = os.environ.get("REDIS_URL", "")
-    SITE_NAME = os.environ.get("SITE_NAME", "“双随机、一公开”信息公示平台")
+    # Seconds the public record counts (home page) are kept in memory; 0: computed every time.
+    PUBLIC_COUNT_TTL = 30
+    # A fixed "now" (ISO 8601 with offset) for demos and tests; empty: the real clock.
+    FIXED_NOW = ""
 
-    def __init__(self, instance_path: str):
-        instance = Path(instance_path)
-        self.SECRET_KEY = os.environ.get("SECRET_KEY") or _instance_secret(instance)
-        url = os.environ.get("DATABASE_URL", "")
-        if url.startswith("postgres://"):
-            url = "postgresql+psycopg://" + url[len("postgres://"):]
-        elif url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
-        self.SQLALCHEMY_DATABASE_URI = url or f"sqlite:///{instance / 'portal.db'}"
-        self.SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR") or str(instance / "search-index")
+    # --- Back office and sign-in -------------------------------------------------------------
+    # Send the session cookie over HTTPS only (set true behind TLS).
+    SESSION_COOKIE_SECURE = False
+    # A back-office session left alone this many seconds must sign in again (0: never).
+    ADMIN_IDLE_TIMEOUT_SECONDS = 4 * 3600
+    # Consecutive failed sign-ins of one account from one address before back-off starts.
+    SIGNIN_FREE_FAILURES = 3
+    # Longest back-off, in seconds (it doubles from 1 s with each further failure).
+    SIGNIN_BACKOFF_MAX_SECONDS = 900
+    # Password checks (argon2, ~25 ms of one core each) one host runs at once; a sign-in finding
+    # them all busy is told to retry at once, so a sign-in flood cannot take the CPU from clerks.
+    SIGNIN_HASH_SLOTS = 1
+
+    # --- Network and shared services ---------------------------------------------------------
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none).
+    TRUSTED_PROXY_HOPS = 0
+    # redis://host:port/db for rate-limit counters and sign-in back-off, shared by every worker
+    # and host; empty: rate limits in each worker's memory, back-off in the database.
+    REDIS_URL = ""
+    # Prefix of this portal's keys in Redis (so several sites can share one Redis).
+    RATELIMIT_KEY_PREFIX = "portal"
+
+    # --- Rate limits (Flask-Limiter syntax, per client address) ---------------------------------
+    # Flask-Limiter's own switch.
+    RATELIMIT_ENABLED = True
+    RATELIMIT_SIGNIN = "10/minute"
+    RATELIMIT_SEARCH = "60/minute"
+    RATELIMIT_EXPORT = "20/minute"
+    RATELIMIT_OBJECTION = "10/minute"
+
+    # --- Logging -----------------------------------------------------------------------------
+    # Level of the portal's log (one line per request at INFO; errors with tracebacks).
+    LOG_LEVEL = "INFO"
 
 
 class TestConfig(Config):
-    """Used by the test suite: a throwaway instance folder, CSRF still on."""
+    """The test suite's settings: no environment, a fixed secret, no caches, no rate limits
+    (tests/test_limits.py turns them on)."""
 
+    read_environment = False
     TESTING = True
-    SQLITE_BUSY_TIMEOUT = 30
+    SECRET_KEY = "test-secret-key"
+    PUBLIC_BASE_URL = "http://localhost"  # where Flask's test client sends its requests
+    PUBLIC_COUNT_TTL = 0
+    RATELIMIT_ENABLED = False
+    LOG_LEVEL = "WARNING"
+
+
+# Framework choices that are not settings: no deployment should turn these off.
+FIXED = {
+    "TESTING": False,
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+}
+
+# Settings whose environment variable has another name than the setting.
+ENVIRONMENT_NAMES = {
+    "INSTANCE_PATH": "PORTAL_INSTANCE_PATH",
+    "SQLALCHEMY_DATABASE_URI": "DATABASE_URL",
+    "MAX_CONTENT_LENGTH": "MAX_UPLOAD_BYTES",
+    "FIXED_NOW": "PORTAL_FIXED_NOW",
+}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used (bad environment value)."""
+
+
+def setting_names(config_class=Config) -> list[str]:
+    """Every setting of `config_class`, in declaration order."""
+    names = []
+    for klass in reversed(config_class.__mro__):
+        names += [n for n in vars(klass) if n.isupper() and n not in names]
+    return names
+
+
+def environment_name(setting: str) -> str:
+    return ENVIRONMENT_NAMES.get(setting, setting)
+
+
+def _parse(raw: str, default, env_name: str):
+    if isinstance(default, bool):
+        value = raw.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{env_name}={raw!r}: expected true or false")
+    try:
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{env_name}={raw!r}: expected a number") from None
+    return raw
+
+
+def _database_uri(url: str) -> str:
+    """postgres:// and postgresql:// mean the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """Read the secret key from instance/, creating it (mode 600) on first run."""
+    path = instance_path / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def load(config_class=Config, overrides: dict | None = None, environ=None) -> dict:
+    """The app's settings: defaults, then the environment (if the class reads it), then `overrides`.
+
+    Overrides may use a setting's name or its environment name (`DATABASE_URL=`); other keys
+    (Flask's or an extension's own) pass through unchanged. Derived defaults (instance folder,
+    database file, secret key, index folder, feed authority) are filled in last.
+    """
+    environ = os.environ if environ is None else environ
+    values = dict(FIXED)
+    names = setting_names(config_class)
+    values.update({name: getattr(config_class, name) for name in names})
+    if config_class.read_environment:
+        for name in setting_names(Config):
+            env_name = environment_name(name)
+            if env_name in environ:
+                values[name] = _parse(environ[env_name], getattr(Config, name), env_name)
+    by_env_name = {environment_name(n): n for n in names}
+    for key, value in (overrides or {}).items():
+        values[by_env_name.get(key, key)] = value
+
+    instance = Path(values["INSTANCE_PATH"] or ROOT / "instance").resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    values["INSTANCE_PATH"] = str(instance)
+    values["SQLALCHEMY_DATABASE_URI"] = _database_uri(values["SQLALCHEMY_DATABASE_URI"]) \
+        or f"sqlite:///{instance / 'portal.db'}"
+    values["SECRET_KEY"] = values["SECRET_KEY"] or _instance_secret(instance)
+    values["SEARCH_INDEX_DIR"] = values["SEARCH_INDEX_DIR"] or str(instance / "search-index")
+    base = urlsplit(values["PUBLIC_BASE_URL"])
+    if base.scheme not in ("http", "https") or not base.hostname:
+        raise ConfigError(f"PUBLIC_BASE_URL={values['PUBLIC_BASE_URL']!r}: expected http(s)://host[:port]")
+    values["PUBLIC_BASE_URL"] = values["PUBLIC_BASE_URL"].rstrip("/")
+    values["FEED_TAG_AUTHORITY"] = values["FEED_TAG_AUTHORITY"] or base.hostname
+    return values

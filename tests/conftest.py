@@ -6,6 +6,7 @@ to run it there instead: each run gets a fresh schema, dropped afterwards.
 import os
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -15,6 +16,7 @@ from portal.config import TestConfig
 from portal.extensions import db as _db
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 
 
 def _pg_url(url: str) -> str:
@@ -56,10 +58,11 @@ def _schema(database_url, instance_dir):
 
 
 def make_app(database_url, instance_dir, **overrides):
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("SECRET_KEY", "test-secret-key")
-    return create_app(TestConfig, INSTANCE_PATH=str(instance_dir),
-                      SEARCH_INDEX_DIR=str(instance_dir / "search-index"), **overrides)
+    """The app on `database_url` with TestConfig (which reads no environment); overrides win."""
+    settings = {"DATABASE_URL": database_url, "INSTANCE_PATH": str(instance_dir),
+                "SEARCH_INDEX_DIR": str(Path(instance_dir) / "search-index")}
+    settings.update(overrides)
+    return create_app(TestConfig, **settings)
 
 
 @pytest.fixture
@@ -140,3 +143,21 @@ def login(db):
         return response
 
     return _login
+
+
+@pytest.fixture
+def redis_url():
+    """A Redis URL for tests of the shared stores (TEST_REDIS_URL, set by `make test-redis`), and a
+    key prefix of this test's own; its keys are deleted afterwards."""
+    if not REDIS_URL:
+        pytest.skip("Redis case: set TEST_REDIS_URL (e.g. `make test-redis`) to run it against Redis")
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()  # unreachable Redis while TEST_REDIS_URL is set is a failure, not a skip
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield REDIS_URL, prefix
+    keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -123,7 +123,10 @@ def gunicorn_server(database_url: str, instance_dir, workers: int = 3, env: dict
                "--timeout", "120", "--graceful-timeout", "5", "wsgi:app"]
         log = open(log_path, "a", encoding="utf-8")
         try:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=server_env(database_url, instance_dir, env),
+            # Feeds build absolute links from PUBLIC_BASE_URL: point it at this server.
+            proc = subprocess.Popen(cmd, cwd=ROOT,
+                                    env=server_env(database_url, instance_dir, {"PUBLIC_BASE_URL": base_url,
+                                                                                **(env or {})}),
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
         finally:

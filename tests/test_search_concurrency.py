@@ -1,6 +1,5 @@
 """Eight processes publish at once through the app's code; the index keeps up (SPEC §11)."""
 import multiprocessing
-import os
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
@@ -17,16 +16,14 @@ WORKERS, PER_WORKER = 8, 40
 
 def _publish_many(database_url, instance_dir, index_dir, dept_id, worker, fail_rate):
     """One worker process: its own app, 40 plans each created and published in its own transaction."""
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("SECRET_KEY", "test-secret-key")
     from portal import create_app, journal, lifecycle
     from portal.config import TestConfig
     from portal.database import write_transaction
     from portal.extensions import db
     from portal.models import Plan
 
-    app = create_app(TestConfig, INSTANCE_PATH=instance_dir, SEARCH_INDEX_DIR=index_dir, FIXED_NOW=NOW,
-                     SEARCH_FAIL_RATE=fail_rate)
+    app = create_app(TestConfig, DATABASE_URL=database_url, INSTANCE_PATH=instance_dir, SEARCH_INDEX_DIR=index_dir,
+                     FIXED_NOW=NOW, SEARCH_FAIL_RATE=fail_rate)
     errors = []
     with app.app_context():
         for i in range(PER_WORKER):

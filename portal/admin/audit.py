@@ -17,7 +17,7 @@ ACTION_LABELS = {
     "credit_repair": "信用修复", "results_first_published": "首次公开结果", "login": "登录", "login_failed": "登录失败",
     "login_blocked": "登录被限制", "logout": "退出登录", "password_change": "修改密码", "user_create": "创建用户",
     "user_update": "修改用户", "import": "批量导入", "lock": "锁定抽取范围", "draw": "抽取", "redraw": "重新抽取",
-    "substitute": "更换执法人员",
+    "substitute": "更换执法人员", "signin_summary": "登录记录汇总",
 }
 
 

@@ -3,16 +3,21 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from .. import journal
+from .. import journal, limits
 from ..database import utcnow, write_transaction
 from ..extensions import db
-from ..models import User
-from . import bp, throttle
+from ..models import SigninOutcome, User
+from . import bp, signins, throttle
 from .access import roles_required, unauthorized_response
-from .accounts import AccountError, burn_time, check_password, end_sessions, set_password
+from .accounts import AccountError, burn_time, check_password, end_sessions, rehashed, set_password
+
+
+# Seconds a sign-in refused because every password-check slot was busy is told to wait.
+BUSY_RETRY_SECONDS = 2
 
 
 def _safe_next(target: str | None) -> str:
@@ -20,48 +25,73 @@ def _safe_next(target: str | None) -> str:
     if not target:
         return url_for("admin.dashboard")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target \
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):  # CR/LF would split the Location header
         return url_for("admin.dashboard")
     return target
 
 
-def _remote_addr() -> str | None:
-    return request.remote_addr
+def _find_user(username: str) -> User | None:
+    if not username:
+        return None
+    user = db.session.execute(select(User).where(User.username == username)).scalar()
+    if user is not None:
+        db.session.expunge(user)  # keep its loaded fields; the read itself ends now
+    db.session.rollback()  # the attempt is recorded in a short transaction of its own
+    return user
+
+
+def _refused(next_url: str, username: str, message: str, retry_after: int):
+    """429 with the sign-in form and the reason, and Retry-After."""
+    page = render_template("auth/login.html", next_url=next_url, username=username, error=message)
+    return limits.refusal(message, retry_after, html_response=page)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _too_many_signins(_error):
+    """The per-address limit on sign-in POSTs (portal/limits.py): answer with the form."""
+    seconds = limits.retry_after_seconds()
+    return _refused(request.values.get("next", ""), (request.form.get("username") or "").strip()[:80],
+                    f"登录尝试过于频繁，请 {limits.wait_text(seconds)}后再试。", seconds)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """Sign in. Throttled per account+address (never per account alone: see portal/domain/signin.py)."""
     next_url = request.values.get("next", "")
     if request.method == "GET":
         return render_template("auth/login.html", next_url=next_url, username="", error=None)
     username = (request.form.get("username") or "").strip()[:80]
     password = request.form.get("password") or ""
-    now = utcnow()
-    if throttle.is_blocked(username, _remote_addr(), now, current_app.config):
-        with write_transaction():
-            journal.record("login_blocked", "user", None, actor=username or "anonymous",
-                           summary=f"登录被限制（失败次数过多）：{username}", index=False)
-        return render_template("auth/login.html", next_url=next_url, username=username,
-                               error="登录失败次数过多，请 15 分钟后再试。"), 429
-    user = db.session.execute(select(User).where(User.username == username)).scalar() if username else None
-    ok = user is not None and user.active and check_password(user, password)
-    if user is None:
-        burn_time(password)
-    with write_transaction():
-        if user is not None:
-            user = db.session.get(User, user.id)
-        throttle.record_attempt(username or "-", _remote_addr(), ok, now)
-        if ok:
-            user.last_login_at = now
-            journal.record("login", "user", user.id, actor=user, summary=f"{user.username} 登录",
-                           department_id=user.department_id, index=False)
-        else:
-            journal.record("login_failed", "user", user.id if user else None, actor=username or "anonymous",
-                           summary=f"登录失败：{username}", index=False)
+    address = limits.client_address()
+    now = utcnow()  # wall-clock time, not the demo clock: back-off must run out
+    store = throttle.backoff_store()
+    user = _find_user(username)
+
+    wait = store.state(username, address, now).wait_seconds(now)
+    if wait:
+        signins.record(SigninOutcome.REFUSED, username, address, now, user)
+        return _refused(next_url, username,
+                        f"该账号从您所在网络登录失败次数过多，请 {limits.wait_text(wait)}后再试。", wait)
+    with throttle.hash_slot(current_app.instance_path, current_app.config["SIGNIN_HASH_SLOTS"]) as free:
+        if not free:
+            signins.record(SigninOutcome.REFUSED, username, address, now, user)
+            return _refused(next_url, username, "当前登录请求较多，请稍后再试。", BUSY_RETRY_SECONDS)
+        ok = user is not None and user.active and check_password(user, password)
+        if user is None:
+            burn_time(password)  # unknown names answer as slowly as known ones
+
     if not ok:
-        return render_template("auth/login.html", next_url=next_url, username=username,
-                               error="用户名或密码不正确。"), 200
-    login_user(user)
+        state = store.failed(username, address, now)
+        signins.record(SigninOutcome.FAILURE, username, address, now, user)
+        error = "用户名或密码不正确。"
+        wait = state.wait_seconds(now)
+        if wait:
+            error += f"为保护账号，请 {limits.wait_text(wait)}后再试。"
+        return render_template("auth/login.html", next_url=next_url, username=username, error=error), 200
+    store.succeeded(username, address)
+    signins.record(SigninOutcome.SUCCESS, username, address, now, user, rehashed(user, password))
+    login_user(db.session.get(User, user.id))
     session.permanent = False
     return redirect(_safe_next(next_url), code=303)
 

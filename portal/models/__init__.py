@@ -1,5 +1,5 @@
 """All tables, one module per aggregate. Import models from here."""
-from .accounts import LoginAttempt, Role, User
+from .accounts import Role, SigninBackoff, SigninEvent, SigninOutcome, User
 from .audit import AuditEvent
 from .base import Publishable, Status
 from .catalogue import CheckItem, CheckItemVersion, VocabularyKind, VocabularyTerm

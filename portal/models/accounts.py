@@ -1,12 +1,12 @@
-"""Back-office accounts and sign-in attempts (for throttling across workers)."""
+"""Back-office accounts, sign-in attempts (aggregated, for the audit) and sign-in back-off."""
 import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..database import UTCDateTime, utcnow
+from ..database import UTCDateTime
 from ..extensions import db
 from .base import Timestamps, enum_column
 from .directory import Department
@@ -41,10 +41,40 @@ class User(UserMixin, Timestamps, db.Model):
         return self.active
 
 
-class LoginAttempt(db.Model):
-    __tablename__ = "login_attempt"
+class SigninOutcome(str, enum.Enum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    REFUSED = "refused"  # not checked: back-off, or the host's password checks were all busy
+
+
+class SigninEvent(db.Model):
+    """Sign-in attempts, aggregated: one row per account, address, outcome and window, with a count.
+
+    Written by sign-in without the audit chain's lock; `flask --app wsgi signins seal` appends
+    one audit event per closed window that carries these rows (portal/auth/signins.py).
+    A user name that does not exist is stored as "" so a flood of invented names is one row
+    per address, and nothing a visitor typed into the name field is kept.
+    """
+
+    __tablename__ = "signin_event"
+    __table_args__ = (UniqueConstraint("window_start", "username", "address", "outcome"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(80), nullable=False, index=True)
-    remote_addr: Mapped[str | None] = mapped_column(String(64), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)
-    success: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    username: Mapped[str] = mapped_column(String(80), nullable=False)
+    address: Mapped[str] = mapped_column(String(64), nullable=False)
+    outcome: Mapped[SigninOutcome] = mapped_column(enum_column(SigninOutcome, name="signin_outcome"), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # The audit event that sealed this row into the hash chain (None until then).
+    sealed_event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_event.id"), index=True)
+
+
+class SigninBackoff(db.Model):
+    """Consecutive failed sign-ins of one account from one address (when Redis is not configured)."""
+
+    __tablename__ = "signin_backoff"
+    username: Mapped[str] = mapped_column(String(80), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)

@@ -13,7 +13,7 @@ from flask import Response, abort, current_app, make_response, request, url_for
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from .. import clock, feeds, queries, search
+from .. import clock, feeds, queries, search, urls
 from ..domain.visibility import public_state
 from ..extensions import db
 from ..models import Department, Draw, DrawSelection, Entity, Penalty, Plan, Result, Task
@@ -28,7 +28,7 @@ LIMIT = feeds.MAX_ENTRIES
 
 
 def _authority() -> str:
-    return current_app.config.get("FEED_TAG_AUTHORITY") or request.host.split(":")[0]
+    return urls.tag_authority()
 
 
 def _updated(record) -> datetime:
@@ -43,7 +43,7 @@ def _party(p: Penalty) -> str:
 
 
 def _entry(kind: str, record, now=None) -> feeds.FeedEntry:
-    base = request.url_root.rstrip("/")
+    base = urls.base_url()
     authority = _authority()
     now = now or clock.now()
     if kind == "plan":
@@ -107,7 +107,8 @@ def _respond(fmt: str, entries: list, *, feed_key: str, title: str, subtitle: st
     if response.status_code == 304:
         return response
     response.set_data(feeds.render(fmt, feed_id=feeds.tag_uri(_authority(), "feed", feed_key), title=title,
-                                   subtitle=subtitle, link=page_link, self_link=request.url, entries=entries))
+                                   subtitle=subtitle, link=page_link, self_link=urls.current_absolute(),
+                                   entries=entries))
     response.headers["Content-Type"] = feeds.CONTENT_TYPES[fmt]
     return response
 
@@ -184,7 +185,7 @@ def feed(kind: str, fmt: str):
         dept = db.session.execute(select(Department).where(Department.code == dept_code)).scalar()
         if dept is None:
             abort(404)
-    site = request.url_root.rstrip("/")
+    site = urls.base_url()
     if kind == "all" and args.get("q", "").strip():
         entries, words = _search_feed(now, args)
         page_link = site + url_for("public.search") + "?" + urlencode(feed_query(args))
@@ -237,7 +238,7 @@ def entity_feed(uscc: str):
     draws = db.session.execute(select(Draw).join(DrawSelection, DrawSelection.draw_id == Draw.id)
                                .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))).scalars()
     entries += [_entry("draw", d, now) for d in draws if public_state("draw", d, now).is_visible]
-    base = request.url_root.rstrip("/")
+    base = urls.base_url()
     return _respond("atom", entries, feed_key=f"entity/{entity.uscc}", title=f"{entity.name} 的公示信息",
                     subtitle=f"统一社会信用代码 {entity.uscc}：抽取、检查结果与行政处罚",
                     page_link=f"{base}/entities/{entity.uscc}")

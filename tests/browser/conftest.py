@@ -62,7 +62,10 @@ def live_instance(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def live_server(live_instance):
-    env = {"PORTAL_FIXED_NOW": LIVE_NOW, "SECRET_KEY": "browser-tests-secret"}
+    # Every browser test comes from 127.0.0.1: per-address rate limits sized for one person would
+    # throttle the whole suite (tests/browser/test_signin_journey.py checks the limits themselves).
+    env = {"PORTAL_FIXED_NOW": LIVE_NOW, "SECRET_KEY": "browser-tests-secret",
+           "RATELIMIT_SIGNIN": "600/minute", "RATELIMIT_SEARCH": "600/minute", "RATELIMIT_EXPORT": "600/minute"}
     database_url = prepare_demo_database(live_instance, env=env, size="small", log=lambda m: print("\n" + m))
     with gunicorn_server(database_url, live_instance, workers=2, env=env) as base_url:
         yield base_url
