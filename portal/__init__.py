@@ -21,6 +21,8 @@ def create_app(config_class=Config, **overrides) -> Flask:
     app.config.update(overrides)
 
     _init_extensions(app)
+    from . import security
+    security.init_app(app)  # before the blueprints: their <int:…> rules use its converter
     _register_blueprints(app)
 
     from . import errors, web

@@ -56,6 +56,14 @@ class Config:
     FEED_TAG_AUTHORITY = os.environ.get("FEED_TAG_AUTHORITY", "")
     REDIS_URL = os.environ.get("REDIS_URL", "")
     SITE_NAME = os.environ.get("SITE_NAME", "“双随机、一公开”信息公示平台")
+    # Footer of every page (government sites must show who runs them and their filing numbers);
+    # an empty value is left out of the footer.
+    SITE_SPONSOR = os.environ.get("SITE_SPONSOR", "")  # 主办单位
+    SITE_CONTACT = os.environ.get("SITE_CONTACT", "")  # 联系方式 (telephone, address or e-mail)
+    SITE_ICP_RECORD = os.environ.get("SITE_ICP_RECORD", "")  # ICP备案号, e.g. 豫ICP备12345678号-1
+    SITE_PSB_RECORD = os.environ.get("SITE_PSB_RECORD", "")  # 公安机关备案号, e.g. 豫公网安备41142102000001号
+    # Most URLs in one sitemap file (the sitemaps.org limit); beyond it /sitemap.xml becomes an index.
+    SITEMAP_MAX_URLS = 50_000
 
     def __init__(self, instance_path: str):
         instance = Path(instance_path)
