@@ -1,11 +1,12 @@
 """The request edge: what every request must satisfy and what every response carries.
 
-- `<int:…>` URL segments are bounded to what both databases store (2^63 − 1): a larger
+- `<int:…>` URL segments are bounded to what the id columns hold on every engine: a larger
   id is simply not a record (404) instead of an overflow deep in the driver (500).
 - Bad bytes are refused once, here, before any view runs: a NUL character in the path,
   a query or form name or value, or an uploaded file's name (PostgreSQL refuses NUL in
-  text, SQLite would store it), and integers beyond 2^63 − 1 in the parameters that
-  carry numbers (ids, years, paging). The answer is a Chinese 400 and nothing is written.
+  text, SQLite would store it), and integers too large for their column in the parameters
+  that carry numbers (ids, versions, years, paging). The answer is a Chinese 400 and
+  nothing is written.
 - Security headers on every response: a Content-Security-Policy that allows only our own
   (vendored) scripts and styles, no inline code and no eval, and forbids framing (with
   X-Frame-Options for browsers that predate `frame-ancestors`).
@@ -19,15 +20,17 @@ from werkzeug.routing import IntegerConverter
 
 from .errors import BadInput
 
-# The largest value of a signed 64-bit integer: SQLite's INTEGER and PostgreSQL's BIGINT.
+# A signed 64-bit integer: SQLite's INTEGER, PostgreSQL's BIGINT and LIMIT/OFFSET (paging).
 MAX_DB_INT = 2 ** 63 - 1
+# SQLAlchemy's Integer (every id, version and year column) is a 32-bit INTEGER on PostgreSQL.
+MAX_INTEGER_COLUMN = 2 ** 31 - 1
 
-# Query and form parameters that carry integers somewhere in the portal (paging, kept
-# versions, years, record ids in filters and forms). Names ending in `_id` count too.
-NUMERIC_PARAMS = frozenset({
-    "page", "per_page", "version", "year", "record", "plan", "inspectors_per_target",
-    "participants", "departments", "items", "specialties",
-})
+# Query and form parameters that carry integers somewhere in the portal, with the largest value
+# their column or clause takes: paging (an OFFSET), kept versions, years, record ids in filters
+# and forms. Names ending in `_id` are ids too.
+NUMERIC_PARAMS = {"page": MAX_DB_INT, "per_page": MAX_DB_INT,
+                  **dict.fromkeys(("version", "year", "record", "plan", "inspectors_per_target", "participants",
+                                   "departments", "items", "specialties"), MAX_INTEGER_COLUMN)}
 
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
@@ -51,25 +54,25 @@ SECURITY_HEADERS = {
 
 
 class DatabaseIntConverter(IntegerConverter):
-    """`<int:…>` that only matches what a database integer column can hold."""
+    """`<int:…>` that only matches what an id column can hold on every engine."""
 
-    def __init__(self, map, fixed_digits=0, min=None, max=MAX_DB_INT, signed=False):
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_INTEGER_COLUMN, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
-def exceeds_db_int(value: str) -> bool:
-    """Whether `value` is written as an integer (as `int()` would read it) too large for the database."""
+def exceeds(value: str, limit: int) -> bool:
+    """Whether `value` is written as an integer (as `int()` would read it) beyond ±`limit`."""
     text = value.strip().replace("_", "")
     if text[:1] in ("+", "-"):
         text = text[1:]
     if not text or not text.isdecimal():
         return False
     text = text.lstrip("0") or "0"
-    return len(text) > 19 or int(text) > MAX_DB_INT
+    return len(text) > len(str(limit)) or int(text) > limit
 
 
-def _is_numeric_param(name: str) -> bool:
-    return name in NUMERIC_PARAMS or name.endswith("_id")
+def _numeric_limit(name: str) -> int | None:
+    return NUMERIC_PARAMS.get(name, MAX_INTEGER_COLUMN if name.endswith("_id") else None)
 
 
 def request_problem() -> str | None:
@@ -83,7 +86,8 @@ def request_problem() -> str | None:
         for name, value in values.items(multi=True):
             if "\x00" in name or "\x00" in value:
                 return f"{where}“{name.replace(chr(0), '')}”中含有不允许的空字符（NUL），请删除后重试。"
-            if _is_numeric_param(name) and exceeds_db_int(value):
+            limit = _numeric_limit(name)
+            if limit is not None and exceeds(value, limit):
                 return f"{where}“{name}”的数值超出范围，请填写一个合理的数字。"
             if name == "next" and value and not is_safe_next(value):
                 return "登录后要打开的地址不正确：只能是本站的页面地址。"

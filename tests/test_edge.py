@@ -19,7 +19,8 @@ from portal.extensions import db as _db
 from portal.models import CalendarOverride, VocabularyKind, VocabularyTerm
 
 BIG = 2 ** 63  # one past the largest integer either database stores
-LARGEST = 2 ** 63 - 1
+LARGEST = 2 ** 31 - 1  # the largest id: SQLAlchemy's Integer is a 32-bit INTEGER on PostgreSQL
+PAST_ID = 2 ** 31
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -126,7 +127,21 @@ def test_the_int_converter_stops_at_the_database_limit(app):
             assert rule._converters[name].max == LARGEST, rule.rule
 
 
-def test_record_ids_beyond_64_bits_are_not_found_on_every_route(app, world, as_admin):
+def test_form_values_past_their_column_are_refused(app, world, client, login):
+    """An id or year one past what PostgreSQL's INTEGER holds, in a form, never reaches the database."""
+    login(client, world["admin"])
+    token = extract_csrf(_text(client.get("/admin/plans/new")))
+    before = _row_counts()
+    for field, value in (("year", PAST_ID), ("department_id", PAST_ID), ("participants", BIG)):
+        data = {"csrf_token": token, "title": "2030年度计划", "year": "2030", "department_id": str(world["dept"].id),
+                "approval_date": "2030-01-02", field: str(value)}
+        response = client.post("/admin/plans/new", data=data)
+        _assert_refused(response, field)
+        assert f"“{field}”的数值超出范围" in _text(response)
+    assert _row_counts() == before
+
+
+def test_record_ids_past_the_id_columns_are_not_found_on_every_route(app, world, as_admin):
     """Every route with an <int:…> segment, public and admin, GET and POST (with a valid CSRF token)."""
     token = extract_csrf(_text(as_admin.get("/admin/")))
     before = _row_counts()
@@ -134,23 +149,24 @@ def test_record_ids_beyond_64_bits_are_not_found_on_every_route(app, world, as_a
     for method in ("GET", "POST"):
         for rule in _rules(app, method):
             for name in _int_args(rule):
-                for value in (BIG, 10 ** 30, LARGEST):
+                for value in (PAST_ID, BIG, 10 ** 30, LARGEST):
                     url = _url(rule, world, **{name: value})
                     data = {"csrf_token": token} if method == "POST" else None
                     response = as_admin.open(url, method=method, data=data)
                     _assert_refused(response, (method, url), status=(404,) if value != LARGEST else (404, 400, 403))
                     response.close()
                     checked += 1
-    assert checked > 80
+    assert checked > 100
     assert _row_counts() == before
 
 
 NUMERIC_QUERIES = [f"page={BIG}", f"per_page={BIG}", f"version={BIG}", f"page={10 ** 40}", f"version=-{BIG}",
-                   f"year={BIG}", f"record={BIG}", f"task_id={BIG}"]
+                   f"version={PAST_ID}", f"year={PAST_ID}", f"record={PAST_ID}", f"plan={PAST_ID}",
+                   f"task_id={PAST_ID}", f"version=%EF%BC%99{'9' * 20}"]
 
 
 @pytest.mark.parametrize("query", NUMERIC_QUERIES)
-def test_numbers_beyond_64_bits_in_the_query_are_refused_on_every_get_route(app, world, as_admin, query):
+def test_numbers_past_their_column_in_the_query_are_refused_on_every_get_route(app, world, as_admin, query):
     before = _row_counts()
     for rule in _rules(app, "GET"):
         url = _url(rule, world) + "?" + query
@@ -179,7 +195,7 @@ def test_kept_versions_and_pool_text_with_huge_numbers(client, world):
     """The detail routes named in the security probe, anonymous."""
     ids = {"plans": world["plan"].id, "results": world["result"].id, "penalties": world["penalty"].id}
     for kind, record_id in ids.items():
-        for version in (BIG, 10 ** 25):
+        for version in (PAST_ID, BIG, 10 ** 25):
             for suffix in ("", ".json"):
                 response = client.get(f"/{kind}/{record_id}{suffix}?version={version}")
                 _assert_refused(response, (kind, version, suffix))
