@@ -40,7 +40,7 @@ SITE_INFO = {"SITE_SPONSOR": "民权县市场监督管理局（测试）", "SITE
 # Reports every CSP violation of every document to the test (the binding survives navigations).
 CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (e) => window.__reportCsp(
   [e.effectiveDirective, e.blockedURI || "inline", (e.sourceFile || location.href) + ":" + e.lineNumber,
-   (e.sample || "").slice(0, 80)].join(" ")));"""
+   (e.sample || "").slice(0, 80), ((e.target && e.target.outerHTML) || "").slice(0, 160)].join(" ")));"""
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -61,7 +61,8 @@ def save_screenshot(page, name: str, full_page: bool = True) -> Path:
     """Save tests/artifacts/<name>.png (name may contain letters, digits, - and _)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    # caret="initial": hiding the caret makes Playwright put style="" on inputs, which the CSP reports.
+    page.screenshot(path=str(path), full_page=full_page, caret="initial")
     return path
 
 
