@@ -214,3 +214,12 @@ def test_items_of_a_year_are_those_in_force_then_in_that_version(client, items_w
         assert "食品销售者检查（2026版）" not in page and "网络食品交易检查" not in page
     # Without a year the current version shows, with its history.
     assert "食品销售者检查（2026版）" in text(client.get("/items"))
+
+
+def test_data_page_documents_the_tasks_list_with_unique_anchors(client, lists_world):
+    page = text(client.get("/data"))
+    assert 'id="dataset-task"' in page and 'href="/tasks.csv"' in page
+    for label in CSV_HEADER.split(","):
+        assert f"<td>{label}</td>" in page, label
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
