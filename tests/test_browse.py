@@ -223,3 +223,9 @@ def test_data_page_documents_the_tasks_list_with_unique_anchors(client, lists_wo
         assert f"<td>{label}</td>" in page, label
     ids = re.findall(r'\sid="([^"]+)"', page)
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+def test_the_home_page_leads_to_the_tasks_list(client, tasks_world):
+    home = text(client.get("/"))
+    assert '<a href="/tasks"><span class="num">5</span><span class="label">抽查任务</span></a>' in home
+    assert '<a href="/tasks">全部抽查任务 →</a>' in home
