@@ -183,3 +183,53 @@ def test_a_person_finds_joint_tasks_and_opens_one(page, screenshot, js_errors, s
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[device]
     screenshot(f"task-detail-{device}")
     assert js_errors == []
+
+
+def test_upload_progress_polls_while_the_confirmation_runs(page, log_in, live_instance, tmp_path, screenshot):
+    """The progress poll (static/js/portal.js, no eval) asks every second while the confirmation
+    runs and stops when it ends. The confirmation is held and then aborted: nothing is imported."""
+    with sqlite3.connect(live_instance / "portal.db") as conn:
+        code, start, uscc, name = conn.execute("""
+            SELECT t.code, t.period_start, e.uscc, e.name FROM task t
+            JOIN department d ON d.id = t.department_id
+            JOIN draw dr ON dr.task_id = t.id AND dr.drawn_at IS NOT NULL
+            JOIN draw_selection s ON s.draw_id = dr.id JOIN entity e ON e.id = s.entity_id
+            WHERE lower(d.code) = '411421-scjg' AND t.surprise = 0 AND t.status = 'published'
+              AND t.period_start <= '2026-11-20'
+              AND NOT EXISTS (SELECT 1 FROM result r WHERE r.task_id = t.id AND r.entity_id = e.id)
+            ORDER BY t.id, s.position LIMIT 1""").fetchone()
+        batches = conn.execute("SELECT count(*) FROM import_batch").fetchone()[0]
+    day = str(start)[:10]
+    path = tmp_path / "results.csv"
+    path.write_text("任务编号,统一社会信用代码,检查对象名称,检查事项,检查日期,检查结果,结果说明,结果形成日期,后续处置,执法人员\n"
+                    f"{code},{uscc},{name},,{day},C01,进度测试,{day},无需后续处置,\n", encoding="utf-8")
+    log_in("clerk-411421-scjg")
+    page.goto("/admin/uploads")
+    page.select_option("#upload-kind", "results")
+    page.set_input_files("#upload-file", str(path))
+    with page.expect_navigation():
+        page.click("#upload-form [type=submit]")
+    page.locator("#preview-confirm").wait_for()
+    if page.locator("input[name=accept_warnings]").count():
+        page.check("input[name=accept_warnings]")
+
+    held, polls = [], []
+    page.route("**/admin/uploads/confirm", lambda route: held.append(route))
+    page.on("request", lambda r: polls.append(r.url) if "/admin/uploads/progress/" in r.url else None)
+    page.click("#preview-confirm [type=submit]")
+    for _ in range(50):
+        if len(polls) >= 3:
+            break
+        page.wait_for_timeout(200)
+    assert len(held) == 1 and len(polls) >= 3, (len(held), polls)
+    assert page.locator("#import-progress").evaluate("e => getComputedStyle(e).opacity") == "1"
+    assert "请勿关闭页面" in page.locator("#import-progress").inner_text() or \
+        "正在" in page.locator("#import-progress").inner_text()
+    screenshot("upload-progress-polling")
+    held[0].abort()
+    page.wait_for_timeout(1500)
+    settled = len(polls)
+    page.wait_for_timeout(2500)
+    assert len(polls) == settled, "the poll went on after the confirmation ended"
+    with sqlite3.connect(live_instance / "portal.db") as conn:
+        assert conn.execute("SELECT count(*) FROM import_batch").fetchone()[0] == batches
