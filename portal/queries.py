@@ -18,13 +18,13 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from .domain.dates import parse_date
 from .domain.visibility import PublicState, Visibility, public_state
+from .errors import BadInput
 from .extensions import db
 from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelection, Entity, EntityType, Inspector,
                      Penalty, PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding,
                      SearchChange, Task, VocabularyKind, VocabularyTerm, plan_department, result_inspector,
                      task_department)
 from .visibility_sql import _no_index, public_clause
-from .errors import BadInput
 from .web import Page, Paging
 
 STREAM_BATCH = 500
@@ -52,7 +52,6 @@ LIST_PARAMS = {
     "results": ("q", "dept", "year", "region", "conclusion", "from", "to"),
     "penalties": ("q", "dept", "year", "region", "category", "from", "to"),
 }
-PAGING_PARAMS = ("page", "per_page")
 # /tasks?kind=: tasks of a plan, temporary tasks (no plan), joint tasks (several departments).
 TASK_KINDS = {"plan": "计划任务", "temporary": "临时任务", "joint": "联合抽查任务"}
 YEARS = range(1990, 2101)
@@ -221,6 +220,11 @@ def _count(count_for, now: datetime) -> int:
         cache.clear()
     cache[key] = (total, moment)
     return total
+
+
+def cached_count(count_for, now: datetime) -> int:
+    """A public total other modules show (e.g. the sitemap's section sizes), cached as above."""
+    return _count(count_for, now)
 
 
 def _page(stmt, count_for, now: datetime, paging: Paging) -> Page:

@@ -20,7 +20,7 @@ from .database import UTCDateTime
 from .domain.dates import CHINA
 from .extensions import db
 from .models import Draw, DrawSelection, Entity, Penalty, Plan, Result, Task
-from .queries import _count
+from .queries import cached_count
 from .visibility_sql import public_clause
 
 XMLNS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -90,10 +90,10 @@ SECTION_NAMES = {s.name: s for s in SECTIONS}
 
 
 def section_size(section: Section, now: datetime) -> int:
-    """How many URLs the section has (cached briefly like the lists' totals: queries._count)."""
+    """How many URLs the section has (cached briefly like the lists' totals)."""
     if section.statement is None:
         return len(FIXED_PAGES)
-    return _count(section.count, now)
+    return cached_count(section.count, now)
 
 
 def section_urls(section: Section, now: datetime, offset: int = 0, limit: int | None = None) \

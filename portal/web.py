@@ -44,7 +44,7 @@ def _positive_int(args, name: str, label: str, default: int, errors: list) -> in
     raw = (args.get(name) or "").strip()
     if not raw:
         return default
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) < 1:
         errors.append(f"{label}“{raw}”不正确，应为正整数。")
         return default
     return int(raw)
