@@ -233,3 +233,42 @@ def test_upload_progress_polls_while_the_confirmation_runs(page, log_in, live_in
     assert len(polls) == settled, "the poll went on after the confirmation ended"
     with sqlite3.connect(live_instance / "portal.db") as conn:
         assert conn.execute("SELECT count(*) FROM import_batch").fetchone()[0] == batches
+
+
+@pytest.mark.parametrize("device", list(WIDTHS))
+def test_items_of_a_year_show_the_version_then_in_force(page, screenshot, live_instance, device):
+    with sqlite3.connect(live_instance / "portal.db") as conn:
+        item_id, old, new = conn.execute("""
+            SELECT i.id, v1.content, v2.content FROM check_item i
+            JOIN check_item_version v1 ON v1.check_item_id = i.id AND v1.version = 1
+            JOIN check_item_version v2 ON v2.check_item_id = i.id AND v2.version = 2
+            WHERE v1.effective_from < '2026-01-01' AND v2.effective_from >= '2026-01-01'
+              AND v1.content != v2.content
+            ORDER BY i.id LIMIT 1""").fetchone()
+    page.set_viewport_size({"width": WIDTHS[device], "height": 900})
+    page.goto("/")
+    page.locator("nav.site-nav a", has_text="抽查事项").click()
+    page.wait_for_url(re.compile(r"/items$"))
+    row = page.locator(f"#item-{item_id}")
+    assert new in row.inner_text() and "历史版本（1）" in row.inner_text()
+    page.locator("#items-filters-year").select_option("2025")
+    page.wait_for_url(re.compile(r"/items\?year=2025$"))
+    page.wait_for_function("(t) => { const r = document.querySelector('#item-%d');"
+                           " return r && r.innerText.includes(t); }" % item_id, arg=old)
+    text = row.inner_text()
+    assert old in text and new not in text and "历史版本" not in text
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[device]
+    row.scroll_into_view_if_needed()
+    screenshot(f"items-2025-{device}")
+
+
+def test_certificate_times_are_china_time(page, live_instance):
+    with sqlite3.connect(live_instance / "portal.db") as conn:
+        draw_id, witnessed = conn.execute("""
+            SELECT d.id, w.witnessed_at FROM draw d JOIN draw_witness w ON w.draw_id = d.id
+            WHERE d.published_at IS NOT NULL AND d.drawn_at IS NOT NULL ORDER BY d.id LIMIT 1""").fetchone()
+    from datetime import datetime, timedelta
+    shown = (datetime.fromisoformat(str(witnessed)[:19]) + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+    page.goto(f"/draws/{draw_id}")
+    assert f"{shown} 见证" in page.locator("main").inner_text()
+    assert "UTC" not in page.locator("main").inner_text()
