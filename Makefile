@@ -33,6 +33,13 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	rm -f $(VENV)/.installed-dev-* && touch $@
 
+# Demo values for the footer of `make run` / `make serve` (portal/config.py SITE_*); the
+# environment wins, and a real deployment sets its own or leaves them out.
+run serve: export SITE_SPONSOR ?= 民权县市场监督管理局（演示）
+run serve: export SITE_CONTACT ?= 电话 0370-0000000 · 民权县人民路 1 号（演示）
+run serve: export SITE_ICP_RECORD ?= 豫ICP备00000000号-1（演示）
+run serve: export SITE_PSB_RECORD ?= 豫公网安备41142100000000号（演示）
+
 ## Set up, create the database, load demo data (first time only) and serve on 127.0.0.1:5000.
 run: setup
 	$(FLASK) db upgrade

@@ -23,6 +23,8 @@ def create_app(config_class=Config, **overrides) -> Flask:
     logs.init_app(app)  # first: every later hook and handler logs with the request id
 
     _init_extensions(app)
+    from . import security
+    security.init_app(app)  # before the blueprints: their <int:…> rules use its converter
     _register_blueprints(app)
 
     from . import limits

@@ -61,6 +61,14 @@ class Config:
     PUBLIC_COUNT_TTL = 30
     # A fixed "now" (ISO 8601 with offset) for demos and tests; empty: the real clock.
     FIXED_NOW = ""
+    # Footer of every page (government sites must show who runs them and their filing numbers);
+    # an empty value is left out of the footer.
+    SITE_SPONSOR = ""  # 主办单位
+    SITE_CONTACT = ""  # 联系方式 (telephone, address or e-mail)
+    SITE_ICP_RECORD = ""  # ICP备案号, e.g. 豫ICP备12345678号-1
+    SITE_PSB_RECORD = ""  # 公安机关备案号, e.g. 豫公网安备41142102000001号
+    # Most URLs in one sitemap file (the sitemaps.org limit); beyond it /sitemap.xml becomes an index.
+    SITEMAP_MAX_URLS = 50_000
 
     # --- Back office and sign-in -------------------------------------------------------------
     # Send the session cookie over HTTPS only (set true behind TLS).

@@ -1,5 +1,6 @@
 """Chinese error pages (HTML, or JSON for .json URLs)."""
 from flask import jsonify, render_template, request
+from werkzeug.exceptions import BadRequest
 
 MESSAGES = {
     400: ("请求有误", "请求的参数不正确，请检查后重试。"),
@@ -12,13 +13,37 @@ MESSAGES = {
 }
 
 
+class BadInput(BadRequest):
+    """A 400 whose Chinese sentences say exactly what was wrong; shown to the user as they are."""
+
+    def __init__(self, *messages: str):
+        super().__init__(description="；".join(messages))
+        self.messages = list(messages)
+
+
+def _wants_json() -> bool:
+    return request.path.endswith(".json") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(code: int, title: str, text: str, messages: list[str] | None = None):
+    if _wants_json():
+        body = {"status": code, "title": title, "message": text}
+        if messages:
+            body["messages"] = messages
+        return jsonify({"error": body}), code
+    if request.path.endswith((".csv", ".txt", ".xml", ".rss", ".atom")):
+        # A data URL answers in the form a script reads; a person still gets the sentence.
+        return f"{title}：{text}\n", code, {"Content-Type": "text/plain; charset=utf-8"}
+    return render_template("error.html", code=code, title=title, message=text), code
+
+
 def register(app):
     def handle(error):
         code = getattr(error, "code", 500) or 500
+        if isinstance(error, BadInput):
+            return error_response(400, "请求有误", error.description, error.messages)
         title, text = MESSAGES.get(code, (getattr(error, "name", "错误"), getattr(error, "description", "")))
-        if request.path.endswith(".json") or request.accept_mimetypes.best == "application/json":
-            return jsonify({"error": {"status": code, "title": title, "message": text}}), code
-        return render_template("error.html", code=code, title=title, message=text), code
+        return error_response(code, title, text)
 
     for code in MESSAGES:
         app.register_error_handler(code, handle)

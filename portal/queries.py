@@ -20,6 +20,7 @@ from . import deadlines
 from .domain.dates import china_date, parse_date
 from .draw_service import public_successors
 from .domain.visibility import PublicState, Visibility, public_state, task_named_beside_result
+from .errors import BadInput
 from .extensions import db
 from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelection, Entity, EntityType, Inspector,
                      Penalty, PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding,
@@ -33,12 +34,29 @@ STREAM_BATCH = 500
 
 # ---------------------------------------------------------------- filters
 
-class FilterError(ValueError):
+class FilterError(BadInput):
     """Invalid query-string filters; `messages` are plain Chinese sentences for the user."""
 
     def __init__(self, messages: list[str]):
-        super().__init__("；".join(messages))
-        self.messages = messages
+        super().__init__(*messages)
+
+
+# Every parameter of every public list (SPEC §8), in one place. /items, /plans, /tasks,
+# /results and /penalties, and their .json and .csv, accept these names besides `page` and
+# `per_page` (web.parse_paging). A value that matches nothing (an unknown department code,
+# conclusion, category, task kind or region, a malformed year or date) is a 400 with a Chinese
+# message on every channel, never a silent empty list. Names that are not listed are
+# ignored, so tracking parameters (utm_source…) and other lists' filters do not break a link.
+LIST_PARAMS = {
+    "items": ("q", "dept", "year", "region"),
+    "plans": ("q", "dept", "year", "region", "from", "to"),
+    "tasks": ("q", "dept", "year", "region", "kind", "from", "to"),
+    "results": ("q", "dept", "year", "region", "conclusion", "from", "to"),
+    "penalties": ("q", "dept", "year", "region", "category", "from", "to"),
+}
+# /tasks?kind=: tasks of a plan, temporary tasks (no plan), joint tasks (several departments).
+TASK_KINDS = {"plan": "计划任务", "temporary": "临时任务", "joint": "联合抽查任务"}
+YEARS = range(1990, 2101)
 
 
 @dataclass(frozen=True)
@@ -59,16 +77,22 @@ class Filters:
 
 
 _DEPT_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
-_REGION = re.compile(r"^\d{2,6}$")
+_REGION = re.compile(r"^\d{2}(?:\d{2}){0,2}$")
 _CONCLUSION_CODE = re.compile(r"^[A-Za-z]{1,3}\d{1,4}$")
 TASK_KINDS = {"plan": "计划内任务", "temporary": "临时任务", "joint": "部门联合抽查"}
 
 
-def parse_filters(args) -> Filters:
-    """Filters from a query string (any mapping of str → str). Raises FilterError in Chinese."""
+def parse_filters(args, list_name: str | None = None) -> Filters:
+    """The filters of list `list_name` (see LIST_PARAMS; None: every filter) from a query string.
+
+    Raises FilterError with one Chinese sentence per problem.
+    """
+    accepted = set(LIST_PARAMS[list_name]) if list_name else {p for ps in LIST_PARAMS.values() for p in ps}
     errors: list[str] = []
 
     def text(name, limit):
+        if name not in accepted:
+            return None
         value = (args.get(name) or "").strip()
         if len(value) > limit:
             errors.append(f"“{name}”不能超过 {limit} 个字符。")
@@ -76,26 +100,40 @@ def parse_filters(args) -> Filters:
         return value or None
 
     dept = text("dept", 32)
-    if dept and not _DEPT_CODE.match(dept):
-        errors.append(f"部门代码“{dept}”格式不正确，应为字母、数字组成的部门代码。")
+    if dept and not (_DEPT_CODE.match(dept) and _department_exists(dept)):
+        errors.append(f"部门代码“{dept}”不存在，请从部门列表中选择（部门代码表见“开放数据”页）。")
         dept = None
     year = None
-    raw_year = (args.get("year") or "").strip()
+    raw_year = (args.get("year") or "").strip() if "year" in accepted else ""
     if raw_year:
-        if raw_year.isdigit() and 1990 <= int(raw_year) <= 2100:
+        if raw_year.isascii() and raw_year.isdigit() and int(raw_year) in YEARS:
             year = int(raw_year)
         else:
             errors.append(f"年度“{raw_year}”不正确，请填写四位年份，例如 2025。")
-    region = text("region", 6)
+    region = text("region", 12)
     if region and not _REGION.match(region):
-        errors.append(f"行政区划代码“{region}”不正确，应为 2 至 6 位数字，例如 411421。")
+        errors.append(f"行政区划代码“{region}”不正确，应为 2、4 或 6 位数字，例如 411421。")
+        region = None
+    elif region and not _region_exists(_region_prefix(region)):
+        errors.append(f"行政区划代码“{region}”下没有本平台的部门或检查对象，请检查代码。")
         region = None
     q = text("q", 100)
     conclusion = text("conclusion", 100)
+    if conclusion and not _term_exists(VocabularyKind.CONCLUSION, conclusion):
+        errors.append(f"检查结果“{conclusion}”不在检查结果代码表中，请填写代码（如 C01）或完整名称（如 未发现问题）。")
+        conclusion = None
     category = text("category", 40)
+    if category and not _term_exists(VocabularyKind.PENALTY_CATEGORY, category):
+        errors.append(f"处罚类别“{category}”不在处罚类别代码表中，请填写完整名称，例如 罚款。")
+        category = None
+    kind = text("kind", 20)
+    if kind and kind not in TASK_KINDS:
+        choices = "、".join(f"{code}（{label}）" for code, label in TASK_KINDS.items())
+        errors.append(f"任务类型“{kind}”不正确，可选：{choices}。")
+        kind = None
     dates = {}
     for name, label in (("from", "起始日期"), ("to", "截止日期")):
-        raw = (args.get(name) or "").strip()
+        raw = (args.get(name) or "").strip() if name in accepted else ""
         if raw:
             try:
                 dates[name] = parse_date(raw)
@@ -103,13 +141,31 @@ def parse_filters(args) -> Filters:
                 errors.append(f"{label}：{exc}")
     if "from" in dates and "to" in dates and dates["from"] > dates["to"]:
         errors.append("起始日期不能晚于截止日期。")
-    kind = text("kind", 20)
-    if kind and kind not in TASK_KINDS:
-        errors.append(f"任务类别“{kind}”不正确，应为 " + "、".join(f"{k}（{v}）" for k, v in TASK_KINDS.items()) + "。")
     if errors:
         raise FilterError(errors)
-    return Filters(dept=dept, year=year, region=region, q=q, conclusion=conclusion, category=category,
-                   date_from=dates.get("from"), date_to=dates.get("to"), kind=kind)
+    return Filters(dept=dept, year=year, region=region, q=q, conclusion=conclusion, category=category, kind=kind,
+                   date_from=dates.get("from"), date_to=dates.get("to"))
+
+
+def _department_exists(code: str) -> bool:
+    return db.session.execute(select(Department.id).where(Department.code == code).limit(1)).first() is not None
+
+
+def _region_exists(prefix: str) -> bool:
+    """Whether a department or a directory entity lies in the region (a prefix of its code)."""
+    return any(db.session.execute(select(model.id).where(model.region_code.startswith(prefix)).limit(1)).first()
+               for model in (Department, Entity))
+
+
+def _term_exists(kind: VocabularyKind, value: str) -> bool:
+    """A code (C05, case-insensitive) or a label of the code list, retired terms included
+    (old records keep them), or of the SPEC defaults when the list was never edited."""
+    upper = value.upper()
+    terms = select(VocabularyTerm.id).where(VocabularyTerm.kind == kind)
+    if db.session.execute(terms.limit(1)).first() is None:
+        return any(upper == code.upper() or value == label for code, label in _default_terms(kind))
+    return db.session.execute(terms.where(or_(func.upper(VocabularyTerm.code) == upper, VocabularyTerm.label == value))
+                              .limit(1)).first() is not None
 
 
 def _region_prefix(region: str) -> str:
@@ -167,6 +223,11 @@ def _count(count_for, now: datetime) -> int:
         cache.clear()
     cache[key] = (total, moment)
     return total
+
+
+def cached_count(count_for, now: datetime) -> int:
+    """A public total other modules show (e.g. the sitemap's section sizes), cached as above."""
+    return _count(count_for, now)
 
 
 def _page(stmt, count_for, now: datetime, paging: Paging) -> Page:
@@ -538,7 +599,7 @@ def get_task(code: str, now: datetime) -> Detail | None:
 
 def _task_conditions(f: Filters, now: datetime) -> list:
     conds = [public_clause("task", now)]
-    if f.dept:
+    if f.dept:  # lead or participating department
         conds.append(Task.id.in_(select(task_department.c.task_id).where(
             task_department.c.department_id.in_(_dept_ids(f.dept)))))
     if f.year:
@@ -548,25 +609,33 @@ def _task_conditions(f: Filters, now: datetime) -> list:
     if f.date_to:
         conds.append(Task.period_start <= f.date_to)
     if f.region:
-        conds.append(Task.department_id.in_(select(Department.id).where(
-            Department.region_code.startswith(_region_prefix(f.region)))))
+        conds.append(Task.id.in_(select(task_department.c.task_id).where(task_department.c.department_id.in_(
+            select(Department.id).where(Department.region_code.startswith(_region_prefix(f.region)))))))
     if f.q:
-        conds.append(or_(Task.code == f.q, Task.title.icontains(f.q, autoescape=True)))
+        conds.append(or_(Task.title.icontains(f.q, autoescape=True), Task.code.startswith(f.q, autoescape=True)))
     if f.kind == "plan":
         conds.append(Task.plan_id.is_not(None))
     elif f.kind == "temporary":
         conds.append(Task.plan_id.is_(None))
     elif f.kind == "joint":
-        conds.append(select(func.count()).select_from(task_department)
-                     .where(task_department.c.task_id == Task.id).scalar_subquery() > 1)
+        conds.append(Task.id.in_(select(task_department.c.task_id).group_by(task_department.c.task_id)
+                                 .having(func.count() > 1)))
     return conds
 
 
+def _tasks_stmt(f: Filters, now: datetime):
+    return (select(Task).where(*_task_conditions(f, now)).options(*TASK_LOAD)
+            .order_by(Task.published_at.desc(), Task.id.desc()))
+
+
 def list_tasks(f: Filters, now: datetime, paging: Paging) -> Page:
-    """Public tasks (newest first), e.g. for the home page."""
-    stmt = select(Task).where(*_task_conditions(f, now)).options(joinedload(Task.department)).order_by(
-        Task.published_at.desc(), Task.id.desc())
-    return _page(stmt, lambda at: select(func.count(Task.id)).where(*_task_conditions(f, at)), now, paging)
+    """Public tasks, newest publication first (the /tasks list and the home page)."""
+    return _page(_tasks_stmt(f, now), lambda at: select(func.count(Task.id)).where(*_task_conditions(f, at)),
+                 now, paging)
+
+
+def iter_tasks(f: Filters, now: datetime):
+    return _stream(_tasks_stmt(f, now))
 
 
 # ---------------------------------------------------------------- feeds
@@ -621,6 +690,10 @@ def task_results(task, now: datetime) -> list:
 
 # ---------------------------------------------------------------- check items
 
+def _year_end(year: int) -> date:
+    return date(year, 12, 31)
+
+
 def _item_conditions(f: Filters, now: datetime) -> list:
     conds = [public_clause("item", now)]
     if f.dept:
@@ -632,17 +705,24 @@ def _item_conditions(f: Filters, now: datetime) -> list:
         conds.append(or_(CheckItem.code.icontains(f.q, autoescape=True),
                          CheckItem.id.in_(select(CheckItemVersion.check_item_id).where(
                              CheckItemVersion.name.icontains(f.q, autoescape=True)))))
-    if f.year or f.date_from or f.date_to:
+    if f.year:
+        # In force that year: its first version took effect by 31 December of the year.
         conds.append(CheckItem.id.in_(select(CheckItemVersion.check_item_id).where(
-            *_date_range(CheckItemVersion.effective_from, f))))
+            CheckItemVersion.effective_from <= _year_end(f.year))))
     return conds
 
 
 def _items_stmt(f: Filters, now: datetime):
+    versions = CheckItem.versions
+    if f.year:
+        # Load only the versions that had taken effect by the end of that year, so the row
+        # (item.current) shows the version in force then and its history what came before.
+        versions = versions.and_(CheckItemVersion.effective_from <= _year_end(f.year))
     return (select(CheckItem).join(Department, CheckItem.department_id == Department.id)
             .where(*_item_conditions(f, now))
-            .options(joinedload(CheckItem.department), selectinload(CheckItem.versions))
-            .order_by(Department.code, CheckItem.code))
+            .options(joinedload(CheckItem.department), selectinload(versions))
+            .order_by(Department.code, CheckItem.code)
+            .execution_options(populate_existing=True))
 
 
 def list_items(f: Filters, now: datetime, paging: Paging) -> Page:
@@ -730,6 +810,10 @@ def vocabulary(kind: VocabularyKind) -> list[tuple[str, str]]:
                               .order_by(VocabularyTerm.sort_order, VocabularyTerm.code)).all()
     if rows:
         return [(code, label) for code, label in rows]
+    return _default_terms(kind)
+
+
+def _default_terms(kind: VocabularyKind) -> list[tuple[str, str]]:
     if kind is VocabularyKind.CONCLUSION:
         return list(DEFAULT_CONCLUSIONS)
     if kind is VocabularyKind.FOLLOW_UP:

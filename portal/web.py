@@ -4,17 +4,21 @@
   for an htmx request (never for a history-restore request).
 - Vary: HX-Request on every response, so caches keep the two apart.
 - Paging and query-string helpers so filters stay in the URL.
+- The Jinja filters that show dates and times: always China time (Asia/Shanghai).
 """
 import math
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 
 from . import clock
 from .domain.dates import CHINA
+from .errors import BadInput
 from .extensions import htmx
+from .security import MAX_DB_INT
 
 
 def wants_fragment() -> bool:
@@ -36,17 +40,35 @@ class Paging:
         return (self.page - 1) * self.per_page
 
 
-def _int_arg(name: str, default: int) -> int:
-    try:
-        return int(request.args.get(name, default))
-    except (TypeError, ValueError):
+def _positive_int(args, name: str, label: str, default: int, errors: list) -> int:
+    raw = (args.get(name) or "").strip()
+    if not raw:
         return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) < 1:
+        errors.append(f"{label}“{raw}”不正确，应为正整数。")
+        return default
+    return int(raw)
+
+
+def parse_paging(args, default_per_page: int = 20, max_per_page: int = 200) -> Paging:
+    """`page` and `per_page` from a query string; anything else than a page that exists in
+    principle is a BadInput with a Chinese message (a page past the last one is just empty)."""
+    errors: list[str] = []
+    page = _positive_int(args, "page", "页码", 1, errors)
+    per_page = _positive_int(args, "per_page", "每页条数", default_per_page, errors)
+    if per_page > max_per_page:
+        errors.append(f"每页条数不能超过 {max_per_page}。")
+        per_page = default_per_page
+    if (page - 1) * per_page > MAX_DB_INT:
+        errors.append(f"页码“{page}”超出范围。")
+        page = 1
+    if errors:
+        raise BadInput(*errors)
+    return Paging(page, per_page)
 
 
 def paging_from_request(default_per_page: int = 20, max_per_page: int = 200) -> Paging:
-    page = max(1, _int_arg("page", 1))
-    per_page = min(max(1, _int_arg("per_page", default_per_page)), max_per_page)
-    return Paging(page, per_page)
+    return parse_paging(request.args, default_per_page, max_per_page)
 
 
 @dataclass
@@ -85,18 +107,31 @@ def url_with(**changes) -> str:
     return request.path + ("?" + query if query else "")
 
 
+def china_time(value) -> datetime | None:
+    """An instant in China time: aware datetimes, naive ones (the database stores UTC) or
+    ISO 8601 text (JSON-shaped data such as a draw certificate); None when empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(CHINA)
+
+
 def format_date(value) -> str:
-    if value is None:
+    """`|date`: a date as YYYY-MM-DD; an instant as its China date."""
+    if value is None or value == "":
         return ""
-    if hasattr(value, "hour"):
-        return value.astimezone(CHINA).strftime("%Y-%m-%d")
-    return value.strftime("%Y-%m-%d")
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d")
+    return china_time(value).strftime("%Y-%m-%d")
 
 
 def format_datetime(value) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    """`|datetime`: every time a person reads, in China time (YYYY-MM-DD HH:MM)."""
+    moment = china_time(value)
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else ""
 
 
 def format_money(value) -> str:
@@ -105,14 +140,27 @@ def format_money(value) -> str:
     return f"{Decimal(value):,.2f}"
 
 
+# The public-security filing (公安机关互联网站安全管理服务平台) looks a number up by its digits.
+PSB_LOOKUP = "https://beian.mps.gov.cn/#/query/webSearch?code={code}"
+
+
+def site_footer() -> dict:
+    """Who runs the site and its filing numbers, from configuration (empty ones are left out)."""
+    config = current_app.config
+    psb = (config.get("SITE_PSB_RECORD") or "").strip()
+    code = "".join(ch for ch in psb if ch.isascii() and ch.isdigit())
+    return {"sponsor": (config.get("SITE_SPONSOR") or "").strip(),
+            "contact": (config.get("SITE_CONTACT") or "").strip(),
+            "icp": (config.get("SITE_ICP_RECORD") or "").strip(),
+            "psb": psb, "psb_url": PSB_LOOKUP.format(code=code) if code else ""}
+
+
 def register(app) -> None:
     app.jinja_env.globals.update(url_with=url_with, site_name=app.config["SITE_NAME"],
-                                 clock_now=clock.now)
+                                 clock_now=clock.now, site_footer=site_footer)
     app.jinja_env.filters.update(date=format_date, datetime=format_datetime, money=format_money)
 
     @app.after_request
     def _vary_on_htmx(response):
         response.vary.add("HX-Request")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response

@@ -2,6 +2,7 @@
 import re
 
 from sqlalchemy import select
+from werkzeug.routing import IntegerConverter
 
 import factories as f
 from conftest import extract_csrf, make_app
@@ -19,7 +20,7 @@ def _url(rule):
     values = {}
     for name in rule.arguments:
         conv = rule._converters[name]
-        values[name] = 1 if type(conv).__name__ == "IntegerConverter" else (
+        values[name] = 1 if isinstance(conv, IntegerConverter) else (
             "csv" if type(conv).__name__ == "AnyConverter" else "x")
     return rule.build(values, append_unknown=False)[1]
 
@@ -131,13 +132,22 @@ def test_login_and_logout_are_journaled_and_wrong_password_refused(app, db, clie
 def test_next_parameter_only_allows_local_paths(app, db, client):
     user = f.user("admin")
     db.session.commit()
-    for target, expected in (("/admin/results?page=2", "/admin/results?page=2"), ("https://evil.example/", "/admin/"),
-                             ("//evil.example/", "/admin/")):
+    for target, expected in (("/admin/results?page=2", "/admin/results?page=2"), ("", "/admin/")):
         client.post("/admin/logout", data={"csrf_token": _post_token(client)})
         token = _post_token(client)
         r = client.post("/admin/login", data={"username": user.username, "password": f.PASSWORD, "next": target,
                                               "csrf_token": token})
         assert r.status_code == 303 and r.headers["Location"] == expected
+    # Another site, or a path that a browser would turn into one, is refused before anything is written.
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example/", "/\t/evil.example/",
+                   "/admin/\r\nSet-Cookie: x=1", "javascript:alert(1)"):
+        client.post("/admin/logout", data={"csrf_token": _post_token(client)})
+        events = db.session.execute(select(AuditEvent.id)).scalars().all()
+        r = client.post("/admin/login", data={"username": user.username, "password": f.PASSWORD, "next": target,
+                                              "csrf_token": _post_token(client)})
+        assert r.status_code == 400 and "只能是本站的页面地址" in r.get_data(as_text=True), target
+        assert db.session.execute(select(AuditEvent.id)).scalars().all() == events, target
+        assert client.get("/admin/").status_code == 302  # still signed out
 
 
 def test_session_cookie_flags(app, db, client, login):

@@ -1,6 +1,4 @@
 """Sign-in, sign-out and change-own-password pages."""
-from urllib.parse import urlsplit
-
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_limiter import RateLimitExceeded
@@ -11,6 +9,7 @@ from .. import journal, limits
 from ..database import utcnow, write_transaction
 from ..extensions import db
 from ..models import SigninOutcome, User
+from ..security import safe_next
 from . import bp, signins, throttle
 from .access import roles_required, unauthorized_response
 from .accounts import AccountError, burn_time, check_password, end_sessions, rehashed, set_password
@@ -22,13 +21,7 @@ BUSY_RETRY_SECONDS = 2
 
 def _safe_next(target: str | None) -> str:
     """Only local paths: never redirect a user to another site after sign-in."""
-    if not target:
-        return url_for("admin.dashboard")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target \
-            or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):  # CR/LF would split the Location header
-        return url_for("admin.dashboard")
-    return target
+    return safe_next(target, url_for("admin.dashboard"))
 
 
 def _find_user(username: str) -> User | None:

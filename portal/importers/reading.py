@@ -96,6 +96,7 @@ def _read_csv(text: str, encoding: str) -> Table:
                 continue
             if len(row) > MAX_COLUMNS:
                 raise FileRefused(f"第 {number} 行有 {len(row)} 列，超过 {MAX_COLUMNS} 列的上限；请使用下载的模板")
+            _refuse_nul(number, row, table)
             if table is None:
                 table = Table(headers=[c.strip() for c in row], encoding=encoding, format="csv")
             else:
@@ -105,6 +106,15 @@ def _read_csv(text: str, encoding: str) -> Table:
     if table is None:
         raise FileRefused("文件中没有任何内容，请使用下载的模板填写")
     return table
+
+
+def _refuse_nul(number: int, cells, table: Table | None) -> None:
+    """A NUL character is never data (and PostgreSQL refuses it in text): name the cell."""
+    for column, cell in enumerate(cells, 1):
+        if isinstance(cell, str) and "\x00" in cell:
+            header = table.headers[column - 1] if table and column <= len(table.headers) else ""
+            where = f"第 {column} 列" + (f"（{header}）" if header else "")
+            raise FileRefused(f"第 {number} 行{where}含有不可见的空字符（NUL），请删除该字符后重新保存再上传")
 
 
 # ---------------------------------------------------------------- XLSX
@@ -160,6 +170,7 @@ def _read_xlsx(data: bytes) -> Table:
                 continue
             if len(cells) > MAX_COLUMNS:
                 raise FileRefused(f"第 {number} 行有 {len(cells)} 列，超过 {MAX_COLUMNS} 列的上限；请使用下载的模板")
+            _refuse_nul(number, cells, table)
             if table is None:
                 table = Table(headers=[str(c or "").strip() for c in cells], encoding="XLSX", format="xlsx")
             else:

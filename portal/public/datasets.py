@@ -146,7 +146,7 @@ def _local_from_iso(text):
     return _local(datetime.fromisoformat(text))
 
 
-# ---------------------------------------------------------------- tasks (detail only)
+# ---------------------------------------------------------------- tasks
 
 def task_json(task) -> dict:
     return {
@@ -175,6 +175,33 @@ TASK_KEYS = (
               "locked_at、drawn_at、pool_hash、commitment、reason、superseded_by（sequence、reason）"),
     ("results", "已公示检查结果：id、url、uscc、entity_name、conclusions、formed_date"),
 )
+
+
+TASKS = Dataset("task", "抽查任务", "public.tasks", (
+    Column("id", "", "记录编号（内部唯一）"),
+    Column("code", "任务编号", "6 位行政区划代码 + yyyymmdd + 4 位序号，详情页为 /tasks/<code>"),
+    Column("url", "", "详情页路径"),
+    Column("year", "年度", "任务年度"),
+    Column("title", "任务名称", "任务名称"),
+    Column("department_code", "牵头部门代码", "牵头部门代码"),
+    Column("department", "牵头部门", "牵头部门名称"),
+    Column("departments", "参与部门", "参与部门（JSON 中为 code、name 列表，含牵头部门）",
+           lambda i: _names(i, "departments")),
+    Column("plan_id", "所属计划编号", "所属抽查计划编号（/plans/<id>）；临时任务或计划尚未公开时为空"),
+    Column("temporary", "临时任务", "是否临时任务（不属于年度计划）"),
+    Column("joint", "联合抽查", "是否部门联合抽查（两个及以上部门）"),
+    Column("surprise", "突击检查", "是否突击检查（结果公示后才公开）"),
+    Column("check_items", "抽查事项", "抽查事项（JSON 中为 department_code、code、name 列表）",
+           lambda i: _join([x["name"] for x in i.get("check_items") or []])),
+    Column("period_start", "检查开始日期", "检查期间开始日期（YYYY-MM-DD）"),
+    Column("period_end", "检查结束日期", "检查期间结束日期（YYYY-MM-DD）"),
+    Column("inspectors_per_target", "", "每户匹配执法人员数（部门代码 → 人数）"),
+    Column("description", "", "任务说明"),
+    Column("published_at", "公示时间", "公示时间（JSON 为 UTC ISO 8601，CSV 为北京时间）",
+           lambda i: _local_from_iso(i["published_at"])),
+    Column("corrected_at", "更正时间", "最近一次更正时间，未更正为空", lambda i: _local_from_iso(i["corrected_at"])),
+    Column("version", "", "版本号，每次更正加一"),
+), note="列表中的每个任务都有详情页（抽取名单、检查结果、抽取凭证），详情的 JSON 字段见下方“抽查任务详情”。")
 
 
 # ---------------------------------------------------------------- results
@@ -334,7 +361,7 @@ ENTITY_KEYS = (
     ("results", "已公示检查结果"), ("penalties", "公示期内的行政处罚（停止公示的不再列出）"),
 )
 
-LISTS = (ITEMS, PLANS, RESULTS, PENALTIES)
+LISTS = (ITEMS, PLANS, TASKS, RESULTS, PENALTIES)
 
 # Labels for rendering a kept version's fields (RecordVersion.data) on a public page.
 FIELD_LABELS = {c.key: (c.label or c.description) for ds in LISTS for c in ds.columns}

@@ -7,6 +7,7 @@ from flask import Response, abort, current_app, jsonify, redirect, render_templa
 
 from .. import clock, deadlines, queries
 from ..domain.visibility import task_named_beside_result
+from ..errors import BadInput
 from ..exports import csv_response, json_list
 from ..models import EntityType, VocabularyKind
 from ..web import Page, Paging, paging_from_request, render_page
@@ -48,23 +49,30 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light
         clean = [(k, v) for k, v in request.args.items(multi=True) if v != ""]
         return redirect(request.path + ("?" + urlencode(clean) if clean else ""))
     now = clock.now()
-    errors, status = [], 200
+    list_name = template_dir.rsplit("/", 1)[-1]
+    # queries.LIST_PARAMS says what each list accepts; the same URL answers alike on every
+    # channel (a CSV has every row, but a bad page number is refused there too).
+    errors = []
     try:
-        filters = queries.parse_filters(request.args)
-    except queries.FilterError as exc:
+        filters = queries.parse_filters(request.args, list_name)
+    except BadInput as exc:
+        filters, errors = queries.Filters(), errors + exc.messages
+    try:
+        paging = _paging()
+    except BadInput as exc:
+        paging, errors = Paging(1, current_app.config.get("PER_PAGE_DEFAULT", 20)), errors + exc.messages
+    if errors:
         if fmt == "json":
-            return jsonify({"error": {"status": 400, "title": "筛选条件有误", "message": "；".join(exc.messages),
-                                      "messages": exc.messages}}), 400
+            return jsonify({"error": {"status": 400, "title": "筛选条件有误", "message": "；".join(errors),
+                                      "messages": errors}}), 400
         if fmt == "csv":
-            return Response("筛选条件有误：" + "；".join(exc.messages) + "\n", 400,
-                            content_type="text/plain; charset=utf-8")
-        filters, errors, status = queries.Filters(), exc.messages, 400
+            return Response("筛选条件有误：" + "；".join(errors) + "\n", 400, content_type="text/plain; charset=utf-8")
+    status = 400 if errors else 200
     if fmt == "csv":
         # iter_* yields records (to_json makes the dict) or, for big tables, the dicts themselves.
         rows = (dataset.csv_row(record if isinstance(record, dict) else to_json(record, now))
                 for record in iter_fn(filters, now))
-        return csv_response(f"{template_dir.rsplit('/', 1)[-1]}.csv", dataset.csv_header, rows)
-    paging = _paging()
+        return csv_response(f"{list_name}.csv", dataset.csv_header, rows)
     if errors:
         page = Page([], 0, paging.page, paging.per_page)
     else:

@@ -10,6 +10,9 @@ Fixtures
     screenshot    (function) screenshot("home") saves tests/artifacts/home.png and returns the path.
     live_instance (session) the server's instance folder (holds portal.db and gunicorn.log).
     js_errors     (function) the page's uncaught JavaScript errors so far (a list).
+    site_info     (function) the footer settings (SITE_*) the live server runs with.
+    csp_violations (function) Content-Security-Policy violations the page reported so far (a list);
+                  every test fails at teardown if there is any (static/ only: no inline code, no eval).
     log_in        (function) log_in("admin") / log_in("clerk-<deptcode>") signs `page` in as a demo user.
 
 One live server (one database) serves the whole session: a test that changes data must not break
@@ -31,6 +34,13 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 LIVE_NOW = "2026-11-23T02:00:00+00:00"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# The footer's site information (portal/config.py SITE_*), as a deployment would set it.
+SITE_INFO = {"SITE_SPONSOR": "民权县市场监督管理局（测试）", "SITE_CONTACT": "电话 0370-0000000（测试）",
+             "SITE_ICP_RECORD": "豫ICP备00000000号-1", "SITE_PSB_RECORD": "豫公网安备41142100000000号"}
+# Reports every CSP violation of every document to the test (the binding survives navigations).
+CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (e) => window.__reportCsp(
+  [e.effectiveDirective, e.blockedURI || "inline", (e.sourceFile || location.href) + ":" + e.lineNumber,
+   (e.sample || "").slice(0, 80), ((e.target && e.target.outerHTML) || "").slice(0, 160)].join(" ")));"""
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -51,7 +61,8 @@ def save_screenshot(page, name: str, full_page: bool = True) -> Path:
     """Save tests/artifacts/<name>.png (name may contain letters, digits, - and _)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    # caret="initial": hiding the caret makes Playwright put style="" on inputs, which the CSP reports.
+    page.screenshot(path=str(path), full_page=full_page, caret="initial")
     return path
 
 
@@ -64,7 +75,7 @@ def live_instance(tmp_path_factory):
 def live_server(live_instance):
     # Every browser test comes from 127.0.0.1: per-address rate limits sized for one person would
     # throttle the whole suite (tests/browser/test_signin_journey.py checks the limits themselves).
-    env = {"PORTAL_FIXED_NOW": LIVE_NOW, "SECRET_KEY": "browser-tests-secret",
+    env = {"PORTAL_FIXED_NOW": LIVE_NOW, "SECRET_KEY": "browser-tests-secret", **SITE_INFO,
            "RATELIMIT_SIGNIN": "600/minute", "RATELIMIT_SEARCH": "600/minute", "RATELIMIT_EXPORT": "600/minute"}
     database_url = prepare_demo_database(live_instance, env=env, size="small", log=lambda m: print("\n" + m))
     with gunicorn_server(database_url, live_instance, workers=2, env=env) as base_url:
@@ -88,9 +99,15 @@ def page(request, browser, live_server):
     context = browser.new_context(base_url=live_server, locale="zh-CN", timezone_id="Asia/Shanghai",
                                   viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
+    request.node.csp_violations = []
+    context.expose_binding("__reportCsp", lambda source, text: request.node.csp_violations.append(
+        f"{source['frame'].url}: {text}"))
+    context.add_init_script(CSP_LISTENER)
     pg = context.new_page()
     request.node.js_errors = []
     pg.on("pageerror", lambda exc: request.node.js_errors.append(str(exc)))
+    pg.on("console", lambda msg: request.node.csp_violations.append(f"{pg.url}: {msg.text}")
+          if msg.type == "error" and "Content Security Policy" in msg.text else None)
     yield pg
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
@@ -99,6 +116,20 @@ def page(request, browser, live_server):
         except Exception as exc:  # the page may already be gone
             print(f"could not save failure screenshot: {exc}")
     context.close()
+    if request.node.csp_violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(request.node.csp_violations))
+
+
+@pytest.fixture
+def site_info():
+    """The footer settings the live server runs with (SITE_SPONSOR, SITE_CONTACT, …)."""
+    return dict(SITE_INFO)
+
+
+@pytest.fixture
+def csp_violations(request, page):
+    """CSP violations `page` reported so far (a live list): `assert csp_violations == []`."""
+    return request.node.csp_violations
 
 
 @pytest.fixture
