@@ -94,4 +94,4 @@ def test_clerk_exports_only_own_department(app, db, client, login):
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and response.mimetype == "text/csv" and body.startswith("\ufeff")
     assert mine.decision_no in body and theirs.decision_no not in body
-    assert body.splitlines()[0] == "\ufeff编号,文号,当事人,处罚类别,决定日期,公示截止,状态"
+    assert body.splitlines()[0] == "\ufeff记录编号,文号,当事人,处罚类别,决定日期,公示截止,状态"

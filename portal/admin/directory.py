@@ -3,6 +3,7 @@ import re
 
 from flask_login import current_user
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from .. import journal
 from ..auth.access import role_of
@@ -55,6 +56,9 @@ class Items(Section):
     def columns(self):
         return [("编码", lambda i: i.code), ("名称", lambda i: i.name), ("部门", lambda i: i.department.name),
                 ("版本", lambda i: i.current.version)]
+
+    def export_options(self):
+        return (selectinload(CheckItem.department), selectinload(CheckItem.versions))
 
     def filters(self):
         return [("q", "编码/名称", None)]
@@ -229,6 +233,9 @@ class Inspectors(Section):
     def columns(self):
         return [("姓名", lambda p: p.name), ("执法证号", lambda p: p.licence_no), ("部门", lambda p: p.department.name),
                 ("在岗", lambda p: "是" if p.active else "否")]
+
+    def export_options(self):
+        return (selectinload(Inspector.department),)
 
     def filters(self):
         return [("q", "姓名/证号", None)]

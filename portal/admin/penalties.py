@@ -1,5 +1,6 @@
 """行政处罚: categories, amounts, publicity end computed from the configured policy; credit repair."""
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from ..auth.access import department_scope, role_of
 from ..domain import uscc as uscc_mod
@@ -55,6 +56,9 @@ class Penalties(Section):
         return [("文号", lambda p: p.decision_no), ("当事人", lambda p: p.party_name),
                 ("处罚类别", lambda p: "、".join(p.categories)), ("决定日期", lambda p: p.decision_date.isoformat()),
                 ("公示截止", lambda p: p.publicity_end.isoformat() if p.publicity_end else "不公示")]
+
+    def export_options(self):
+        return (selectinload(Penalty.category_rows),)
 
     def filters(self):
         return [("q", "文号/当事人", None),

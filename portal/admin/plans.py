@@ -4,6 +4,7 @@ import re
 from flask import url_for
 from flask_login import current_user
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from ..auth.access import role_of
 from ..extensions import db
@@ -46,6 +47,9 @@ class Plans(Section):
     def columns(self):
         return [("年度", lambda p: p.year), ("名称", lambda p: p.title), ("牵头部门", lambda p: p.department.name),
                 ("批准日期", lambda p: p.approval_date.isoformat())]
+
+    def export_options(self):
+        return (selectinload(Plan.department),)
 
     def filters(self):
         return [("year", "年度", None),
@@ -132,6 +136,9 @@ class Tasks(Section):
                 ("检查期间", lambda t: f"{t.period_start} 至 {t.period_end}"),
                 ("类型", lambda t: "、".join(x for x in ("突击" if t.surprise else "", "联合" if t.is_joint else "",
                                                         "临时" if t.is_temporary else "") if x) or "—")]
+
+    def export_options(self):
+        return (selectinload(Task.department), selectinload(Task.departments))
 
     def filters(self):
         return [("q", "编号/名称", None), ("plan", "计划", choices.plans()),

@@ -3,6 +3,7 @@ import re
 
 from flask_login import current_user
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from ..auth.access import role_of
 from ..domain import uscc as uscc_mod
@@ -52,6 +53,9 @@ class Results(Section):
         return [("任务", lambda r: r.task.code), ("检查对象", lambda r: r.entity.name),
                 ("结论", lambda r: "、".join(c.label for c in r.conclusions)),
                 ("结果形成日期", lambda r: r.formed_date.isoformat())]
+
+    def export_options(self):
+        return (selectinload(Result.task), selectinload(Result.entity), selectinload(Result.conclusions))
 
     def filters(self):
         return [("q", "对象名称/代码/任务编号", None),
