@@ -179,7 +179,7 @@ def test_same_file_twice_and_same_keys_in_another_file_never_duplicate(world):
     assert [c.code for c in labels.conclusions] == ["C05"]
     assert _db.session.execute(select(func.count()).select_from(ImportBatch)).scalar() == 3
     from portal.journal import verify_chain
-    count, _head, problem = verify_chain()
+    count, _head, problem, _missing = verify_chain()
     assert problem is None and count == 2 + 1 + 1 + 1 + 1  # 2 creates, 3 imports, 1 update
 
 
@@ -188,7 +188,7 @@ def test_audit_chain_stays_valid_with_bulk_events_corrections_and_publication(wo
     commit("results", load("results_ok_gbk.csv"), "a.csv", world["dept"], publish=True)
     changed = load("results_ok_utf8.csv").decode("utf-8").replace("2025/4/10", "2025/4/11")
     commit("results", changed.encode(), "b.csv", world["dept"], accept_warnings=True)
-    count, _head, problem = verify_chain()
+    count, _head, problem, _missing = verify_chain()
     assert problem is None
     actions = [e.action for e in _db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
     assert actions == ["create", "create", "results_first_published", "publish", "publish", "import",
