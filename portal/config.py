@@ -56,6 +56,9 @@ class Config:
     FEED_TAG_AUTHORITY = os.environ.get("FEED_TAG_AUTHORITY", "")
     REDIS_URL = os.environ.get("REDIS_URL", "")
     SITE_NAME = os.environ.get("SITE_NAME", "“双随机、一公开”信息公示平台")
+    # Who changes the shared inspection-target directory: "admins" only, or also the clerks of the
+    # department that registered an entity ("registering_department"). See portal/domain/directory.py.
+    DIRECTORY_ENTITY_EDITORS = os.environ.get("DIRECTORY_ENTITY_EDITORS", "admins")
 
     def __init__(self, instance_path: str):
         instance = Path(instance_path)

@@ -110,13 +110,12 @@ def test_audit_log_filters_and_paging(app, db, client, login):
 
 
 def test_writes_are_journaled_with_before_and_after(app, db, client, login, csrf_token):
-    dept = f.department()
-    clerk = f.user("clerk", dept)
+    clerk = f.user("admin")
     ent = f.entity(name="原名称")
     login(client, clerk)
     r = client.post(f"/admin/entities/{ent.id}", data=dict(
         uscc=ent.uscc, name="新名称", entity_type="企业", region_code="411421", registration_status="存续",
-        risk_class="B", csrf_token=csrf_token(client)))
+        risk_class="B", change_reason="更名", csrf_token=csrf_token(client)))
     assert r.status_code == 303
     event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "update")).scalar_one()
     assert event.record_kind == "entity" and event.before["name"] == "原名称" and event.after["name"] == "新名称"

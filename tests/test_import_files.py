@@ -1,7 +1,7 @@
 """Uploads: the bad-input corpus in tests/data, idempotency, masking, commit all-or-nothing (SPEC §9)."""
 import importlib.util
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from portal.models import (AuditEvent, Department, Entity, ImportBatch, Inspecto
 
 DATA = Path(__file__).parent / "data"
 TODAY = date(2025, 7, 1)
+DRAWN_AT = datetime(2025, 4, 1, 2, 0, tzinfo=timezone.utc)
 NOW = "2025-07-01T02:00:00+00:00"
 
 _spec = importlib.util.spec_from_file_location("make_corpus", DATA / "make_corpus.py")
@@ -33,7 +34,7 @@ def world(app, set_now):
     entities = [f.entity(uscc=u, name=f"民权县测试商贸有限公司{i}") for i, u in enumerate(corpus.ENTITY_USCC, 1)]
     inspectors = [f.inspector(dept, licence_no=lic, name=f"检查员{i}") for i, lic in enumerate(corpus.LICENCES, 1)]
     task = f.task(dept, code=corpus.TASK)
-    f.draw(task, entities[:2], inspectors)
+    f.draw(task, entities[:2], inspectors, drawn_at=DRAWN_AT)  # the corpus inspects from 2025-04-08
     _db.session.commit()
     return {"dept": dept, "entities": entities, "inspectors": inspectors, "task": task}
 

@@ -38,7 +38,7 @@ class Plans(Section):
             Field("approval_date", "批准日期", "date", required=True, help="公示时限从此日起算"),
             Field("participants", "参与部门", "multi", choices=choices.all_departments,
                   help="联合抽查计划的其他参与部门"),
-            Field("description", "计划说明", "textarea", masked=True, max_length=8000),
+            Field("description", "计划说明", "textarea", max_length=8000),
         ]
         if role_of() == "admin":
             fields.insert(0, Field("department_id", "牵头部门", "select", required=True, choices=choices.all_departments))
@@ -122,7 +122,7 @@ class Tasks(Section):
             Field("departments", "联合抽查的其他部门", "multi", choices=choices.all_departments),
             Field("items", "抽查事项", "multi", choices=lambda: _item_choices(record)),
             Field("inspectors_per_target", "每个对象的执法人员数", "int", help="默认 2 人；联合任务每个部门各派此数"),
-            Field("description", "任务说明", "textarea", masked=True, max_length=8000),
+            Field("description", "任务说明", "textarea", max_length=8000),
         ]
         if role_of() == "admin":
             fields.insert(0, Field("department_id", "牵头部门", "select", required=True, choices=choices.all_departments))
