@@ -21,6 +21,8 @@ from .models import (Department, Draw, DrawAssignment, DrawPoolEntry, DrawSelect
                      DrawSubstitution, DrawWitness, Entity, Inspector, InspectorConflict, RegistrationStatus,
                      Task, inspector_specialty)
 from .visibility_sql import public_clause
+from .validation import public_text
+from .validation.draws import witnessing
 
 DrawError = algo.DrawError
 NotEnoughInspectors = algo.NotEnoughInspectors
@@ -207,7 +209,7 @@ def lock(task, actor, reason=None) -> Draw:
     A second lock on the same task is a redraw: it needs a reason and leaves every
     earlier draw in place.
     """
-    reason = (reason or "").strip() or None
+    reason = public_text((reason or "").strip()) or None  # shown beside the superseded draw: masked
     task_id = task.id
     with write_transaction():
         # Row lock (PostgreSQL): two clerks locking at once get sequences 1 and 2, not a constraint error.
@@ -280,19 +282,11 @@ def perform(draw, public_entropy, witnesses, actor) -> Draw:
     `witnesses` is a list of names or (name, organisation) pairs. Raises DrawError
     (nothing stored) when the draw cannot be made as asked.
     """
-    public_entropy = (public_entropy or "").strip()
-    if not public_entropy:
-        raise DrawError("请由见证人输入公开随机数（如当日福利彩票开奖号码）")
-    if len(public_entropy) > 500:
-        raise DrawError("公开随机数过长（不超过 500 个字符）")
-    people = []
-    for w in witnesses or []:
-        name, org = (w, None) if isinstance(w, str) else (w[0], w[1] if len(w) > 1 else None)
-        name, org = (name or "").strip(), (org or "").strip() or None
-        if name:
-            people.append((name[:50], org[:100] if org else None))
-    if not people:
-        raise DrawError("请至少登记一名见证人姓名")
+    # Masked as published (SPEC §6) before the seed uses the public random number (validation/draws.py).
+    given = witnessing(public_entropy, witnesses)
+    if given.errors:
+        raise DrawError(given.errors[0].message)
+    public_entropy, people = given.values["public_entropy"], given.values["witnesses"]
     draw_id = draw.id
     with write_transaction():
         # Row lock (PostgreSQL): a second simultaneous "draw" click waits, then sees drawn_at set.
@@ -382,7 +376,7 @@ def publish(draw, actor) -> Draw:
 
 def substitute(selection, old_licence, new_licence, reason, actor) -> DrawSubstitution:
     """Replace one matched inspector (special cases only): the old assignment stays with `replaced_at`."""
-    reason = (reason or "").strip()
+    reason = public_text((reason or "").strip())  # shown on the certificate: masked
     if not reason:
         raise DrawError("更换执法人员必须填写原因")
     old_licence, new_licence = (old_licence or "").strip(), (new_licence or "").strip()

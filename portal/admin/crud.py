@@ -17,7 +17,7 @@ from ..extensions import db
 from ..web import Page, paging_from_request
 from . import bp
 from ..validation import Checked, public_text
-from ..validation.public_text import PUBLIC_TEXT
+from ..validation.public_fields import PUBLIC_TEXT
 from .forms import parse_form
 
 STATUS_LABELS = {"draft": "草稿", "published": "已发布", "withdrawn": "已撤回"}

@@ -226,9 +226,20 @@ class Entities(ValidatedSection):
         keep_version(record, None if created else before, reason)
 
     def extra_context(self, record):
-        labels = {f.name: f.label for f in self.fields(record)}
+        labels = {f.name: f.label for f in self.fields(record) if f.name != "change_reason"}
         labels["registered_by_id"] = "登记部门"
-        history = [(v, [labels.get(k, k) for k in v.changed]) for v in reversed(record.versions)]
+        names = dict(db.session.execute(select(Department.id, Department.name)).all())
+
+        def shown(key, value):
+            if key == "registered_by_id":
+                return names.get(value, "管理员")
+            if isinstance(value, list):
+                return "、".join(str(v) for v in value)
+            return "—" if value in (None, "") else str(value)
+
+        history = [(v, [labels.get(k, k) for k in v.changed],
+                    [(labels.get(k, k), shown(k, v.data.get(k))) for k in labels if k in v.data])
+                   for v in reversed(record.versions)]
         owner = record.registered_by.name if record.registered_by else "管理员"
         return {"history": history, "owner": owner,
                 "ownership_note": None if self.may_edit(record) else ownership.refusal(

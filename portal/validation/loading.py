@@ -1,10 +1,13 @@
 """Load `Lookups` from the database for the validators (a whole file, or one form)."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import current_app
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import selectinload
 
+from .. import clock
 from ..domain import directory as ownership
 from ..domain.dates import china_date
 from ..extensions import db
@@ -117,33 +120,54 @@ def inspector_snapshot(i: Inspector) -> dict:
             "specialties": sorted(s.id for s in i.specialties), "active": i.active}
 
 
-def public_party_name(penalty: Penalty) -> str:
-    """How public channels name the party: the one adapter onto the public shape (switch to
-    portal.public.shape's party display when it lands; its CSV columns stay the same)."""
-    from ..public.datasets import public_party_name as shown
-    return shown(penalty)
+def public_record(kind: str, record, now) -> dict:
+    """A record as public channels show it: the one adapter onto the public shape (switch to
+    portal.public.shape.shape(kind, record, now) when it lands; the keys used here stay the same)."""
+    from ..public import datasets
+    return {"result": datasets.result_json, "penalty": datasets.penalty_json}[kind](record, now)
+
+
+def _day(text):
+    return date.fromisoformat(text) if text else None
+
+
+def public_forms(kind: str, record, now) -> dict:
+    """key → the value as the public CSV shows it, where that may differ from the stored value
+    (an individual business under its trade name, a date or a task the public may not see yet).
+    An uploaded value equal to it means "unchanged", so a department's open-data file can be
+    uploaded back as it is without overwriting what the public version leaves out."""
+    shown = public_record(kind, record, now)
+    if kind == "penalty":
+        return {"party_name": shown["party_name"], "task_id": record.task_id if shown["task_code"] else None}
+    return {"inspection_date": _day(shown["inspection_date"]), "remark": shown["remark"],
+            "follow_up": shown["follow_up"]}
 
 
 def load_existing(kind: str, keys, lookups: Lookups, actor_role: str | None = None) -> None:
     """Fill `lookups.existing` with the records that already have these natural keys."""
     session, lk = db.session, lookups
     keys = [k for k in keys if k]
+    now = clock.now()
     if kind == "result":
         for chunk in _chunks(keys):
             for r in session.execute(select(Result).where(tuple_(Result.task_id, Result.entity_id).in_(chunk))
                                      .options(selectinload(Result.conclusions), selectinload(Result.inspectors),
-                                              selectinload(Result.findings))).scalars():
+                                              selectinload(Result.findings), selectinload(Result.entity),
+                                              selectinload(Result.department),
+                                              selectinload(Result.task).selectinload(Task.items))).scalars():
                 refused = "该检查对象在本任务中的结果已由其他部门录入" if r.department_id != lk.department_id else ""
-                lk.existing[(r.task_id, r.entity_id)] = Existing(r.id, result_snapshot(r), _status(r), refused)
+                lk.existing[(r.task_id, r.entity_id)] = Existing(r.id, result_snapshot(r), _status(r), refused,
+                                                                 public_forms("result", r, now))
                 lk.loaded.append(r)  # keep the loaded objects (and their collections) for the commit
     elif kind == "penalty":
         for chunk in _chunks([k[0] for k in keys]):
             for p in session.execute(select(Penalty).where(Penalty.decision_no.in_(chunk))
-                                     .options(selectinload(Penalty.category_rows),
-                                              selectinload(Penalty.entity))).scalars():
+                                     .options(selectinload(Penalty.category_rows), selectinload(Penalty.entity),
+                                              selectinload(Penalty.task), selectinload(Penalty.department))
+                                     ).scalars():
                 refused = "该决定书文号已被其他部门使用" if p.department_id != lk.department_id else ""
                 lk.existing[(p.decision_no,)] = Existing(p.id, penalty_snapshot(p), _status(p), refused,
-                                                         {"party_name": public_party_name(p)})
+                                                         public_forms("penalty", p, now))
                 lk.loaded.append(p)
     elif kind == "entity":
         policy = entity_policy()
