@@ -203,13 +203,18 @@ def pool_preview(task, members=None) -> PoolPreview:
 
 # --------------------------------------------------------------------------- lock
 
+def redraw_reason(text) -> str | None:
+    """The public reason for a redraw as stored: shown beside the superseded draw, so masked (SPEC §6)."""
+    return public_text((text or "").strip()) or None
+
+
 def lock(task, actor, reason=None) -> Draw:
     """Fix the pool now: store it, its hash, a secret nonce and the commitment.
 
     A second lock on the same task is a redraw: it needs a reason and leaves every
     earlier draw in place.
     """
-    reason = public_text((reason or "").strip()) or None  # shown beside the superseded draw: masked
+    reason = redraw_reason(reason)
     task_id = task.id
     with write_transaction():
         # Row lock (PostgreSQL): two clerks locking at once get sequences 1 and 2, not a constraint error.
@@ -276,17 +281,25 @@ def _eligibility(task, departments):
     return by_dept, conflicts
 
 
+def witness_entries(public_entropy, witnesses) -> tuple[str, list[tuple[str, str | None]]]:
+    """The public entropy and the witnesses (name, organisation) as they will be stored and published.
+
+    The one place where witness input is cleaned: masked (validation/draws.py) before the seed uses
+    the public random number, so the certificate still recomputes. Raises DrawError when incomplete.
+    """
+    given = witnessing(public_entropy, witnesses)
+    if given.errors:
+        raise DrawError(given.errors[0].message)
+    return given.values["public_entropy"], given.values["witnesses"]
+
+
 def perform(draw, public_entropy, witnesses, actor) -> Draw:
     """Reveal: seed from the nonce, pool hash and public entropy; select; match inspectors; store.
 
     `witnesses` is a list of names or (name, organisation) pairs. Raises DrawError
     (nothing stored) when the draw cannot be made as asked.
     """
-    # Masked as published (SPEC §6) before the seed uses the public random number (validation/draws.py).
-    given = witnessing(public_entropy, witnesses)
-    if given.errors:
-        raise DrawError(given.errors[0].message)
-    public_entropy, people = given.values["public_entropy"], given.values["witnesses"]
+    public_entropy, people = witness_entries(public_entropy, witnesses)
     draw_id = draw.id
     with write_transaction():
         # Row lock (PostgreSQL): a second simultaneous "draw" click waits, then sees drawn_at set.

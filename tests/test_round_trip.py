@@ -6,6 +6,7 @@ covers what the public version shows differently from what is stored (an individ
 under its trade name, a penalty linked to a task the public may not see), vocabulary labels that
 contain "、" (C03, C10), several inspectors, a joint task's items and masked remarks.
 """
+import re
 from datetime import date, datetime, timezone
 
 import pytest
@@ -33,10 +34,11 @@ def department(app, set_now):
     hidden = f.task(dept, code="411421202504010003", items=[i1])
     hidden.withheld, hidden.withheld_reason = True, "国家秘密"
     shop = f.entity(name="民权县老王副食店", entity_type=EntityType.INDIVIDUAL, operator_name="王大明")
-    companies = [f.entity(name=f"民权县往返商贸有限公司{i}") for i in range(4)]
+    companies = [f.entity(name=f"民权县往返商贸有限公司{i}") for i in range(5)]
     a, b = f.inspector(dept, licence_no="4114219900001"), f.inspector(dept, licence_no="4114219900002")
     f.draw(joint, companies[:2] + [shop], [a, b], drawn_at=DRAWN)
-    f.draw(plain, companies[2:], [a], drawn_at=DRAWN)
+    f.draw(plain, companies[2:4], [a], drawn_at=DRAWN)
+    f.draw(hidden, companies[4:], [a], drawn_at=DRAWN)
     f.result(joint, companies[0], formed=date(2025, 5, 10), conclusions=[("C03", "公示信息隐瞒真实情况、弄虚作假"),
                                                                           ("C05", "发现问题已责令改正")],
              remark="负责人电话138****5678，已责令改正", inspectors=[a, b], verification_method="书面核查")
@@ -44,6 +46,8 @@ def department(app, set_now):
              follow_up="列入经营异常名录", inspectors=[b])
     f.result(plain, companies[2], formed=date(2025, 5, 15), remark="经检查未发现问题，另见“说明”, 含逗号")
     f.result(plain, companies[3], formed=date(2025, 6, 3), remark=None, follow_up=None)
+    # Its task is withheld: the public file shows no task code; its 记录编号 finds the task.
+    f.result(hidden, companies[4], formed=date(2025, 6, 4))
     f.penalty(dept, shop, decision_no="民市监罚〔2025〕11号", party_name="王大明", party_kind="natural_person",
               categories=("警告", "罚款"), fine="3000.00", decided=date(2025, 5, 20), task=plain)
     f.penalty(dept, None, decision_no="民市监罚〔2025〕12号", party_name="李小红", party_kind="natural_person",
@@ -64,18 +68,20 @@ def _state():
     return results, penalties, _db.session.execute(select(func.count(RecordVersion.id))).scalar()
 
 
-@pytest.mark.parametrize("kind, rows", [("results", 4), ("penalties", 3)])
+@pytest.mark.parametrize("kind, rows", [("results", 5), ("penalties", 3)])
 def test_own_open_data_file_uploads_back_with_no_errors_and_no_changes(department, client, login, kind, rows):
     login(client, department["clerk"])
     data = client.get(f"/{kind}.csv?dept=RT01").get_data()
     assert data.decode("utf-8").count("\r\n") == rows + 1
+    if kind == "results":  # one row's task is not public: no task code, only its 记录编号
+        assert len(re.findall(r"\r\n\d+,,9", data.decode("utf-8"))) == 1
     before = _state()
     preview = upload(client, f"{kind}.csv", kind=kind, data=data)
     text = page_text(preview)
     assert preview.status_code == 200, text[-1500:]
     assert f"数据行： {rows} 新增： 0 更新： 0 未变化： {rows} 有错误的行： 0 有警告的行： 0" in text
     assert "问题清单" not in text  # no error and no warning at all
-    assert "以下列是公开数据文件" in text and "导入时不读取：记录编号" in text
+    assert "以下列是公开数据文件" in text and "公示时间" in text.split("导入时不读取：")[1]
     events = _db.session.execute(select(func.count(AuditEvent.id))).scalar()
     response = client.post("/admin/uploads/confirm", data=confirm_form(preview))
     assert response.status_code == 303

@@ -71,6 +71,13 @@ COLUMNS = {
     ],
 }
 
+# Columns read when present but not part of the templates: the public open-data file's 记录编号 names an
+# existing result, so a row whose task the public may not see yet (a surprise task under embargo shows
+# no task code) still finds its task when a department uploads its own /results.csv back.
+OPTIONAL_COLUMNS = {
+    "results": [Column("记录编号", "record_id", False, "公开数据文件中的记录编号；任务编号为空时据此确定任务")],
+}
+
 EXAMPLES = {
     "results": ["411421202504010001", "91411421MA0000001X", "民权县某某商贸有限公司", "", "2025-04-08",
                 "C01", "经检查未发现问题", "2025-04-10", "无需后续处置", "4114210000001、4114210000002"],
@@ -106,7 +113,7 @@ def public_csv_headers(kind: str) -> list[str]:
 def match_headers(kind: str, headers: list) -> tuple[dict, list, list, list]:
     """Map column key → index; return (mapping, missing required headers, unknown headers,
     ignored headers: the public open-data file's extra columns)."""
-    wanted = {normalise_header(c.header): c for c in COLUMNS[kind]}
+    wanted = {normalise_header(c.header): c for c in COLUMNS[kind] + OPTIONAL_COLUMNS.get(kind, [])}
     # Tolerate the unit-less spelling of amount headers.
     wanted.update({normalise_header(c.header).replace("（元）", ""): c for c in COLUMNS[kind] if "（元）" in c.header})
     public = {normalise_header(h) for h in public_csv_headers(kind)}
@@ -125,7 +132,7 @@ def match_headers(kind: str, headers: list) -> tuple[dict, list, list, list]:
 
 
 def header_of(kind: str, key: str) -> str:
-    for column in COLUMNS[kind]:
+    for column in COLUMNS[kind] + OPTIONAL_COLUMNS.get(kind, []):
         if column.key == key:
             return column.header
     return key

@@ -127,9 +127,15 @@ def _role(actor) -> str:
     return getattr(actor.role, "value", actor.role)
 
 
+def _record_id(value):
+    text = str(value).strip()
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
 def lookups_for(kind: str, table, department: Department) -> Lookups:
     return load_lookups(RECORD_KIND[kind], department, usccs=_column_values(table, kind, "uscc", _uscc_key),
-                        task_codes=_column_values(table, kind, "task_code", lambda v: str(v).strip().upper()))
+                        task_codes=_column_values(table, kind, "task_code", lambda v: str(v).strip().upper()),
+                        result_ids=_column_values(table, kind, "record_id", _record_id))
 
 
 def _may_add(kind: str, actor, department: Department) -> str:

@@ -51,7 +51,8 @@ def task_info(task: Task) -> TaskInfo:
         period_start=task.period_start, period_end=task.period_end)
 
 
-def load_lookups(kind: str, department: Department | None, *, usccs=(), task_codes=(), include_terms=()) -> Lookups:
+def load_lookups(kind: str, department: Department | None, *, usccs=(), task_codes=(), include_terms=(),
+                 result_ids=()) -> Lookups:
     """What validating records of `kind` for `department` needs; `usccs`/`task_codes` limit the loading.
 
     `department` is None for a directory entity edited by an administrator (it belongs to no department)."""
@@ -63,8 +64,15 @@ def load_lookups(kind: str, department: Department | None, *, usccs=(), task_cod
                 select(Entity.id, Entity.uscc, Entity.name, Entity.entity_type, Entity.registered_by_id)
                 .where(Entity.uscc.in_(chunk))):
             lk.entities[uscc] = EntityRef(eid, name, getattr(etype, "value", etype), owner)
+    task_codes = {c.upper() for c in task_codes if c}
+    if kind == "result" and department is not None:
+        for chunk in _chunks({i for i in result_ids if i}):
+            for rid, code in session.execute(select(Result.id, Task.code).join(Task, Task.id == Result.task_id)
+                                             .where(Result.id.in_(chunk), Result.department_id == department.id)):
+                lk.result_tasks[rid] = code
+                task_codes.add(code.upper())
     if kind in ("result", "penalty"):
-        for chunk in _chunks({c.upper() for c in task_codes if c}):
+        for chunk in _chunks(task_codes):
             for task in session.execute(select(Task).where(Task.code.in_(chunk)).options(
                     selectinload(Task.items), selectinload(Task.departments), selectinload(Task.draws))).scalars():
                 lk.tasks[task.code.upper()] = task_info(task)

@@ -53,5 +53,6 @@ class Lookups:
     follow_ups: dict = field(default_factory=dict)
     penalty_categories: dict = field(default_factory=dict)
     department_items: dict = field(default_factory=dict)   # item code (and upper) → id, for specialties
+    result_tasks: dict = field(default_factory=dict)       # this department's result id → its task code
     existing: dict = field(default_factory=dict)           # natural key → Existing
     loaded: list = field(default_factory=list)             # ORM objects held for the commit (not inspected)

@@ -103,7 +103,7 @@ def test_clerk_uploads_the_departments_own_csv_back_and_nothing_changes(page, lo
     for label, n in (("数据行", rows), ("新增", 0), ("更新", 0), ("未变化", rows), ("有错误的行", 0), ("有警告的行", 0)):
         assert f"{label}：{n}" in counts.replace(" ", "").replace("\n", ""), (label, counts)
     assert page.locator("#preview-problems").count() == 0
-    assert "导入时不读取：记录编号" in page.locator("#preview-ignored").inner_text()
+    assert "导入时不读取：执法人员姓名" in page.locator("#preview-ignored").inner_text()
     screenshot(f"data-rules-round-trip-preview-{width}")
     page.click("#preview-confirm [type=submit]")
     page.wait_for_url("**/admin/uploads/*")
