@@ -203,3 +203,15 @@ def test_locked_draw_pools_are_snapshots_unaffected_by_directory_changes(world, 
     pool_text = "".join(f"{uscc}\t{stratum}\n" for _e, uscc, stratum in sorted(entries_before, key=lambda e: e[1]))
     assert client.get(f"/draws/{draw.id}/pool.txt").get_data(as_text=True) == pool_text
     assert db.session.execute(select(func.count(AuditEvent.id)).where(AuditEvent.record_kind == "entity")).scalar() == 1
+
+
+def test_the_upload_page_previews_the_ownership_rule_for_the_clerk(world, client, login, db):
+    from test_import_upload import page_text, upload
+    login(client, world["clerk_a"])
+    legacy = world["legacy"]
+    data = _entities_file([legacy.uscc, "改名商贸", "企业", "411421"])
+    preview = upload(client, "名录.csv", kind="entities", data=data)
+    assert preview.status_code == 422
+    assert "检查对象名录由管理员维护，部门用户不能新增或修改；请联系管理员" in page_text(preview)
+    assert 'name="sha256"' not in preview.get_data(as_text=True)  # nothing to confirm
+    _unchanged(db, legacy, "民权县名录商贸有限公司")
