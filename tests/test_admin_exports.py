@@ -10,6 +10,7 @@ import pytest
 
 import factories as f
 from conftest import make_app
+from portal.extensions import db as _db
 
 NOW = "2026-03-02T02:00:00+00:00"
 
@@ -17,7 +18,10 @@ NOW = "2026-03-02T02:00:00+00:00"
 @pytest.fixture
 def served(app, database_url, instance_dir):
     """A client of an app with no outer app context (like a real worker), clock fixed at NOW."""
-    return make_app(database_url, instance_dir, FIXED_NOW=NOW).test_client()
+    worker = make_app(database_url, instance_dir, FIXED_NOW=NOW)
+    yield worker.test_client()
+    with worker.app_context():
+        _db.engine.dispose()
 
 
 @pytest.fixture
