@@ -133,4 +133,8 @@ def test_the_form_and_the_importer_give_the_same_answers(world, client, login, d
                                               "已注销、被吊销或被撤销", "", "2025-05-10", licences]),
                             "r.csv", w["dept"], date(2025, 7, 1))
     assert preview.ok and preview.counts["unchanged"] == 1  # the same record, read the same way
+    assert preview.warnings == []  # nothing is written: the warning accepted when it was saved is not asked again
+    changed = _file([w["task"].code, w["undrawn"].uscc, "", "C03", "", "2025-05-10", licences])
+    preview = build_preview("results", changed, "r.csv", w["dept"], date(2025, 7, 1))
+    assert preview.counts["updated"] == 1
     assert [p.message for p in preview.warnings] == [f"“{w['undrawn'].name}”不在该任务的抽取名单中"]

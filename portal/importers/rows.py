@@ -138,6 +138,8 @@ def _decide_action(kind: str, plan: RowPlan, lookups: Lookups, may_add: str) -> 
     plan.changed_fields = changed
     if not changed:
         plan.action = "unchanged"
+        # Nothing is written: a warning about content already stored (accepted when it was) is moot.
+        plan.problems = [p for p in plan.problems if p.is_error]
         return
     plan.action = "updated"
     if found.refused:
