@@ -12,7 +12,7 @@ import io
 import shutil
 import tempfile
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from bench.common import make_app
@@ -43,7 +43,9 @@ def build_world(rows: int):
          "registration_status": "存续", "risk_class": "B", "tags": [], "created_at": utcnow(), "updated_at": utcnow()}
         for i, u in enumerate(usccs)])
     db.session.flush()
-    draw = Draw(task=task, pool_hash="0" * 64, commitment="1" * 64, nonce="2" * 64, drawn_at=utcnow())
+    # Drawn before the file's inspection dates (a result inspected before its task's draw is refused).
+    draw = Draw(task=task, pool_hash="0" * 64, commitment="1" * 64, nonce="2" * 64,
+                drawn_at=datetime(2025, 4, 1, 2, 0, tzinfo=timezone.utc))
     db.session.add(draw)
     db.session.flush()
     ids = dict(db.session.execute(db.select(Entity.uscc, Entity.id)).all())

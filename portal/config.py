@@ -69,6 +69,9 @@ class Config:
     SITE_PSB_RECORD = ""  # 公安机关备案号, e.g. 豫公网安备41142102000001号
     # Most URLs in one sitemap file (the sitemaps.org limit); beyond it /sitemap.xml becomes an index.
     SITEMAP_MAX_URLS = 50_000
+    # Who changes the shared inspection-target directory: "admins" only, or also the clerks of the
+    # department that registered an entity ("registering_department"). See portal/domain/directory.py.
+    DIRECTORY_ENTITY_EDITORS = "admins"
 
     # --- Back office and sign-in -------------------------------------------------------------
     # Send the session cookie over HTTPS only (set true behind TLS).

@@ -27,6 +27,8 @@ from .models import (Department, Draw, DrawAssignment, DrawPoolEntry, DrawSelect
                      DrawSubstitution, DrawWitness, Entity, Inspector, InspectorConflict, RegistrationStatus,
                      Result, Status, Task, inspector_specialty)
 from .visibility_sql import public_clause
+from .validation import public_text
+from .validation.draws import witnessing
 
 DrawError = algo.DrawError
 NotEnoughInspectors = algo.NotEnoughInspectors
@@ -228,8 +230,8 @@ def pool_preview(task, members=None) -> PoolPreview:
 # --------------------------------------------------------------------------- lock
 
 def redraw_reason(text) -> str | None:
-    """The public reason for a redraw as stored (one place, so every path cleans it alike)."""
-    return (text or "").strip() or None
+    """The public reason for a redraw as stored: shown beside the superseded draw, so masked (SPEC §6)."""
+    return public_text((text or "").strip()) or None
 
 
 def lock_refusal(task, has_draws: bool, has_results: bool) -> str | None:
@@ -334,23 +336,15 @@ def _eligibility(task, departments):
 def witness_entries(public_entropy, witnesses) -> tuple[str, list[tuple[str, str | None]]]:
     """The public entropy and the witnesses (name, organisation) as they will be stored and published.
 
-    The one place where witness input is cleaned (every path that performs a draw comes
-    here). `witnesses` is a list of names or (name, organisation) pairs.
+    The one place where witness input is cleaned (every path that performs a draw comes here):
+    masked (validation/draws.py) before the seed uses the public random number, so the certificate
+    still recomputes. `witnesses` is a list of names or (name, organisation) pairs. Raises
+    DrawError when incomplete.
     """
-    public_entropy = (public_entropy or "").strip()
-    if not public_entropy:
-        raise DrawError("请由见证人输入公开随机数（如当日福利彩票开奖号码）")
-    if len(public_entropy) > 500:
-        raise DrawError("公开随机数过长（不超过 500 个字符）")
-    people = []
-    for w in witnesses or []:
-        name, org = (w, None) if isinstance(w, str) else (w[0], w[1] if len(w) > 1 else None)
-        name, org = (name or "").strip(), (org or "").strip() or None
-        if name:
-            people.append((name[:50], org[:100] if org else None))
-    if not people:
-        raise DrawError("请至少登记一名见证人姓名")
-    return public_entropy, people
+    given = witnessing(public_entropy, witnesses)
+    if given.errors:
+        raise DrawError(given.errors[0].message)
+    return given.values["public_entropy"], given.values["witnesses"]
 
 
 def perform(draw, public_entropy, witnesses, actor) -> Draw:
@@ -438,7 +432,7 @@ def perform(draw, public_entropy, witnesses, actor) -> Draw:
 
 def substitute(selection, old_licence, new_licence, reason, actor) -> DrawSubstitution:
     """Replace one matched inspector (special cases only): the old assignment stays with `replaced_at`."""
-    reason = (reason or "").strip()
+    reason = public_text((reason or "").strip())  # shown on the certificate: masked
     if not reason:
         raise DrawError("更换执法人员必须填写原因")
     old_licence, new_licence = (old_licence or "").strip(), (new_licence or "").strip()

@@ -116,9 +116,15 @@ def iter_chain(batch: int = 1000):
         last_id = rows[-1].id
 
 
-def verify_chain():
-    """(count, head_hash, problem) where problem is None or (event_id, message) of the first broken link."""
-    from .domain.audit_chain import first_broken_link
+def verify_chain(archived_heads=()):
+    """(count, head_hash, problem, missing_heads) of the whole chain.
+
+    `problem` is None or (event_id, message) of the first broken link. `missing_heads` lists
+    the archived heads (hashes published earlier, e.g. copied from /transparency) that no event
+    of the chain carries any more: deleting the latest events leaves an intact but shorter
+    chain, which only an outside copy of an earlier head can reveal.
+    """
+    from .domain.audit_chain import find_heads, first_broken_link
 
     count = 0
     head = GENESIS
@@ -130,8 +136,12 @@ def verify_chain():
             head = item[2]
             yield item
 
-    problem = first_broken_link(counted())
-    return count, head, problem
+    found, events = find_heads(counted(), archived_heads)
+    problem = first_broken_link(events)
+    for _rest in events:  # a broken link stops the check; keep walking to count and find heads
+        pass
+    missing = [h for h in dict.fromkeys(archived_heads) if h not in found]
+    return count, head, problem, missing
 
 
 def chain_head() -> tuple[int, str]:

@@ -1,7 +1,8 @@
 """Lifecycle actions on public records (SPEC §3): publish, correct, withdraw, withhold, credit repair.
 
 Call each inside `write_transaction()`; each writes the journal. Kinds: item, plan,
-task, draw, result, penalty.
+task, draw, result, penalty. The reasons a correction or a withdrawal gives are shown
+publicly (version pages, tombstones): they are masked here, whoever calls (SPEC §6).
 """
 from datetime import date, datetime
 
@@ -10,6 +11,7 @@ from sqlalchemy import inspect as sa_inspect
 from . import clock, journal
 from .extensions import db
 from .models import (CheckItemVersion, PenaltyCategory, RecordVersion, ResultConclusion, Status)
+from .validation import public_text
 
 KINDS = ("item", "plan", "task", "draw", "result", "penalty")
 
@@ -134,6 +136,7 @@ def correct(kind: str, record, changes: dict, reason: str, actor=None):
     _check_kind(kind)
     if not (reason or "").strip():
         raise LifecycleError("请填写更正原因。")
+    reason = public_text(reason.strip())
     status = getattr(record.status, "value", record.status)
     if status != Status.PUBLISHED.value:
         raise LifecycleError("只有已发布的记录才能更正；草稿请直接修改。")
@@ -163,6 +166,7 @@ def withdraw(kind: str, record, reason: str, actor=None):
     _check_kind(kind)
     if not (reason or "").strip():
         raise LifecycleError("请填写撤回原因。")
+    reason = public_text(reason.strip())
     status = getattr(record.status, "value", record.status)
     if status != Status.PUBLISHED.value:
         raise LifecycleError("只有已发布的记录才能撤回。")

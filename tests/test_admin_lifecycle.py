@@ -1,4 +1,6 @@
 """Lifecycle actions from the back office, as the public sees them."""
+from datetime import datetime, timezone
+
 import factories as f
 
 
@@ -7,7 +9,7 @@ def test_publish_correct_withdraw_withhold_seen_publicly(app, db, client, login,
     dept = f.department()
     task = f.task(dept, surprise=True)
     ent, ent2 = f.entity(), f.entity()
-    f.draw(task, [ent, ent2])
+    f.draw(task, [ent, ent2], drawn_at=datetime(2025, 4, 1, 2, 0, tzinfo=timezone.utc))
     draft = f.result(task, ent, publish=False, remark="草稿说明")
     other = f.result(task, ent2, publish=False, remark="另一条")
     login(client, f.user("clerk", dept))

@@ -1,10 +1,13 @@
 """Editing results and penalties from the back office: validation, masking, lifecycle, department scope."""
-from datetime import date
+from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 
 import factories as f
 from portal.models import AuditEvent, Penalty, RecordVersion, Result, Status
+
+
+DRAWN = datetime(2025, 4, 1, 2, 0, tzinfo=timezone.utc)
 
 
 def _form(client, csrf_token, **data):
@@ -20,10 +23,14 @@ def test_clerk_creates_result_draft_then_publishes(app, db, client, login, csrf_
     f.draw(task, [ent])
     insp = f.inspector(dept)
     login(client, clerk)
-    r = client.post("/admin/results/new", data=_form(client, csrf_token, task_id=task.id, entity_uscc=ent.uscc,
-                                                      formed_date="2025年5月10日", conclusions=["C01"],
-                                                      remark="经检查未发现问题", follow_up="无需后续处置",
-                                                      inspector_licences=insp.licence_no))
+    data = dict(task_id=task.id, entity_uscc=ent.uscc, formed_date="2025年5月10日", conclusions=["C01"],
+                remark="经检查未发现问题", follow_up="无需后续处置", inspector_licences=insp.licence_no)
+    r = client.post("/admin/results/new", data=_form(client, csrf_token, **data))
+    html = r.get_data(as_text=True)
+    # The same warning as the upload preview: the entity was not drawn for this task; the clerk confirms.
+    assert r.status_code == 200 and f"请核对：“{ent.name}”不在该任务的抽取名单中" in html
+    assert db.session.execute(select(Result)).first() is None
+    r = client.post("/admin/results/new", data=_form(client, csrf_token, accept_warnings="1", **data))
     assert r.status_code == 303, r.get_data(as_text=True)
     result = db.session.execute(select(Result)).scalar_one()
     assert result.status is Status.DRAFT and result.department_id == dept.id
@@ -51,7 +58,7 @@ def test_result_validation_messages_keep_values(app, db, client, login, csrf_tok
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert "2025年没有2月30日" in html
-    assert "请至少选择一项检查结果" in html
+    assert "请填写或选择至少一项检查结果" in html
     assert "保留的说明" in html
     assert db.session.execute(select(Result)).first() is None
 
@@ -61,6 +68,7 @@ def test_masking_shown_before_saving(app, db, client, login, csrf_token):
     clerk = f.user("clerk", dept)
     task = f.task(dept)
     ent = f.entity()
+    f.draw(task, [ent], drawn_at=DRAWN)
     login(client, clerk)
     data = dict(task_id=task.id, entity_uscc=ent.uscc, formed_date="2025-05-10", conclusions=["C05"],
                 remark="负责人电话13812345678，已责令改正")
@@ -187,6 +195,7 @@ def test_per_item_findings_on_joint_task(app, db, client, login, csrf_token):
     i1, i2 = f.check_item(dept, name="食品经营"), f.check_item(dept, name="计量器具")
     task = f.task(dept, items=[i1, i2])
     ent = f.entity()
+    f.draw(task, [ent], drawn_at=DRAWN)
     res = f.result(task, ent, publish=False)
     login(client, f.user("clerk", dept))
     data = dict(task_id=task.id, entity_uscc=ent.uscc, formed_date="2025-05-10", conclusions=["C05"],

@@ -64,7 +64,8 @@ def test_joint_task_clerk_records_own_part(app, db, client, login, csrf_token):
     ent2 = f.entity()
     db.session.commit()
     r = client.post("/admin/results/new", data=dict(task_id=joint.id, entity_uscc=ent2.uscc, formed_date="2025-05-10",
-                                                     conclusions=["C01"], csrf_token=csrf_token(client)))
+                                                     conclusions=["C01"], accept_warnings="1",  # not drawn: confirmed
+                                                     csrf_token=csrf_token(client)))
     assert r.status_code == 303
     mine = db.session.execute(select(Result).where(Result.entity_id == ent2.id)).scalar_one()
     assert mine.department_id == b.id
@@ -94,4 +95,4 @@ def test_clerk_exports_only_own_department(app, db, client, login):
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and response.mimetype == "text/csv" and body.startswith("\ufeff")
     assert mine.decision_no in body and theirs.decision_no not in body
-    assert body.splitlines()[0] == "\ufeff编号,文号,当事人,处罚类别,决定日期,公示截止,状态"
+    assert body.splitlines()[0] == "\ufeff记录编号,文号,当事人,处罚类别,决定日期,公示截止,状态"

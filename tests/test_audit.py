@@ -39,6 +39,56 @@ def test_verify_detects_deleted_event(app, db, runner):
     assert bad.exit_code == 1 and f"BROKEN at event {second + 1}" in bad.output
 
 
+def _head_after(db, n):
+    _events(db, n)
+    return journal.chain_head()[1]
+
+
+def test_verify_reports_an_archived_head_the_chain_no_longer_reaches(app, db, runner, tmp_path):
+    """Deleting the latest events leaves an intact, shorter chain: only an archived head reveals it."""
+    early = _head_after(db, 2)
+    published = _head_after(db, 3)  # the head someone copied from /transparency
+    ok = runner.invoke(args=["audit", "verify", "--head", published, "--head", early])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.strip() == f"OK: 5 events, head {published}, 2 archived head(s) reached"
+    last_three = db.session.execute(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(3)).scalars().all()
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_event WHERE id >= :id"), {"id": min(last_three)})
+    db.session.rollback()
+    assert runner.invoke(args=["audit", "verify"]).output.strip() == f"OK: 2 events, head {early}"  # looks fine alone
+    bad = runner.invoke(args=["audit", "verify", "--head", published])
+    assert bad.exit_code == 1
+    assert bad.output.strip() == (
+        f"MISSING HEAD {published}: 审计链中已找不到此前公布的链头，其后的审计记录可能已被删除 / "
+        "the chain no longer reaches this archived head: later events may have been deleted")
+    heads = tmp_path / "heads.txt"
+    heads.write_text(f"# heads copied from /transparency\n{early}  2026-01-01\n\n{published.upper()}\n", encoding="utf-8")
+    from_file = runner.invoke(args=["audit", "verify", "--heads", str(heads)])
+    assert from_file.exit_code == 1
+    assert f"MISSING HEAD {published}" in from_file.output and f"MISSING HEAD {early}" not in from_file.output
+
+
+def test_verify_refuses_malformed_heads(app, db, runner, tmp_path):
+    bad = runner.invoke(args=["audit", "verify", "--head", "abc"])
+    assert bad.exit_code == 2 and "not a 64-hex-digit head hash: abc" in bad.output
+    heads = tmp_path / "heads.txt"
+    heads.write_text("0" * 64 + "\nnot-a-hash\n", encoding="utf-8")
+    bad = runner.invoke(args=["audit", "verify", "--heads", str(heads)])
+    assert bad.exit_code == 2 and "第 2 行不是 64 位十六进制的链头哈希" in bad.output
+
+
+def test_verify_names_a_broken_link_and_a_missing_head_together(app, db, runner):
+    published = _head_after(db, 3)
+    second = db.session.execute(select(AuditEvent.id).order_by(AuditEvent.id).offset(1)).scalar()
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_event SET hash = :h WHERE id = :id"), {"h": "f" * 64, "id": second + 1})
+    db.session.rollback()
+    bad = runner.invoke(args=["audit", "verify", "--head", published])
+    assert bad.exit_code == 1
+    lines = bad.output.strip().splitlines()
+    assert lines[0].startswith(f"BROKEN at event {second + 1}: ") and lines[1].startswith(f"MISSING HEAD {published}")
+
+
 def test_empty_chain_verifies(app, runner):
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0 and result.output.startswith("OK: 0 events, head 0000")
@@ -62,13 +112,12 @@ def test_audit_log_filters_and_paging(app, db, client, login):
 
 
 def test_writes_are_journaled_with_before_and_after(app, db, client, login, csrf_token):
-    dept = f.department()
-    clerk = f.user("clerk", dept)
+    clerk = f.user("admin")
     ent = f.entity(name="原名称")
     login(client, clerk)
     r = client.post(f"/admin/entities/{ent.id}", data=dict(
         uscc=ent.uscc, name="新名称", entity_type="企业", region_code="411421", registration_status="存续",
-        risk_class="B", csrf_token=csrf_token(client)))
+        risk_class="B", change_reason="更名", csrf_token=csrf_token(client)))
     assert r.status_code == 303
     event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "update")).scalar_one()
     assert event.record_kind == "entity" and event.before["name"] == "原名称" and event.after["name"] == "新名称"
@@ -103,6 +152,14 @@ def test_concurrent_writers_keep_one_linear_chain(app, db, database_url, tmp_pat
         t.join()
     assert errors == []
     db.session.rollback()
-    count, head, problem = journal.verify_chain()
+    count, head, problem, _missing = journal.verify_chain()
     assert problem is None and count == 20
     assert journal.chain_head() == (20, head)
+
+
+def test_transparency_page_explains_how_to_check_an_archived_head(app, db, client):
+    published = _head_after(db, 1)
+    page = client.get("/transparency").get_data(as_text=True)
+    assert published in page
+    assert "flask --app wsgi audit verify --head 链头哈希" in page and "MISSING HEAD" in page
+    assert client.get("/transparency.json").get_json()["audit_chain"]["head"] == published

@@ -79,20 +79,23 @@ def test_two_clerks_upload_at_the_same_time(app, database_url, tmp_path):
     f.user("clerk", department=dept_b, username="clerk-b")
     _db.session.commit()
     usccs = [make("9", "1", "411421", f"MA{i:07d}") for i in range(1, 226)]
-    # Overlapping directories: rows 76-150 are in both files (same natural keys).
+    # Overlapping directories: rows 76-150 are in both files (same natural keys, same content: the
+    # second department may not change what the first registered, but uploading it unchanged is fine).
     files = {
-        "clerk-a": [("entities", "a-entities.csv", _csv(ENTITY_HEADERS, [[u, f"甲公司{i}", "企业", "411421"]
+        "clerk-a": [("entities", "a-entities.csv", _csv(ENTITY_HEADERS, [[u, f"测试公司{i}", "企业", "411421"]
                                                                           for i, u in enumerate(usccs[:150])])),
                     ("penalties", "a-penalties.csv", _csv(PENALTY_HEADERS, [[f"甲罚〔2025〕{i}号", f"当事人{i}", "警告",
                                                                              "2025-05-20"] for i in range(100)]))],
-        "clerk-b": [("entities", "b-entities.csv", _csv(ENTITY_HEADERS, [[u, f"乙公司{i}", "企业", "411421"]
-                                                                          for i, u in enumerate(usccs[75:])])),
+        "clerk-b": [("entities", "b-entities.csv", _csv(ENTITY_HEADERS, [[u, f"测试公司{i}", "企业", "411421"]
+                                                                          for i, u in enumerate(usccs[75:], 75)])),
                     ("penalties", "b-penalties.csv", _csv(PENALTY_HEADERS, [[f"乙罚〔2025〕{i}号", f"当事人{i}", "警告",
                                                                              "2025-05-20"] for i in range(100)]))],
     }
     instance = tmp_path / "instance"
     outcomes, errors = {}, []
-    with gunicorn_server(database_url, instance, workers=3) as base_url:
+    # Clerks may register entities in this deployment (the default leaves the directory to administrators).
+    with gunicorn_server(database_url, instance, workers=3,
+                         env={"DIRECTORY_ENTITY_EDITORS": "registering_department"}) as base_url:
         browsers = {name: Browser(base_url) for name in files}
         for name, browser in browsers.items():
             browser.login(name)
@@ -127,5 +130,8 @@ def test_two_clerks_upload_at_the_same_time(app, database_url, tmp_path):
     batches = _db.session.execute(select(ImportBatch).order_by(ImportBatch.id)).scalars().all()
     assert len(batches) == 4
     entity_batches = [b for b in batches if b.kind == "entities"]
-    # One of the two entity uploads came second: its 75 shared rows were updates, never duplicates.
-    assert sorted((b.created_count, b.updated_count) for b in entity_batches) == [(75, 75), (150, 0)]
+    # One of the two entity uploads came second: its 75 shared rows were unchanged, never duplicates.
+    counts = sorted((b.created_count, b.updated_count, b.unchanged_count) for b in entity_batches)
+    assert counts == [(75, 0, 75), (150, 0, 0)]
+    owners = dict(_db.session.execute(select(Entity.registered_by_id, func.count()).group_by(Entity.registered_by_id)).all())
+    assert sorted(owners.values()) == [75, 150] and set(owners) == {dept_a.id, dept_b.id}

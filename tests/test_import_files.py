@@ -1,8 +1,7 @@
 """Uploads: the bad-input corpus in tests/data, idempotency, masking, commit all-or-nothing (SPEC §9)."""
 import importlib.util
-import resource
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from portal.models import (AuditEvent, Department, Entity, ImportBatch, Inspecto
 
 DATA = Path(__file__).parent / "data"
 TODAY = date(2025, 7, 1)
+DRAWN_AT = datetime(2025, 4, 1, 2, 0, tzinfo=timezone.utc)
 NOW = "2025-07-01T02:00:00+00:00"
 
 _spec = importlib.util.spec_from_file_location("make_corpus", DATA / "make_corpus.py")
@@ -34,7 +34,7 @@ def world(app, set_now):
     entities = [f.entity(uscc=u, name=f"民权县测试商贸有限公司{i}") for i, u in enumerate(corpus.ENTITY_USCC, 1)]
     inspectors = [f.inspector(dept, licence_no=lic, name=f"检查员{i}") for i, lic in enumerate(corpus.LICENCES, 1)]
     task = f.task(dept, code=corpus.TASK)
-    f.draw(task, entities[:2], inspectors)
+    f.draw(task, entities[:2], inspectors, drawn_at=DRAWN_AT)  # the corpus inspects from 2025-04-08
     _db.session.commit()
     return {"dept": dept, "entities": entities, "inspectors": inspectors, "task": task}
 
@@ -142,24 +142,110 @@ def test_wrong_check_character_is_a_warning_the_clerk_may_accept(world, app):
     assert batch.created_count == 1
 
 
+def _status_kb(key):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
+    return None
+
+
+def peak_growth_mb(work):
+    """Run `work()`; return (its result, how far the process's peak RSS rose above the start, in MB).
+
+    The peak, not the RSS afterwards: a parser that inflates a bomb frees it again before returning.
+    Linux resets the peak (VmHWM) when "5" is written to /proc/self/clear_refs.
+    """
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_kb("VmRSS:")
+    result = work()
+    return result, (_status_kb("VmHWM:") - before) / 1024
+
+
 def test_zip_bomb_refused_fast_without_memory_growth(world):
     data = load("xlsx_zip_bomb.xlsx")
-
-    def rss_kb():
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-    before = rss_kb()
     started = time.monotonic()
-    preview = build_preview("results", data, "bomb.xlsx", world["dept"], TODAY)
+    preview, growth_mb = peak_growth_mb(lambda: build_preview("results", data, "bomb.xlsx", world["dept"], TODAY))
     elapsed = time.monotonic() - started
-    growth_mb = (rss_kb() - before) / 1024
-    print(f"zip bomb refused in {elapsed:.3f} s, RSS growth {growth_mb:.1f} MB")
+    print(f"zip bomb refused in {elapsed:.3f} s, peak RSS growth {growth_mb:.1f} MB")
     assert "压缩炸弹" in preview.file_problems[0].message
     assert growth_mb < 300  # a resource bound: the 1 GiB sheet was never inflated
     assert elapsed < 2 * 5  # generous margin over the 2 s promise on a busy 2-core machine
+
+
+SST_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+
+
+def _workbook_with_strings(mb, part="xl/sharedStrings.xml", content_type=SST_TYPE, header=("任务编号",)):
+    """A real XLSX whose first cell is shared string 0, with a shared-string table of about `mb` MB
+    (distinct strings, so it compresses only ~10:1, like the probe's 6 MB file expanding to 92 MB)."""
+    import io
+    import random
+    import zipfile
+
+    import openpyxl
+
+    base = io.BytesIO()
+    book = openpyxl.Workbook()
+    book.active.append(list(header))
+    book.save(base)
+    rnd = random.Random(7)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(base.getvalue())) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", f'<Override PartName="/{part}" ContentType="{content_type}"/></Types>'
+                                    .encode())
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                target = part.removeprefix("xl/")
+                data = data.replace(b"</Relationships>", (
+                    '<Relationship Id="rIdS" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                    f'relationships/sharedStrings" Target="{target}"/></Relationships>').encode())
+            dst.writestr(info.filename, data)
+        with dst.open(part, "w", force_zip64=True) as out_part:
+            out_part.write(b'<?xml version="1.0" encoding="UTF-8"?>'
+                           b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+            out_part.write(f"<si><t>{header[0]}</t></si>".encode())
+            written = 0
+            while written < mb * 1024 * 1024:
+                chunk = "".join(f"<si><t>民权县某某商贸有限公司{rnd.getrandbits(24):06x}</t></si>"
+                                for _ in range(5000)).encode()
+                out_part.write(chunk)
+                written += len(chunk)
+            out_part.write(b"</sst>")
+    return out.getvalue()
+
+
+def test_shared_strings_bomb_refused_by_its_expanded_size(world):
+    """The probe's file: ~10 MB compressed, a 92 MB shared-string table, ratio ~10:1 (passed the ratio check)."""
+    data = _workbook_with_strings(92)
+    assert len(data) < 12 * 1024 * 1024
+    started = time.monotonic()
+    preview, growth_mb = peak_growth_mb(lambda: build_preview("results", data, "strings.xlsx", world["dept"], TODAY))
+    elapsed = time.monotonic() - started
+    print(f"shared-strings bomb refused in {elapsed:.3f} s, peak RSS growth {growth_mb:.1f} MB")
+    [problem] = preview.file_problems
+    assert problem.message.startswith("该 .xlsx 文件中的“共享字符串表 sharedStrings.xml”解压后有 92.")
+    assert "超过 24 MB 的上限（疑似“压缩炸弹”，或文件过大），已拒绝处理" in problem.message
+    assert preview.rows == []
+    assert growth_mb < 64  # the table was never parsed (it would take ~630 MB)
+    assert elapsed < 5
+
+
+def test_a_part_only_gets_a_larger_allowance_for_its_declared_role(world):
+    """A shared-string table named like a worksheet is still parsed whole: it gets the 8 MB limit."""
+    disguised = _workbook_with_strings(12, part="xl/worksheets/sheet9.xml")
+    [problem] = build_preview("results", disguised, "d.xlsx", world["dept"], TODAY).file_problems
+    assert problem.message.startswith("该 .xlsx 文件中的“xl/worksheets/sheet9.xml”解压后有 12.")
+    assert "超过 8 MB 的上限" in problem.message
+
+
+def test_a_large_but_legitimate_shared_string_table_is_read(world):
+    data = _workbook_with_strings(10)  # over the 8 MB of ordinary parts, within the 24 MB for shared strings
+    preview, growth_mb = peak_growth_mb(lambda: build_preview("results", data, "big.xlsx", world["dept"], TODAY))
+    assert preview.file_problems[0].message == "缺少必填列：统一社会信用代码、检查结果、结果形成日期"  # it was opened
+    print(f"10 MB shared-string table read with a peak RSS growth of {growth_mb:.1f} MB")
 
 
 def test_same_file_twice_and_same_keys_in_another_file_never_duplicate(world):
@@ -179,7 +265,7 @@ def test_same_file_twice_and_same_keys_in_another_file_never_duplicate(world):
     assert [c.code for c in labels.conclusions] == ["C05"]
     assert _db.session.execute(select(func.count()).select_from(ImportBatch)).scalar() == 3
     from portal.journal import verify_chain
-    count, _head, problem = verify_chain()
+    count, _head, problem, _missing = verify_chain()
     assert problem is None and count == 2 + 1 + 1 + 1 + 1  # 2 creates, 3 imports, 1 update
 
 
@@ -188,7 +274,7 @@ def test_audit_chain_stays_valid_with_bulk_events_corrections_and_publication(wo
     commit("results", load("results_ok_gbk.csv"), "a.csv", world["dept"], publish=True)
     changed = load("results_ok_utf8.csv").decode("utf-8").replace("2025/4/10", "2025/4/11")
     commit("results", changed.encode(), "b.csv", world["dept"], accept_warnings=True)
-    count, _head, problem = verify_chain()
+    count, _head, problem, _missing = verify_chain()
     assert problem is None
     actions = [e.action for e in _db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()]
     assert actions == ["create", "create", "publish", "publish", "import", "correct", "correct", "import"]

@@ -11,7 +11,7 @@ import factories as f
 from conftest import extract_csrf
 from portal.extensions import db as _db
 from portal.models import ImportBatch, Result, Status
-from test_import_files import DATA, NOW, corpus, table_counts
+from test_import_files import DATA, DRAWN_AT, NOW, corpus, table_counts
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def world(app, set_now):
     entities = [f.entity(uscc=u, name=f"民权县测试商贸有限公司{i}") for i, u in enumerate(corpus.ENTITY_USCC, 1)]
     inspectors = [f.inspector(dept, licence_no=lic) for lic in corpus.LICENCES]
     task = f.task(dept, code=corpus.TASK)
-    f.draw(task, entities[:2], inspectors)
+    f.draw(task, entities[:2], inspectors, drawn_at=DRAWN_AT)
     clerk = f.user("clerk", department=dept, username="clerk-mq")
     _db.session.commit()
     return {"dept": dept, "task": task, "clerk": clerk}

@@ -4,7 +4,8 @@ from sqlalchemy import select
 
 from ..auth.access import department_scope, role_of
 from ..extensions import db
-from ..models import CheckItem, Department, Plan, Task, VocabularyKind, VocabularyTerm
+from ..models import CheckItem, Department, Plan, Task, VocabularyKind
+from ..validation.loading import vocabulary
 
 
 def departments():
@@ -34,23 +35,12 @@ def check_items():
     return [(i.id, f"{i.code} {i.name}") for i in rows]
 
 
-def _defaults(kind: VocabularyKind):
-    try:
-        from ..demo import vocabulary as defaults
-    except ImportError:  # pragma: no cover
-        return []
-    return [(code, label) for k, code, label, _order, _attrs in defaults.default_terms() if k == kind]
+def terms(kind: VocabularyKind, include=()):
+    """(code, label) of a vocabulary's active terms (plus `include`, codes the record already uses):
+    the same vocabulary the validators read (portal/validation/loading.py)."""
+    return list(vocabulary(kind, include).items())
 
 
-def terms(kind: VocabularyKind, active_only=True, include=()):
-    """(code, label) of a vocabulary; the SPEC defaults when the table has none of that kind yet."""
-    query = select(VocabularyTerm).where(VocabularyTerm.kind == kind)
-    rows = db.session.execute(query.order_by(VocabularyTerm.sort_order, VocabularyTerm.code)).scalars().all()
-    if not rows:
-        return _defaults(kind)
-    return [(t.code, t.label) for t in rows if t.active or not active_only or t.code in include]
-
-
-def labels(kind: VocabularyKind, use_label_as_value=False):
+def labels(kind: VocabularyKind):
     """Options whose value is the label (for fields stored as labels, like follow-up or categories)."""
     return [(label, label) for _code, label in terms(kind)]

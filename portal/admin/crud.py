@@ -16,6 +16,8 @@ from ..database import write_transaction
 from ..extensions import db
 from ..web import Page, paging_from_request
 from . import bp
+from ..validation import Checked, public_text
+from ..validation.public_fields import PUBLIC_TEXT
 from .forms import parse_form
 
 STATUS_LABELS = {"draft": "草稿", "published": "已发布", "withdrawn": "已撤回"}
@@ -26,6 +28,15 @@ def redirect_303(target: str):
     if request.headers.get("HX-Request"):
         response.headers["HX-Redirect"] = target
     return response
+
+
+def flash_masked(what: str, text: str) -> None:
+    """Tell the clerk what was masked in a reason that lifecycle actions publish (they mask it too)."""
+    checked = Checked()
+    public_text(text, "", checked)
+    if checked.maskings:
+        found = "；".join(f"{m.label} {m.masked}" for m in checked.maskings)
+        flash(f"{what}中的个人信息已遮蔽后公开：{found}", "info")
 
 
 def forbid_foreign_department(form=None) -> None:
@@ -83,6 +94,24 @@ class Section(ABC):
     def validate(self, result, record):
         """Cross-field checks and reference lookups; return extra values (e.g. resolved objects)."""
         return {}
+
+    def check(self, form, record):
+        """Parse and validate a submitted form: (FormResult, refs). Sections whose records are also
+        imported override this to run the one validator of portal/validation."""
+        result = parse_form(self.fields(record), form, public=PUBLIC_TEXT.get(self.kind, ()))
+        refs = self.validate(result, record) if result.ok else {}
+        return result, refs
+
+    def may_create(self) -> bool:
+        """May the signed-in user create a record here (besides the section's write roles)?"""
+        return True
+
+    def may_edit(self, record) -> bool:
+        """May the signed-in user change this record? Department scope by default."""
+        return can_edit(record)
+
+    def after_write(self, record, before, form, created: bool):
+        """Called inside the write transaction after a create or a draft update (e.g. keep a version)."""
 
     @abstractmethod
     def create(self, values, refs):
@@ -151,8 +180,9 @@ class Section(ABC):
                                          if record is not None else dict(self.defaults()))
         context = dict(section=self, record=record, fields=fields, raw=raw,
                        errors=result.errors if result else {}, masked=result.masked if result else {},
+                       warnings=result.warnings if result else {}, fixes=result.fixes if result else {},
                        reason_error=reason_error, status_labels=STATUS_LABELS,
-                       editable=record is None or can_edit(record),
+                       editable=self.may_create() if record is None else self.may_edit(record),
                        withhold_reasons=lifecycle.WITHHOLD_REASONS)
         if record is not None:
             context.update(self.extra_context(record))
@@ -170,35 +200,51 @@ class Section(ABC):
             not request.headers.get("HX-History-Restore-Request") else self.templates("list")
         return render_template(template, section=self, page=page, status_labels=STATUS_LABELS)
 
+    def export_options(self):
+        """Loader options for the CSV export: the relationships `columns()` reads, loaded in batches."""
+        return ()
+
     def view_export(self):
-        """The user's scoped list (same filters) as CSV: a clerk exports only their department's rows."""
+        """The user's scoped list (same filters) as CSV: a clerk exports only their department's rows.
+
+        The rows are read inside the generator: a streamed body outlives the request's database
+        session, so objects loaded before returning would be detached (DetachedInstanceError on
+        the first lazy relationship).
+        """
         from ..exports import csv_response
 
-        query = self.scoped(self.list_query(request.args)).order_by(*self.order())
-        rows = db.session.execute(query).scalars().all()
-        header = ["编号"] + [label for label, _ in self.columns()] + (["状态"] if self.publishable else [])
+        query = self.scoped(self.list_query(request.args)).order_by(*self.order()).options(*self.export_options())
+        columns = self.columns()
+        header = ["记录编号"] + [label for label, _ in columns] + (["状态"] if self.publishable else [])
 
         def cells():
+            rows = db.session.execute(query.execution_options(yield_per=500)).scalars()
             for row in rows:
-                yield [row.id] + [getter(row) for _, getter in self.columns()] + (
+                yield [row.id] + [getter(row) for _, getter in columns] + (
                     [STATUS_LABELS[row.status.value] + ("（不予公开）" if row.withheld else "")]
                     if self.publishable else [])
 
         return csv_response(f"{self.url}.csv", header, cells())
 
+    def _must_confirm(self, result) -> bool:
+        """Show the form again (200) when something was masked or a warning is not yet accepted."""
+        return bool(result.masked) or (bool(result.warnings) and request.form.get("accept_warnings") != "1")
+
     def view_new(self):
+        if not self.may_create():
+            abort(403)
         if request.method == "GET":
             return self.render_form(None)
         forbid_foreign_department()
-        result = parse_form(self.fields(None), request.form)
-        refs = self.validate(result, None) if result.ok else {}
+        result, refs = self.check(request.form, None)
         if not result.ok:
             return self.render_form(None, result, 422)
-        if result.masked:
-            return self.render_form(None, result, 200)  # show what was masked; the clerk submits again
+        if self._must_confirm(result):
+            return self.render_form(None, result, 200)  # show what was masked or needs confirming
         with write_transaction():
             record = self.create(result.values, refs)
             db.session.flush()
+            self.after_write(record, None, request.form, created=True)
             journal.record("create", self.kind, record.id, after=self.snapshot(record),
                            department_id=self.department_id(record), summary=f"新建{self.title} {self.label(record)}")
         flash(f"已保存{self.title}“{self.label(record)}”（草稿，尚未公开）。" if self.publishable
@@ -209,11 +255,10 @@ class Section(ABC):
         record = self.get(record_id)
         if request.method == "GET":
             return self.render_form(record)
-        if not can_edit(record):
+        if not self.may_edit(record):
             abort(403)
         forbid_foreign_department()
-        result = parse_form(self.fields(record), request.form)
-        refs = self.validate(result, record) if result.ok else {}
+        result, refs = self.check(request.form, record)
         status = getattr(getattr(record, "status", None), "value", None)
         reason = (request.form.get("correction_reason") or "").strip()
         reason_error = None
@@ -223,7 +268,7 @@ class Section(ABC):
             abort(409)
         if not result.ok or reason_error:
             return self.render_form(record, result, 422, reason_error)
-        if result.masked:
+        if self._must_confirm(result):
             return self.render_form(record, result, 200)
         with write_transaction():
             record = self.get(record_id)
@@ -233,17 +278,20 @@ class Section(ABC):
                 before = self.snapshot(record)
                 self.update(record, result.values, refs)
                 db.session.flush()
+                self.after_write(record, before, request.form, created=False)
                 after = self.snapshot(record)
                 changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
                 journal.record("update", self.kind, record.id, before={k: before.get(k) for k in changed},
                                after={k: after.get(k) for k in changed}, department_id=self.department_id(record),
                                summary=f"修改{self.title} {self.label(record)}")
         flash("已更正并保留原版本。" if status == "published" else "已保存修改。", "success")
+        if status == "published":
+            flash_masked("更正原因", reason)
         return redirect_303(url_for(f"admin.{self.singular}_edit", record_id=record_id))
 
     def view_action(self, record_id, action):
         record = self.get(record_id)
-        if not can_edit(record):
+        if not self.may_edit(record):
             abort(403)
         if not self.publishable or action not in ("publish", "withdraw", "withhold"):
             abort(404)
@@ -262,6 +310,8 @@ class Section(ABC):
         else:
             flash({"publish": "已发布，公众现在可以看到该记录。", "withdraw": "已撤回，公开页面仅保留撤回说明。",
                    "withhold": "已决定不予公开，该记录不会出现在任何公开渠道。"}[action], "success")
+            if action == "withdraw":
+                flash_masked("撤回原因", reason)
         return redirect_303(url_for(f"admin.{self.singular}_edit", record_id=record_id))
 
     def view_validate(self):
@@ -270,7 +320,7 @@ class Section(ABC):
         fields = {f.name: f for f in self.fields(None)}
         if name not in fields:
             abort(404)
-        result = parse_form([fields[name]], request.form)
+        result = parse_form([fields[name]], request.form, public=PUBLIC_TEXT.get(self.kind, ()))
         if not result.errors.get(name) and result.values.get(name) is not None:
             message = self.check_field(name, result.values[name])
             if message:

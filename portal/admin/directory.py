@@ -1,22 +1,25 @@
 """抽查事项 (versioned), 检查对象 and 执法检查人员 (ID-card number internal, specialties, conflicts)."""
-import re
 
 from flask_login import current_user
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from .. import journal
 from ..auth.access import role_of
+from ..domain import directory as ownership
 from ..domain import uscc as uscc_mod
+from ..entity_versions import entity_state, keep_version
 from ..extensions import db
-from ..models import (CheckItem, CheckItemVersion, Entity, EntityType, Inspector, InspectorConflict,
+from ..models import (CheckItem, CheckItemVersion, Department, Entity, EntityType, Inspector, InspectorConflict,
                       RegistrationStatus, RiskClass)
+from ..validation.loading import entity_policy, load_lookups
 from . import choices
 from .crud import Section
 from .forms import Field
+from .validated import ValidatedSection
 
 ITEM_FIELDS = ("name", "legal_basis", "target_type", "content", "method", "kind", "ratio_frequency",
                "inspector_requirements", "effective_from")
-ID_CARD = re.compile(r"^\d{17}[\dX]$")
 
 
 def _department_field():
@@ -55,6 +58,9 @@ class Items(Section):
     def columns(self):
         return [("编码", lambda i: i.code), ("名称", lambda i: i.name), ("部门", lambda i: i.department.name),
                 ("版本", lambda i: i.current.version)]
+
+    def export_options(self):
+        return (selectinload(CheckItem.department), selectinload(CheckItem.versions))
 
     def filters(self):
         return [("q", "编码/名称", None)]
@@ -112,14 +118,18 @@ class Items(Section):
         return {"versions": [], "item_versions": list(reversed(record.versions))}
 
 
-class Entities(Section):
+class Entities(ValidatedSection):
+    """检查对象名录库: shared by every department, changed by its owners, every change kept as a version."""
+
     kind, model, url, singular, title = "entity", Entity, "entities", "entity", "检查对象"
     publishable = False
+    validator = "entity"
+    section_fields = frozenset({"change_reason"})
 
     def fields(self, record=None):
         return [
             Field("uscc", "统一社会信用代码", required=True, max_length=30, help="18 位代码或 15 位注册号"),
-            Field("name", "名称", required=True, max_length=200),
+            Field("name", "名称", required=True, max_length=200, help="将公开显示；身份证号、手机号会被自动遮蔽"),
             Field("entity_type", "类型", "select", required=True, choices=[(t.value, t.value) for t in EntityType]),
             Field("region_code", "行政区划代码", required=True, max_length=6),
             Field("industry", "行业（GB/T 4754）", max_length=8),
@@ -132,7 +142,9 @@ class Entities(Section):
             Field("legal_representative", "法定代表人", max_length=100),
             Field("operator_name", "经营者姓名（个体工商户）", max_length=100, help="个人信息：仅在该主体自己的公开页面显示"),
             Field("established_on", "成立日期", "date"),
-            Field("accept_check_warning", "确认校验位提示无误（部分真实代码校验位不符）", "bool"),
+            Field("change_reason", "修改原因" if record is not None else "登记说明", required=record is not None,
+                  max_length=500, help="记入该检查对象的修改记录（谁、何时、为什么改）" if record is not None
+                  else "可留空；记入该检查对象的修改记录"),
         ]
 
     def defaults(self):
@@ -161,30 +173,35 @@ class Entities(Section):
     def form_values(self, record):
         values = {f.name: getattr(record, f.name, None) for f in self.fields(record)}
         values["tags"] = "、".join(record.tags or [])
-        values["accept_check_warning"] = False
+        values["change_reason"] = ""
         return values
 
-    def validate(self, result, record):
-        values, errors = result.values, result.errors
-        try:
-            code = uscc_mod.validate(values["uscc"])
-        except uscc_mod.CodeProblem as exc:
-            code = uscc_mod.normalise(values["uscc"])
-            if not exc.warning or not values.get("accept_check_warning"):
-                errors["uscc"] = str(exc) + ("（如确认无误，请勾选下方的确认框）" if exc.warning else "")
-        if "uscc" not in errors:
-            clash = select(Entity.id).where(Entity.uscc == code)
-            if record is not None:
-                clash = clash.where(Entity.id != record.id)
-            if db.session.execute(clash).first():
-                errors["uscc"] = "名录库中已有该代码的检查对象。"
-        if not re.fullmatch(r"\d{6}", values["region_code"] or ""):
-            errors["region_code"] = "行政区划代码应为 6 位数字（GB/T 2260）。"
-        tags = [t for t in re.split(r"[、,，;；\s]+", values.get("tags") or "") if t]
-        return {"uscc": code, "tags": tags}
+    # --- ownership (portal/domain/directory.py) -----------------------------------
+    def _policy(self):
+        return entity_policy()
+
+    def may_create(self):
+        return ownership.may_register(role_of(), current_user.department_id, self._policy())
+
+    def may_edit(self, record):
+        return ownership.may_change(role_of(), current_user.department_id, record.registered_by_id, self._policy())
+
+    def department_for(self, result, record):
+        return db.session.get(Department, current_user.department_id) if role_of() == "clerk" else None
+
+    def references(self, result, record, department):
+        values = result.values
+        clash = select(Entity.id).where(Entity.uscc == values["uscc"])
+        if record is not None:
+            clash = clash.where(Entity.id != record.id)
+        if db.session.execute(clash).first():
+            result.errors["uscc"] = "名录库中已有该代码的检查对象。"
+        if record is not None and not result.raw.get("change_reason"):
+            result.errors["change_reason"] = "请填写修改原因（记入该检查对象的修改记录）。"
+        return {"registered_by_id": department.id if department is not None else None}
 
     def _assign(self, record, values, refs):
-        record.uscc, record.tags = refs["uscc"], refs["tags"]
+        record.uscc, record.tags = values["uscc"], list(values.get("tags") or [])
         for name in ("name", "region_code", "industry", "address", "legal_representative", "operator_name",
                      "established_on"):
             setattr(record, name, values.get(name))
@@ -193,7 +210,7 @@ class Entities(Section):
         record.risk_class = RiskClass(values["risk_class"])
 
     def create(self, values, refs):
-        record = Entity()
+        record = Entity(registered_by_id=refs["registered_by_id"])
         self._assign(record, values, refs)
         db.session.add(record)
         return record
@@ -201,10 +218,39 @@ class Entities(Section):
     def update(self, record, values, refs):
         self._assign(record, values, refs)
 
+    def snapshot(self, record):
+        return entity_state(record)
 
-class Inspectors(Section):
+    def after_write(self, record, before, form, created):
+        reason = (form.get("change_reason") or "").strip() or ("新建" if created else "")
+        keep_version(record, None if created else before, reason)
+
+    def extra_context(self, record):
+        labels = {f.name: f.label for f in self.fields(record) if f.name != "change_reason"}
+        labels["registered_by_id"] = "登记部门"
+        names = dict(db.session.execute(select(Department.id, Department.name)).all())
+
+        def shown(key, value):
+            if key == "registered_by_id":
+                return names.get(value, "管理员")
+            if isinstance(value, list):
+                return "、".join(str(v) for v in value)
+            return "—" if value in (None, "") else str(value)
+
+        history = [(v, [labels.get(k, k) for k in v.changed],
+                    [(labels.get(k, k), shown(k, v.data.get(k))) for k in labels if k in v.data])
+                   for v in reversed(record.versions)]
+        owner = record.registered_by.name if record.registered_by else "管理员"
+        return {"history": history, "owner": owner,
+                "ownership_note": None if self.may_edit(record) else ownership.refusal(
+                    record.registered_by.name if record.registered_by else None, self._policy())}
+
+
+class Inspectors(ValidatedSection):
     kind, model, url, singular, title = "inspector", Inspector, "inspectors", "inspector", "执法人员"
     publishable = False
+    validator = "inspector"
+    section_fields = frozenset({"department_id", "conflicts"})
 
     def fields(self, record=None):
         fields = [
@@ -215,7 +261,8 @@ class Inspectors(Section):
             Field("enforcement_field", "执法领域", max_length=100),
             Field("post", "岗位", max_length=100),
             Field("active", "在岗（参与抽取）", "bool"),
-            Field("specialties", "可检查事项（不选表示全部）", "multi", choices=choices.check_items, scoped=True),
+            Field("specialties", "可检查事项（不选表示全部）", "multi", choices=choices.check_items, scoped=True,
+                  help="所属部门的检查事项"),
             Field("conflicts", "回避的检查对象（统一社会信用代码）", "textarea", max_length=4000,
                   help="每行一个代码，可在代码后写回避原因，用空格分隔"),
         ]
@@ -229,6 +276,9 @@ class Inspectors(Section):
     def columns(self):
         return [("姓名", lambda p: p.name), ("执法证号", lambda p: p.licence_no), ("部门", lambda p: p.department.name),
                 ("在岗", lambda p: "是" if p.active else "否")]
+
+    def export_options(self):
+        return (selectinload(Inspector.department),)
 
     def filters(self):
         return [("q", "姓名/证号", None)]
@@ -260,21 +310,28 @@ class Inspectors(Section):
         data["conflicts"] = sorted(c.entity_id for c in record.conflicts)
         return journal._plain(data)
 
-    def validate(self, result, record):
+    def validator_input(self, result, record):
+        raw = super().validator_input(result, record)
+        ids = [int(i) for i in raw.get("specialties") or []]
+        codes = dict(db.session.execute(select(CheckItem.id, CheckItem.code).where(CheckItem.id.in_(ids))).all()) \
+            if ids else {}
+        raw["specialties"] = [codes[i] for i in ids if i in codes]
+        return raw
+
+    def lookups(self, raw, department, record):
+        return load_lookups("inspector", department)
+
+    def references(self, result, record, department):
         values, errors = result.values, result.errors
-        dept = _department_id(values)
         clash = select(Inspector.id).where(Inspector.licence_no == values["licence_no"])
         if record is not None:
             clash = clash.where(Inspector.id != record.id)
         if db.session.execute(clash).first():
             errors["licence_no"] = "该执法证号已存在。"
-        card = (values.get("id_card_no") or "").upper()
-        if card and not ID_CARD.match(card):
-            errors["id_card_no"] = "身份证号应为 18 位（最后一位可以是 X）。"
         specialties = db.session.execute(select(CheckItem).where(
-            CheckItem.id.in_([int(i) for i in values.get("specialties") or []]))).scalars().all()
+            CheckItem.id.in_(values.get("specialties") or []))).scalars().all()
         conflicts, bad = [], []
-        for line in (values.get("conflicts") or "").splitlines():
+        for line in (result.raw.get("conflicts") or "").splitlines():
             parts = line.strip().split(None, 1)
             if not parts:
                 continue
@@ -285,14 +342,13 @@ class Inspectors(Section):
                 conflicts.append((ent, parts[1] if len(parts) > 1 else None))
         if bad:
             errors["conflicts"] = f"名录库中找不到：{'、'.join(bad)}"
-        return {"department_id": dept, "id_card_no": card or None, "specialties": specialties, "conflicts": conflicts}
+        return {"department_id": department.id, "specialties": specialties, "conflicts": conflicts}
 
     def _assign(self, record, values, refs):
         record.department_id = refs["department_id"]
-        for name in ("name", "licence_no", "gender", "enforcement_field", "post"):
+        for name in ("name", "licence_no", "gender", "enforcement_field", "post", "id_card_no"):
             setattr(record, name, values.get(name))
         record.active = bool(values.get("active"))
-        record.id_card_no = refs["id_card_no"]
         record.specialties = list(refs["specialties"])
         wanted = {ent.id: reason for ent, reason in refs["conflicts"]}
         record.conflicts = [c for c in record.conflicts if c.entity_id in wanted]

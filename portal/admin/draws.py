@@ -18,6 +18,7 @@ from ..auth.access import ADMIN, CLERK, READERS, can_edit, get_scoped_or_404, re
 from ..database import write_transaction
 from ..extensions import db, htmx
 from ..models import Draw, DrawPoolEntry, DrawSelection, EntityType, Inspector, Result, RiskClass, Task
+from ..validation.draws import witnessing
 from . import bp
 
 STRATUM_ROWS = 6  # rows in the strata editor (blank ones are ignored)
@@ -195,6 +196,9 @@ def draw_perform(draw_id):
         return _back(task.id, "#draw-perform")
     flash("抽取完成，抽取名单和抽取凭证已即时公示" + ("（突击检查任务：检查结果全部公示或检查期结束后对公众可见）"
                                                       if task.surprise else "") + "。", "success")
+    masked = witnessing(request.form.get("public_entropy"), witnesses).maskings  # the clerk sees what was masked
+    if masked:
+        flash("见证信息中的个人信息已遮蔽后保存并公开：" + "；".join(f"{m.label} {m.masked}" for m in masked), "info")
     return _back(task.id, "#draw-result")
 
 

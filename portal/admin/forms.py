@@ -1,7 +1,10 @@
 """Plain form handling for the back office: field definitions, parsing with Chinese messages, masking.
 
 Flask-WTF's CSRFProtect guards every POST; these helpers only turn form data into
-values and inline error messages, keeping what the clerk typed on error.
+values and inline error messages, keeping what the clerk typed on error. Record kinds that
+are also imported (results, penalties, entities, inspectors) are validated by the one
+validator of portal/validation: `collect` gathers what was typed, `apply_checked` maps the
+validator's problems and maskings back onto the form's fields.
 """
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -9,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from flask import abort
 
 from ..domain.dates import parse_date
+from ..validation import Checked, public_text
 
 
 @dataclass
@@ -34,23 +38,16 @@ class FormResult:
     values: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
-    masked: dict = field(default_factory=dict)  # name -> list of masking findings
+    masked: dict = field(default_factory=dict)  # name -> [validation.Masking]
+    warnings: dict = field(default_factory=dict)  # name -> message the clerk must confirm (accept_warnings)
+    fixes: dict = field(default_factory=dict)  # name -> how to fix the error or warning
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
 
-def _mask(text):
-    try:
-        from ..domain.masking import mask_text
-    except ImportError:  # pragma: no cover - masking arrives with the imports work
-        return text, []
-    result = mask_text(text)
-    return result.text, list(result.findings)
-
-
-def parse_field(f: Field, form, result: FormResult) -> None:
+def parse_field(f: Field, form, result: FormResult, public=()) -> None:
     if f.kind == "multi":
         raw = [v for v in form.getlist(f.name) if v != ""]
         result.raw[f.name] = raw
@@ -108,17 +105,68 @@ def parse_field(f: Field, form, result: FormResult) -> None:
             message = f"{f.label}应为整数。"
         result.errors[f.name] = message
         return
-    if f.masked and isinstance(value, str):
-        masked_text, findings = _mask(value)
-        if findings:
-            result.masked[f.name] = findings
-            result.raw[f.name] = masked_text
-        value = masked_text
+    if (f.masked or f.name in public) and isinstance(value, str):
+        checked = Checked()
+        value = public_text(value, f.name, checked)
+        if checked.maskings:
+            result.masked[f.name] = checked.maskings
+            result.raw[f.name] = value
     result.values[f.name] = value
 
 
-def parse_form(fields, form) -> FormResult:
+def parse_form(fields, form, public=()) -> FormResult:
+    """Parse every field; the names in `public` are free text a public channel shows: masked."""
     result = FormResult()
     for f in fields:
-        parse_field(f, form, result)
+        parse_field(f, form, result, public)
     return result
+
+
+def collect(fields, form) -> FormResult:
+    """What was submitted, as text or lists, for a form whose values a record validator checks.
+
+    Only the choice fields are checked here: a value outside a scoped field's choices is a forged
+    reference (403, nothing changes); one outside other choices is an error message.
+    """
+    result = FormResult()
+    for f in fields:
+        if f.kind == "multi":
+            raw = [v for v in form.getlist(f.name) if v != ""]
+            if any(v not in {o for o, _ in f.options()} for v in raw):
+                if f.scoped:
+                    abort(403)
+                result.errors[f.name] = f"{f.label}中有无效的选项，请从列表中选择。"
+        elif f.kind == "bool":
+            raw = form.get(f.name) in ("1", "on", "true", "y")
+        else:
+            raw = (form.get(f.name) or "")
+            raw = raw.strip() if f.kind != "textarea" else raw.strip("\r\n ")
+            if f.kind == "select" and raw and raw not in {o for o, _ in f.options()}:
+                if f.scoped:
+                    abort(403)
+                result.errors[f.name] = f"请从列表中选择{f.label}。"
+        result.raw[f.name] = raw
+        result.values[f.name] = raw
+    return result
+
+
+def apply_checked(result: FormResult, checked, field_of: dict) -> None:
+    """Put a validator's outcome on the form: values by key, problems and maskings by field name.
+
+    `field_of` maps validator keys to form field names where they differ. A problem about no
+    field of the form is shown above it (name "").
+    """
+    names = set(result.raw)
+    result.values = {**checked.defaults, **checked.values}
+    for problem in checked.problems:
+        name = field_of.get(problem.key, problem.key)
+        name = name if name in names else ""
+        target = result.errors if problem.is_error else result.warnings
+        target[name] = f"{target[name]}；{problem.message}" if name in target else problem.message
+        if problem.fix:
+            result.fixes.setdefault(name, problem.fix)
+    for masking in checked.maskings:
+        name = field_of.get(masking.key, masking.key)
+        result.masked.setdefault(name, []).append(masking)
+        if masking.key in checked.display:
+            result.raw[name] = checked.display[masking.key]  # the clerk sees and resubmits the masked text

@@ -4,6 +4,7 @@ import re
 from flask import url_for
 from flask_login import current_user
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from ..auth.access import role_of
 from ..extensions import db
@@ -37,7 +38,7 @@ class Plans(Section):
             Field("approval_date", "批准日期", "date", required=True, help="公示时限从此日起算"),
             Field("participants", "参与部门", "multi", choices=choices.all_departments,
                   help="联合抽查计划的其他参与部门"),
-            Field("description", "计划说明", "textarea", masked=True, max_length=8000),
+            Field("description", "计划说明", "textarea", max_length=8000),
         ]
         if role_of() == "admin":
             fields.insert(0, Field("department_id", "牵头部门", "select", required=True, choices=choices.all_departments))
@@ -46,6 +47,9 @@ class Plans(Section):
     def columns(self):
         return [("年度", lambda p: p.year), ("名称", lambda p: p.title), ("牵头部门", lambda p: p.department.name),
                 ("批准日期", lambda p: p.approval_date.isoformat())]
+
+    def export_options(self):
+        return (selectinload(Plan.department),)
 
     def filters(self):
         return [("year", "年度", None),
@@ -118,7 +122,7 @@ class Tasks(Section):
             Field("departments", "联合抽查的其他部门", "multi", choices=choices.all_departments),
             Field("items", "抽查事项", "multi", choices=lambda: _item_choices(record)),
             Field("inspectors_per_target", "每个对象的执法人员数", "int", help="默认 2 人；联合任务每个部门各派此数"),
-            Field("description", "任务说明", "textarea", masked=True, max_length=8000),
+            Field("description", "任务说明", "textarea", max_length=8000),
         ]
         if role_of() == "admin":
             fields.insert(0, Field("department_id", "牵头部门", "select", required=True, choices=choices.all_departments))
@@ -132,6 +136,9 @@ class Tasks(Section):
                 ("检查期间", lambda t: f"{t.period_start} 至 {t.period_end}"),
                 ("类型", lambda t: "、".join(x for x in ("突击" if t.surprise else "", "联合" if t.is_joint else "",
                                                         "临时" if t.is_temporary else "") if x) or "—")]
+
+    def export_options(self):
+        return (selectinload(Task.department), selectinload(Task.departments))
 
     def filters(self):
         return [("q", "编号/名称", None), ("plan", "计划", choices.plans()),

@@ -175,7 +175,7 @@ def upload_preview():
         upload.close()  # large uploads are spooled to a temporary file
     filename = _clean_filename(upload.filename)
     digest = _store(data)
-    preview = build_preview(kind, data, filename, department, clock.today())
+    preview = build_preview(kind, data, filename, department, clock.today(), actor=current_user)
     return _render_preview(preview, department, 200 if preview.ok else 422)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 KINDS = ("results", "penalties", "entities", "inspectors")
 KIND_LABELS = {"results": "检查结果", "penalties": "行政处罚", "entities": "检查对象名录", "inspectors": "执法检查人员名录"}
 RECORD_KIND = {"results": "result", "penalties": "penalty", "entities": "entity", "inspectors": "inspector"}
+PUBLIC_DATASETS = {"results": "RESULTS", "penalties": "PENALTIES"}
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ COLUMNS = {
         Column("任务编号", "task_code", True, "18 位任务编号，如 411421202504010001"),
         Column("统一社会信用代码", "uscc", True, "18 位代码，单元格设为文本格式"),
         Column("检查对象名称", "entity_name", False, "与名录库中的名称一致"),
-        Column("检查事项", "item", False, "任务中的检查事项编码或名称"),
+        Column("检查事项", "items", False, "任务中的检查事项编码或名称，可填多个；留空或填全部事项表示整个任务"),
         Column("检查日期", "inspection_date", False, "如 2025-03-07"),
         Column("检查结果", "conclusions", True, "结论编码或名称，多个用“、”分隔，如 C01"),
         Column("结果说明", "remark", False, "不要填写身份证号、手机号"),
@@ -70,6 +71,13 @@ COLUMNS = {
     ],
 }
 
+# Columns read when present but not part of the templates: the public open-data file's 记录编号 names an
+# existing result, so a row whose task the public may not see yet (a surprise task under embargo shows
+# no task code) still finds its task when a department uploads its own /results.csv back.
+OPTIONAL_COLUMNS = {
+    "results": [Column("记录编号", "record_id", False, "公开数据文件中的记录编号；任务编号为空时据此确定任务")],
+}
+
 EXAMPLES = {
     "results": ["411421202504010001", "91411421MA0000001X", "民权县某某商贸有限公司", "", "2025-04-08",
                 "C01", "经检查未发现问题", "2025-04-10", "无需后续处置", "4114210000001、4114210000002"],
@@ -89,25 +97,42 @@ def normalise_header(text) -> str:
     return value
 
 
-def match_headers(kind: str, headers: list) -> tuple[dict, list, list]:
-    """Map column key → index; return (mapping, missing required headers, unknown headers)."""
-    wanted = {normalise_header(c.header): c for c in COLUMNS[kind]}
+def public_csv_headers(kind: str) -> list[str]:
+    """Headers of the public open-data CSV of this kind (/results.csv, /penalties.csv).
+
+    Their extra columns (记录编号, 公示时间 …) are ignored on upload, so a department's own
+    open-data file can be uploaded back unchanged. The one adapter onto the public shape:
+    switch it to portal.public.shape when that lands (the CSV columns stay the same).
+    """
+    if kind not in PUBLIC_DATASETS:
+        return []
+    from ..public import datasets
+    return list(getattr(datasets, PUBLIC_DATASETS[kind]).csv_header)
+
+
+def match_headers(kind: str, headers: list) -> tuple[dict, list, list, list]:
+    """Map column key → index; return (mapping, missing required headers, unknown headers,
+    ignored headers: the public open-data file's extra columns)."""
+    wanted = {normalise_header(c.header): c for c in COLUMNS[kind] + OPTIONAL_COLUMNS.get(kind, [])}
     # Tolerate the unit-less spelling of amount headers.
     wanted.update({normalise_header(c.header).replace("（元）", ""): c for c in COLUMNS[kind] if "（元）" in c.header})
-    mapping, unknown = {}, []
+    public = {normalise_header(h) for h in public_csv_headers(kind)}
+    mapping, unknown, ignored = {}, [], []
     for index, header in enumerate(headers):
         column = wanted.get(normalise_header(header))
         if column is None:
-            if str(header or "").strip():
+            if normalise_header(header) in public:
+                ignored.append(str(header))
+            elif str(header or "").strip():
                 unknown.append(str(header))
         elif column.key not in mapping:
             mapping[column.key] = index
     missing = [c.header for c in COLUMNS[kind] if c.required and c.key not in mapping]
-    return mapping, missing, unknown
+    return mapping, missing, unknown, ignored
 
 
 def header_of(kind: str, key: str) -> str:
-    for column in COLUMNS[kind]:
+    for column in COLUMNS[kind] + OPTIONAL_COLUMNS.get(kind, []):
         if column.key == key:
             return column.header
     return key

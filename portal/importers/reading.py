@@ -9,15 +9,44 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 
 MAX_ROWS = 50_000
 MAX_COLUMNS = 60
-# Total declared uncompressed size of an XLSX: a 10,000-row sheet is a few MB.
-MAX_XLSX_UNCOMPRESSED = 100 * 1024 * 1024
+MB = 1024 * 1024
+# Bounds on what an XLSX expands to, from the sizes its zip directory declares (zipfile never
+# inflates a member beyond its declared size: more data fails the CRC check instead).
+MAX_XLSX_UNCOMPRESSED = 100 * MB  # all parts together
 MAX_XLSX_MEMBERS = 2_000
-MAX_COMPRESSION_RATIO = 200
+# Per part. Worksheets are streamed row by row (and capped at MAX_ROWS): a 50,000-row template
+# with long remarks is ~75 MB of XML. Every other part is parsed whole into memory, about seven
+# times its size for the shared-string table (a 92 MB one held a worker at 630 MB for a minute):
+# a 50,000-row sheet of distinct names and remarks needs well under 24 MB of shared strings.
+MAX_XLSX_WORKSHEET = 80 * MB
+MAX_XLSX_SHARED_STRINGS = 24 * MB
+MAX_XLSX_OTHER_PART = 8 * MB
+_WORKSHEET_PART = re.compile(r"^xl/worksheets/sheet\d+\.xml$")
+_SHARED_STRINGS_PART = "xl/sharedStrings.xml"
+_CONTENT_TYPE = {
+    "worksheet": "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml",
+    "shared_strings": "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml",
+}
+
+
+def _role(name: str) -> str:
+    """The role a part's NAME claims; the larger allowances also need the matching content type."""
+    if _WORKSHEET_PART.match(name):
+        return "worksheet"
+    if name == _SHARED_STRINGS_PART:
+        return "shared_strings"
+    return "other"
+
+
+def part_limit(role: str) -> int:
+    """The largest uncompressed size accepted for one part of an XLSX, by its role."""
+    return {"worksheet": MAX_XLSX_WORKSHEET, "shared_strings": MAX_XLSX_SHARED_STRINGS}.get(role, MAX_XLSX_OTHER_PART)
 
 
 class FileRefused(ValueError):
@@ -129,13 +158,17 @@ def check_xlsx_archive(data: bytes) -> None:
         members = archive.infolist()
         if len(members) > MAX_XLSX_MEMBERS:
             raise FileRefused("该 .xlsx 文件结构异常（内部文件过多），已拒绝；请另存为 CSV 后再上传")
-        total = 0
+        total, large = 0, []
         for info in members:
             total += info.file_size
-            ratio = info.file_size / max(info.compress_size, 1)
-            if total > MAX_XLSX_UNCOMPRESSED or (info.file_size > 10 * 1024 * 1024 and ratio > MAX_COMPRESSION_RATIO):
-                raise FileRefused("该 .xlsx 文件解压后体积异常巨大（疑似“压缩炸弹”），已拒绝处理；"
-                                  "请确认文件来源，或另存为 CSV 后再上传")
+            role = _role(info.filename)
+            if info.file_size > part_limit(role):
+                _refuse_part(info, role)
+            if info.file_size > MAX_XLSX_OTHER_PART:
+                large.append((info, role))
+            if total > MAX_XLSX_UNCOMPRESSED:
+                raise FileRefused(f"该 .xlsx 文件解压后超过 {MAX_XLSX_UNCOMPRESSED // MB} MB（疑似“压缩炸弹”，或文件过大），"
+                                  "已拒绝处理；请确认文件来源，或拆分成多个文件、另存为 CSV 后再上传")
         for info in members:
             if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
                 continue
@@ -145,8 +178,34 @@ def check_xlsx_archive(data: bytes) -> None:
             if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
                 raise FileRefused("该 .xlsx 文件含有 XML 实体声明（DOCTYPE/ENTITY），出于安全原因已拒绝；"
                                   "请在 Excel 中重新另存为 .xlsx 或 CSV")
+        if large:
+            # A part may only use a larger allowance when the manifest declares it for that role:
+            # openpyxl finds the shared strings by content type, so a name alone proves nothing.
+            declared = _declared_content_types(archive)
+            for info, role in large:
+                if declared.get("/" + info.filename) != _CONTENT_TYPE[role]:
+                    _refuse_part(info, "other")
         if "xl/workbook.xml" not in archive.namelist():
             raise FileRefused("文件不是 Excel 工作簿（缺少 xl/workbook.xml），请另存为 .xlsx 或 CSV")
+
+
+def _refuse_part(info, role: str):
+    label = {"worksheet": f"工作表 {info.filename.rsplit('/', 1)[-1]}",
+             "shared_strings": "共享字符串表 sharedStrings.xml"}.get(role, info.filename[:80])
+    raise FileRefused(f"该 .xlsx 文件中的“{label}”解压后有 {info.file_size / MB:.1f} MB，超过 "
+                      f"{part_limit(role) // MB} MB 的上限（疑似“压缩炸弹”，或文件过大），已拒绝处理；"
+                      "请确认文件来源，或拆分成多个文件、另存为 CSV 后再上传")
+
+
+def _declared_content_types(archive) -> dict:
+    """PartName → ContentType overrides of [Content_Types].xml (already size- and entity-checked)."""
+    from defusedxml.ElementTree import fromstring
+
+    try:
+        root = fromstring(archive.read("[Content_Types].xml"))
+    except Exception:  # missing or malformed manifest: no part gets a larger allowance
+        return {}
+    return {el.get("PartName"): el.get("ContentType") for el in root if el.tag.endswith("}Override")}
 
 
 def _read_xlsx(data: bytes) -> Table:

@@ -3,7 +3,7 @@ from .accounts import Role, SigninBackoff, SigninEvent, SigninOutcome, User
 from .audit import AuditEvent
 from .base import Publishable, Status
 from .catalogue import CheckItem, CheckItemVersion, VocabularyKind, VocabularyTerm
-from .directory import (RISK_LABELS, Department, Entity, EntityType, Inspector, InspectorConflict, Level,
+from .directory import (RISK_LABELS, Department, Entity, EntityType, EntityVersion, Inspector, InspectorConflict, Level,
                         RegistrationStatus, RiskClass, inspector_specialty)
 from .draws import Draw, DrawAssignment, DrawPoolEntry, DrawSelection, DrawStratum, DrawSubstitution, DrawWitness
 from .plans import Plan, Task, plan_department, task_check_item, task_department

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Column, Date, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..database import UTCDateTime, utcnow
 from ..extensions import db
 from .base import Timestamps, enum_column
 
@@ -74,9 +75,39 @@ class Entity(Timestamps, db.Model):
     legal_representative: Mapped[str | None] = mapped_column(String(100))
     operator_name: Mapped[str | None] = mapped_column(String(100))  # 个体工商户 经营者: own page only
     established_on: Mapped[date | None] = mapped_column(Date)
+    # 登记部门: the department whose clerks registered the entity (None: the administrators). Who may
+    # change it is decided by portal/domain/directory.py; every change is an EntityVersion.
+    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1", nullable=False)
+
+    registered_by: Mapped[Department | None] = relationship()
+    versions: Mapped[list["EntityVersion"]] = relationship(back_populates="entity", order_by="EntityVersion.version",
+                                                           cascade="all, delete-orphan")
 
     def __repr__(self):
         return f"<Entity {self.uscc}>"
+
+
+class EntityVersion(db.Model):
+    """One state of a directory entity, kept with who changed it, when and why.
+
+    Version n holds the entity's fields right after its n-th recorded change. An entity that
+    existed before versions were kept gets its earlier state as version 1 on its first change.
+    """
+
+    __tablename__ = "entity_version"
+    __table_args__ = (UniqueConstraint("entity_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entity.id", ondelete="CASCADE"), nullable=False, index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    data: Mapped[dict] = mapped_column(JSON, nullable=False)
+    changed: Mapped[list] = mapped_column(JSON, default=list, nullable=False)  # field keys changed by this version
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    actor_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+
+    entity: Mapped[Entity] = relationship(back_populates="versions")
 
 
 inspector_specialty = Table(
