@@ -6,7 +6,7 @@ with actor and reason. An existing entity's current state becomes its version 1 
 change (portal/entity_versions.py), so no rows need converting here.
 
 Revision ID: 4075e45dcaa4
-Revises: 0451fec0e150
+Revises: 26b0ab99824d
 Create Date: 2026-12-01 03:30:36.214732
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '4075e45dcaa4'
-down_revision = '0451fec0e150'
+down_revision = '26b0ab99824d'
 branch_labels = None
 depends_on = None
 
