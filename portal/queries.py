@@ -79,7 +79,6 @@ class Filters:
 _DEPT_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 _REGION = re.compile(r"^\d{2}(?:\d{2}){0,2}$")
 _CONCLUSION_CODE = re.compile(r"^[A-Za-z]{1,3}\d{1,4}$")
-TASK_KINDS = {"plan": "计划内任务", "temporary": "临时任务", "joint": "部门联合抽查"}
 
 
 def parse_filters(args, list_name: str | None = None) -> Filters:

@@ -45,7 +45,9 @@ def tasks_world(db, set_now):
         # Never public: a draft, a withheld task, a surprise task before its results.
         "draft": f.task(a, title="草稿里的抽查", publish=False, code="411421202504010006"),
         "withheld": f.task(a, title="涉密专项抽查", code="411421202504010007", withheld=True),
-        "surprise": f.task(a, title="夜市专项抽查", surprise=True, code="411421202504010008"),
+        # (its period runs past NOW: a surprise task also appears once its period has ended, SPEC §3)
+        "surprise": f.task(a, title="夜市专项抽查", surprise=True, code="411421202504010008",
+                           period=(date(2026, 10, 1), date(2026, 12, 31))),
     }
     # A withdrawn task is a tombstone: not in the list.
     gone = f.task(a, title="已撤回的重复抽查", code="411421202504010009")

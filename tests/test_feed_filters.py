@@ -104,10 +104,10 @@ def test_a_feed_is_capped_at_the_newest_fifty_of_the_list(client, data, db):
 
 @pytest.mark.parametrize("url, message", [
     ("/feeds/penalties.atom?year=abcd", "年度“abcd”不正确"),
-    ("/feeds/tasks.atom?kind=weekly", "任务类别“weekly”不正确"),
+    ("/feeds/tasks.atom?kind=weekly", "任务类型“weekly”不正确"),
     ("/feeds/results.atom?from=2025-02-30", "起始日期"),
     ("/feeds/all.atom?kind=entity", "类别“entity”不正确"),
-    ("/feeds/penalties.atom?dept=%00SCJ", "部门代码"),
+    ("/feeds/penalties.atom?dept=%00SCJ", "空字符（NUL）"),
 ])
 def test_bad_feed_filters_are_a_400_in_chinese(client, data, url, message):
     response = client.get(url)
