@@ -5,7 +5,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import Config
-from .extensions import csrf, db, htmx, login_manager, migrate
+from .extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +22,9 @@ def create_app(config_class=Config, **overrides) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
+
+    from . import objections
+    objections.init_app(app)
 
     from . import errors, web
     errors.register(app)
@@ -42,6 +45,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     htmx.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
     from . import models  # noqa: F401  (register tables)
 
 

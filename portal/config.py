@@ -27,6 +27,13 @@ def _bool(name, default=False):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _optional_int(name, default):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return int(value) if value.strip() else None
+
+
 class Config:
     """Production-shaped defaults; every value may be overridden by the environment."""
 
@@ -56,6 +63,19 @@ class Config:
     FEED_TAG_AUTHORITY = os.environ.get("FEED_TAG_AUTHORITY", "")
     REDIS_URL = os.environ.get("REDIS_URL", "")
     SITE_NAME = os.environ.get("SITE_NAME", "“双随机、一公开”信息公示平台")
+    # Flask-Limiter counters: Redis when REDIS_URL is set (shared by every worker and host), else memory.
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
+    # Right of reply (SPEC §12): working days a department has to decide an objection or a
+    # credit-repair application, on the disclosure calendar (SPEC §4).
+    OBJECTION_HANDLING_WORKDAYS = int(os.environ.get("OBJECTION_HANDLING_WORKDAYS", 15))
+    # Largest attachment accepted with an objection (up to 3 files, PDF/JPEG/PNG).
+    OBJECTION_ATTACHMENT_MAX_BYTES = int(os.environ.get("OBJECTION_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024))
+    # Credit repair (信用修复): months a penalty must have been public before its party may apply to
+    # end publicity early, per publicity class (domain.publicity). Empty: that class cannot apply
+    # (the 3-month period of 通报批评 / small fines ends by itself).
+    CREDIT_REPAIR_MIN_MONTHS_SHORT = _optional_int("CREDIT_REPAIR_MIN_MONTHS_SHORT", None)
+    CREDIT_REPAIR_MIN_MONTHS_LONG = _optional_int("CREDIT_REPAIR_MIN_MONTHS_LONG", 12)
 
     def __init__(self, instance_path: str):
         instance = Path(instance_path)

@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and initialised in create_app()."""
 from flask_htmx import HTMX
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -20,3 +22,5 @@ migrate = Migrate()
 login_manager = LoginManager()
 htmx = HTMX()
 csrf = CSRFProtect()
+# Rate limits (Flask-Limiter): storage from RATELIMIT_STORAGE_URI (Redis or memory, see config).
+limiter = Limiter(key_func=get_remote_address)
