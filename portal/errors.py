@@ -14,8 +14,13 @@ MESSAGES = {
 
 def register(app):
     def handle(error):
+        if getattr(error, "response", None) is not None:
+            return error.response  # a view or extension built its own answer (e.g. a rate limit's page)
         code = getattr(error, "code", 500) or 500
         title, text = MESSAGES.get(code, (getattr(error, "name", "错误"), getattr(error, "description", "")))
+        custom = getattr(error, "description", None)
+        if custom and custom != getattr(type(error), "description", None) and not custom.isascii():
+            text = custom  # abort(404, description="…") says exactly why; a library's English text does not
         if request.path.endswith(".json") or request.accept_mimetypes.best == "application/json":
             return jsonify({"error": {"status": code, "title": title, "message": text}}), code
         return render_template("error.html", code=code, title=title, message=text), code

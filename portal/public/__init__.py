@@ -9,3 +9,4 @@ from . import feed_views  # noqa: E402,F401
 from . import stats  # noqa: E402,F401
 from . import draws  # noqa: E402,F401
 from . import transparency  # noqa: E402,F401
+from . import objections  # noqa: E402,F401

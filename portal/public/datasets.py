@@ -171,6 +171,16 @@ TASK_KEYS = (
 )
 
 
+# ---------------------------------------------------------------- right of reply (SPEC §12)
+
+OBJECTION_COLUMN = Column(
+    "objection", "异议状态",
+    "当事人异议的公开状态（无异议为 null）：status（pending 正在核查 / decided 已办结）、received（受理日期）、"
+    "decided（办结日期）、outcome（maintained 维持 / corrected 更正 / withdrawn 撤回）、text（公示的说明文字）；"
+    "CSV 为说明文字。异议人的联系方式、说明和附件不公开",
+    lambda i: (i.get("objection") or {}).get("text", ""))
+
+
 # ---------------------------------------------------------------- results
 
 def result_json(result, now) -> dict:
@@ -225,6 +235,7 @@ RESULTS = Dataset("result", "检查结果", "public.results", (
            lambda i: _local_from_iso(i["published_at"])),
     Column("corrected_at", "更正时间", "最近一次更正时间，未更正为空", lambda i: _local_from_iso(i["corrected_at"])),
     Column("version", "", "版本号，每次更正加一"),
+    OBJECTION_COLUMN,
 ), note="CSV 前十列与后台“检查结果”上传模板的列一致。")
 
 
@@ -279,6 +290,7 @@ PENALTIES = Dataset("penalty", "行政处罚", "public.penalties", (
            lambda i: _local_from_iso(i["published_at"])),
     Column("corrected_at", "更正时间", "最近一次更正时间，未更正为空", lambda i: _local_from_iso(i["corrected_at"])),
     Column("version", "", "版本号，每次更正加一"),
+    OBJECTION_COLUMN,
 ), note="CSV 前十三列与后台“行政处罚”上传模板的列一致（另加记录编号）。")
 
 

@@ -8,6 +8,7 @@ from flask import Response, abort, current_app, jsonify, redirect, render_templa
 from .. import clock, deadlines, queries
 from ..exports import csv_response, json_list
 from ..models import EntityType, VocabularyKind
+from ..objections import queries as objections
 from ..web import Page, Paging, paging_from_request, render_page
 from . import bp
 from .datasets import (ENTITY_KEYS, FIELD_LABELS, ITEMS, LISTS, PENALTIES, PLANS, RESULTS, TASK_KEYS, entity_json,
@@ -15,6 +16,8 @@ from .datasets import (ENTITY_KEYS, FIELD_LABELS, ITEMS, LISTS, PENALTIES, PLANS
 
 LIST_SUFFIX = "<any(json,csv):fmt>"
 # Keys never rendered from a kept version, whatever a writer stored (SPEC §6).
+# Records that carry a public objection status (SPEC §12) on every channel.
+OBJECTION_KINDS = ("result", "penalty")
 PRIVATE_KEYS = {"id_card_no", "phone", "mobile", "withheld_reason", "operator_name", "legal_representative",
                 "nonce", "password_hash"}
 
@@ -53,8 +56,10 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light
         filters, errors, status = queries.Filters(), exc.messages, 400
     if fmt == "csv":
         # iter_* yields records (to_json makes the dict) or, for big tables, the dicts themselves.
-        rows = (dataset.csv_row(record if isinstance(record, dict) else to_json(record, now))
-                for record in iter_fn(filters, now))
+        items = (record if isinstance(record, dict) else to_json(record, now) for record in iter_fn(filters, now))
+        if dataset.kind in OBJECTION_KINDS:
+            items = objections.add_objection_status(dataset.kind, items, now)
+        rows = (dataset.csv_row(item) for item in items)
         return csv_response(f"{template_dir.rsplit('/', 1)[-1]}.csv", dataset.csv_header, rows)
     paging = _paging()
     if errors:
@@ -62,7 +67,12 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light
     else:
         page = list_fn(filters, now, paging, **({"full": fmt == "json"} if light_html else {}))
     if fmt == "json":
-        return json_list([to_json(record, now) for record in page.items], page.total, page.page, page.per_page)
+        items = [to_json(record, now) for record in page.items]
+        if dataset.kind in OBJECTION_KINDS:
+            items = list(objections.add_objection_status(dataset.kind, items, now))
+        return json_list(items, page.total, page.page, page.per_page)
+    if dataset.kind in OBJECTION_KINDS:
+        context["objection_status"] = objections.objection_status_many(dataset.kind, page.items, now)
     context.update(page=page, filters=filters, errors=errors, dataset=dataset, args=request.args,
                    task_visible=lambda task: queries.public_state_visible("task", task, now),
                    dept_options=[(d.code, d.name) for d in queries.departments()],
@@ -149,7 +159,13 @@ def _tombstone_json(kind: str, record_id, detail):
     if state.reason is not None and state.reason.value == "withdrawn":
         body = {"status": "withdrawn", "withdrawn_on": state.stopped_on.isoformat(), "reason": state.note}
     else:
-        body = {"status": "publicity_ended", "stopped_on": state.stopped_on.isoformat()}
+        # ended_by: "credit_repair" (信用修复, early) or "publicity_period" (the period ran out).
+        body = {"status": "publicity_ended", "stopped_on": state.stopped_on.isoformat(),
+                "ended_by": "credit_repair" if state.reason.value == "credit_repaired" else "publicity_period"}
+    objection = (objections.objection_status_many(kind, [detail.record], clock.now())[detail.record.id]
+                 if kind in OBJECTION_KINDS else None)
+    if objection is not None:
+        body["objection"] = objection  # the outcome of an objection stays visible, even on a tombstone
     return jsonify({"kind": kind, "id": record_id, **body})
 
 
@@ -165,8 +181,10 @@ def _detail(kind, kind_path, record_key, detail, fmt, to_json, template, **conte
     if detail.tombstone:
         if fmt == "json":
             return _tombstone_json(kind, record_key, detail)
+        objection = (objections.objection_status_many(kind, [detail.record], clock.now())[detail.record.id]
+                     if kind in OBJECTION_KINDS else None)
         return render_template("public/tombstone.html", kind=kind, detail=detail, state=detail.state,
-                               record_key=record_key)
+                               record_key=record_key, objection=objection)
     if kept is not None:
         if fmt == "json":
             return jsonify({"kind": kind, "id": record_key, "version": kept.version,
@@ -175,10 +193,14 @@ def _detail(kind, kind_path, record_key, detail, fmt, to_json, template, **conte
         return render_template("public/version.html", kind=kind, detail=detail, kept=kept,
                                data=_version_data(kept), record_key=record_key, field_labels=FIELD_LABELS,
                                current_url=request.path)
+    objection = None
+    if kind in OBJECTION_KINDS:
+        objection = objections.objection_status_many(kind, [detail.record], clock.now())[detail.record.id]
     if fmt == "json":
+        extra = {"objection": objection} if kind in OBJECTION_KINDS else {}
         return jsonify({**to_json(), "previous_versions": _versions_json(kind_path, record_key, detail),
-                        "disclosure": deadlines.disclosure_json(kind, detail.record, clock.now())})
-    return render_template(template, detail=detail, record=detail.record, **context)
+                        "disclosure": deadlines.disclosure_json(kind, detail.record, clock.now()), **extra})
+    return render_template(template, detail=detail, record=detail.record, objection=objection, **context)
 
 
 @bp.get("/plans/<int:plan_id>", defaults={"fmt": "html"})
@@ -249,18 +271,27 @@ def penalty(penalty_id, fmt):
     detail = queries.get_penalty(penalty_id, now)
     task_public = detail is not None and detail.record.task is not None and \
         queries.public_state_visible("task", detail.record.task, now)
+    credit_repair = None
+    if fmt == "html" and detail is not None and detail.state.is_visible and request.args.get("version") is None:
+        credit_repair = objections.credit_repair_eligibility(detail.record, now)
     return _detail("penalty", "penalties", penalty_id, detail, fmt, lambda: penalty_json(detail.record, now),
                    "public/penalties/detail.html", task_public=task_public,
-                   party_name=public_party_name(detail.record) if detail else None)
+                   party_name=public_party_name(detail.record) if detail else None, credit_repair=credit_repair)
 
 
 @bp.get("/entities/<uscc>", defaults={"fmt": "html"})
 @bp.get("/entities/<uscc>.json", defaults={"fmt": "json"})
 def entity(uscc, fmt):
-    profile = queries.get_entity(uscc, clock.now())
+    now = clock.now()
+    profile = queries.get_entity(uscc, now)
     if profile is None:
         abort(404)
     if fmt == "json":
-        return jsonify(entity_json(profile))
+        data = entity_json(profile)
+        for kind, key in (("result", "results"), ("penalty", "penalties")):
+            data[key] = list(objections.add_objection_status(kind, data[key], now))
+        return jsonify(data)
+    objection_status = {"result": objections.objection_status_many("result", profile.results, now),
+                        "penalty": objections.objection_status_many("penalty", profile.penalties, now)}
     return render_template("public/entities/detail.html", profile=profile, entity=profile.entity,
-                           selections=profile.selections)
+                           selections=profile.selections, objection_status=objection_status)
