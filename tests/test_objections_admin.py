@@ -130,7 +130,7 @@ def test_claim_then_maintain_with_reasons(w, filed, app, db, login):
     csrf = _token(client)
     claimed = client.post("/admin/objections/claim", data={"case_id": str(case.id)},
                           headers={"HX-Request": "true", "X-CSRFToken": csrf})
-    assert claimed.status_code == 303 and claimed.headers["HX-Redirect"] == f"/admin/objections/{case.id}"
+    assert claimed.status_code == 204 and claimed.headers["HX-Redirect"] == f"/admin/objections/{case.id}"
     again = client.post("/admin/objections/claim", data={"case_id": case.id, "csrf_token": csrf},
                         follow_redirects=True)
     assert "无需重复认领" in text(again)

@@ -72,7 +72,7 @@ def test_htmx_posts_in_place_and_is_redirected(w, client):
     assert bad.status_code == 400
     assert text(bad).startswith('<form id="objection-form"') and "请填写 11 位手机号码" in text(bad)
     good = file_case(client, w["result"], headers={"HX-Request": "true"})
-    assert good.status_code == 303 and good.headers["HX-Redirect"].startswith("/objections/case/")
+    assert good.status_code == 204 and good.headers["HX-Redirect"].startswith("/objections/case/")
 
 
 # --- bad input changes nothing and says why ------------------------------------------------------------

@@ -9,7 +9,7 @@ correction is saved), 撤回 (the record is withdrawn through the lifecycle), or
 from io import BytesIO
 from urllib.parse import quote
 
-from flask import abort, flash, render_template, request, send_file, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import undefer
@@ -25,11 +25,20 @@ from ..objections import domain, service
 from ..objections import queries as cases
 from ..web import Page, paging_from_request, render_page
 from . import bp
-from .crud import redirect_303
 
 STATUS_FILTERS = (("open", "未办结"), ("received", "待核查"), ("in_review", "核查中"), ("correcting", "正在更正"),
                   ("decided", "已办结"), ("all", "全部"))
 PER_PAGE = 30
+
+
+def redirect_303(target: str):
+    """303 to `target`; an htmx request gets 204 + HX-Redirect instead (XMLHttpRequest would follow
+    a 303 silently and htmx would swap the whole next page into the button)."""
+    if request.headers.get("HX-Request"):
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303)
 
 
 def _scoped(stmt):

@@ -120,10 +120,13 @@ def _submit(kind: str):
         receipt = case.receipt_no
     flash(f"已受理您的{domain.KIND_LABELS[kind]}，受理编号 {receipt}。请保存本页链接，凭链接查询办理进度。", "success")
     target = url_for("public.objection_case", token=token)
-    response = redirect(target, code=303)
     if request.headers.get("HX-Request"):
+        # XMLHttpRequest follows a 303 by itself (htmx would swap the status page into the form):
+        # tell htmx to navigate instead.
+        response = make_response("", 204)
         response.headers["HX-Redirect"] = target
-    return response
+        return response
+    return redirect(target, code=303)
 
 
 @bp.route("/objections/new", methods=["GET", "POST"])
