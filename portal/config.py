@@ -94,3 +94,6 @@ class TestConfig(Config):
 
     TESTING = True
     SQLITE_BUSY_TIMEOUT = 30
+    # Fresh rate-limit counters per test app, even when REDIS_URL is set in the environment; a test
+    # of the Redis storage passes RATELIMIT_STORAGE_URI explicitly.
+    RATELIMIT_STORAGE_URI = "memory://"

@@ -20,7 +20,9 @@ from portal.extensions import db as _db
 from portal.models import AuditEvent, CaseStatus, Objection, Result, Status
 from servers import gunicorn_server
 
-ENV = {"PORTAL_FIXED_NOW": "2025-11-20T02:00:00+00:00", "SEARCH_SYNC_ON_COMMIT": "false"}
+# Counters in the server processes' memory, even when REDIS_URL is set (no state left between runs).
+ENV = {"PORTAL_FIXED_NOW": "2025-11-20T02:00:00+00:00", "SEARCH_SYNC_ON_COMMIT": "false",
+       "RATELIMIT_STORAGE_URI": "memory://"}
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -1,7 +1,7 @@
 """Right of reply, public side: filing, the private status link, refusals, and the pending/decided
 status of a record on every public channel — and nothing private on any of them."""
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import feedparser
 import pytest
@@ -336,3 +336,34 @@ def test_a_withdrawal_decided_on_an_objection_keeps_the_outcome_on_the_tombstone
     page = text(client.get(f"/results/{w['result'].id}"))
     assert "该信息已于 2025-11-24 撤回" in page and "已撤回该信息（2025-11-24 办结）" in page
     assert db.session.get(Objection, case.id).outcome is Outcome.WITHDRAWN
+
+
+def test_the_limit_holds_across_hosts_with_redis(app, db, set_now, instance_dir, database_url):
+    """Two app instances (two hosts) on one Redis share the counters (SPEC §11)."""
+    import uuid
+
+    import redis
+
+    from conftest import make_app
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis is not reachable at {url}: {exc}")
+    set_now(NOW)
+    data = world()
+    db.session.commit()
+    prefix = f"objections-test-{uuid.uuid4().hex}"
+    hosts = [make_app(database_url, instance_dir, RATELIMIT_STORAGE_URI=url, RATELIMIT_KEY_PREFIX=prefix,
+                      FIXED_NOW=NOW) for _ in range(2)]
+    codes = []
+    for n in range(6):
+        host = hosts[n % 2]
+        with host.app_context():
+            codes.append(file_case(host.test_client(), data["result"],
+                                   environ={"REMOTE_ADDR": "192.0.2.77"}).status_code)
+    assert codes == [303] * 5 + [429]
+    keys = redis.Redis.from_url(url).keys(f"*{prefix}*")
+    assert keys  # the counters are in Redis, not in either host's memory
+    redis.Redis.from_url(url).delete(*keys)

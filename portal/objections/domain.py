@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from ..domain.dates import add_months, china_date
-from ..domain.publicity import LONG, NONE, SHORT
+from ..domain.publicity import NONE, SHORT
 from ..domain.workdays import WorkCalendar
 
 OBJECTION, CREDIT_REPAIR = "objection", "credit_repair"

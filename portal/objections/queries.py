@@ -15,7 +15,7 @@ from ..domain.dates import china_date, china_midnight
 from ..domain.deadlines import DUE_SOON_WORKDAYS, urgency
 from ..domain.publicity import LONG, SHORT, publicity_class
 from ..extensions import db
-from ..models import CaseKind, CaseStatus, Department, Objection, OPEN_STATUSES, Penalty, Result
+from ..models import CaseKind, Department, Objection, OPEN_STATUSES, Penalty, Result
 from . import domain
 from .service import RECORD_MODELS, hash_token, record_label
 
@@ -213,18 +213,6 @@ def handling_problems(department_id: int | None, today: date, departments: dict[
     problems.sort(key=lambda p: (p.category != "overdue", -p.workdays if p.category == "overdue" else p.workdays,
                                  p.record_id))
     return problems
-
-
-def queue_counts(department_id: int | None, today: date) -> dict[str, int]:
-    """Dashboard figures: new, in review, waiting for a correction, overdue."""
-    rows = case_rows(open_cases(department_id), today)
-    counts = {"received": 0, "in_review": 0, "correcting": 0, "overdue": 0, "due_soon": 0}
-    for row in rows:
-        counts[row.case.status.value] += 1
-        if row.state in ("overdue", "due_soon"):
-            counts[row.state] += 1
-    counts["open"] = len(rows)
-    return counts
 
 
 # --- /stats ---------------------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from .datasets import (ENTITY_KEYS, FIELD_LABELS, ITEMS, LISTS, PENALTIES, PLANS
                        item_json, penalty_json, plan_json, public_party_name, result_json, task_json)
 
 LIST_SUFFIX = "<any(json,csv):fmt>"
-# Keys never rendered from a kept version, whatever a writer stored (SPEC §6).
 # Records that carry a public objection status (SPEC §12) on every channel.
 OBJECTION_KINDS = ("result", "penalty")
+# Keys never rendered from a kept version, whatever a writer stored (SPEC §6).
 PRIVATE_KEYS = {"id_card_no", "phone", "mobile", "withheld_reason", "operator_name", "legal_representative",
                 "nonce", "password_hash"}
 
@@ -154,6 +154,13 @@ def _version_data(kept) -> dict:
     return {k: v for k, v in (kept.data or {}).items() if k not in PRIVATE_KEYS}
 
 
+def _objection_of(kind: str, record):
+    """One record's public objection status (SPEC §12), or None; lists use the batched call."""
+    if kind not in OBJECTION_KINDS:
+        return None
+    return objections.objection_status_many(kind, [record], clock.now())[record.id]
+
+
 def _tombstone_json(kind: str, record_id, detail):
     state = detail.state
     if state.reason is not None and state.reason.value == "withdrawn":
@@ -162,8 +169,7 @@ def _tombstone_json(kind: str, record_id, detail):
         # ended_by: "credit_repair" (信用修复, early) or "publicity_period" (the period ran out).
         body = {"status": "publicity_ended", "stopped_on": state.stopped_on.isoformat(),
                 "ended_by": "credit_repair" if state.reason.value == "credit_repaired" else "publicity_period"}
-    objection = (objections.objection_status_many(kind, [detail.record], clock.now())[detail.record.id]
-                 if kind in OBJECTION_KINDS else None)
+    objection = _objection_of(kind, detail.record)
     if objection is not None:
         body["objection"] = objection  # the outcome of an objection stays visible, even on a tombstone
     return jsonify({"kind": kind, "id": record_id, **body})
@@ -181,10 +187,8 @@ def _detail(kind, kind_path, record_key, detail, fmt, to_json, template, **conte
     if detail.tombstone:
         if fmt == "json":
             return _tombstone_json(kind, record_key, detail)
-        objection = (objections.objection_status_many(kind, [detail.record], clock.now())[detail.record.id]
-                     if kind in OBJECTION_KINDS else None)
         return render_template("public/tombstone.html", kind=kind, detail=detail, state=detail.state,
-                               record_key=record_key, objection=objection)
+                               record_key=record_key, objection=_objection_of(kind, detail.record))
     if kept is not None:
         if fmt == "json":
             return jsonify({"kind": kind, "id": record_key, "version": kept.version,
@@ -193,9 +197,7 @@ def _detail(kind, kind_path, record_key, detail, fmt, to_json, template, **conte
         return render_template("public/version.html", kind=kind, detail=detail, kept=kept,
                                data=_version_data(kept), record_key=record_key, field_labels=FIELD_LABELS,
                                current_url=request.path)
-    objection = None
-    if kind in OBJECTION_KINDS:
-        objection = objections.objection_status_many(kind, [detail.record], clock.now())[detail.record.id]
+    objection = _objection_of(kind, detail.record)
     if fmt == "json":
         extra = {"objection": objection} if kind in OBJECTION_KINDS else {}
         return jsonify({**to_json(), "previous_versions": _versions_json(kind_path, record_key, detail),

@@ -183,7 +183,12 @@ def test_badges_in_lists_and_entity_page_and_credit_repair_to_tombstone(page, sc
     page.goto("/admin/objections?kind=credit_repair")
     assert receipt in page.locator("#objection-queue").inner_text()
     shot("4-queue")
-    page.click(f"#objection-queue a:has-text('{receipt}')")
+    # 认领 from the queue row (htmx posts the case id as hx-vals, then follows HX-Redirect).
+    row = page.locator("#objection-queue tbody tr").filter(has_text=receipt)
+    with page.expect_navigation(url=re.compile(r"/admin/objections/\d+$")):
+        row.locator("button:has-text('认领')").click()
+    assert page.locator("#case-status").inner_text() == "核查中"
+    assert "已认领" in page.locator(".flashes").inner_text()
     page.fill("#reason-approved", "已缴清罚款、完成整改，符合信用修复条件。")
     shot("5-decide")
     with page.expect_navigation():
