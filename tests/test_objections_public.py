@@ -358,11 +358,15 @@ def test_the_limit_holds_across_hosts_with_redis(app, db, set_now, instance_dir,
     hosts = [make_app(database_url, instance_dir, RATELIMIT_STORAGE_URI=url, RATELIMIT_KEY_PREFIX=prefix,
                       FIXED_NOW=NOW) for _ in range(2)]
     codes = []
-    for n in range(6):
-        host = hosts[n % 2]
-        with host.app_context():
-            codes.append(file_case(host.test_client(), data["result"],
+    try:
+        for n in range(6):
+            codes.append(file_case(hosts[n % 2].test_client(), data["result"],
                                    environ={"REMOTE_ADDR": "192.0.2.77"}).status_code)
+    finally:
+        for host in hosts:  # each app has its own engine: close its connections
+            with host.app_context():
+                db.session.remove()
+                db.engine.dispose()
     assert codes == [303] * 5 + [429]
     keys = redis.Redis.from_url(url).keys(f"*{prefix}*")
     assert keys  # the counters are in Redis, not in either host's memory
