@@ -27,7 +27,8 @@ def create_app(config_class=Config, **overrides) -> Flask:
     security.init_app(app)  # before the blueprints: their <int:…> rules use its converter
     _register_blueprints(app)
 
-    from . import limits
+    from . import limits, objections
+    objections.init_app(app)
     limits.init_app(app)  # after the blueprints: limits attach to their routes
 
     # Search index hooks: installed here by `portal.search` (issue 12 item 7).

@@ -72,6 +72,16 @@ class Config:
     # Who changes the shared inspection-target directory: "admins" only, or also the clerks of the
     # department that registered an entity ("registering_department"). See portal/domain/directory.py.
     DIRECTORY_ENTITY_EDITORS = "admins"
+    # Right of reply (SPEC §12): working days a department has to decide an objection or a
+    # credit-repair application, on the disclosure calendar (SPEC §4).
+    OBJECTION_HANDLING_WORKDAYS = 15
+    # Largest attachment accepted with an objection (up to 3 files, PDF/JPEG/PNG), in bytes.
+    OBJECTION_ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
+    # Credit repair (信用修复): months a penalty must have been public before its party may apply to
+    # end publicity early, per publicity class (domain.publicity); 0: that class cannot apply
+    # (the 3-month period of 通报批评 / small fines ends by itself).
+    CREDIT_REPAIR_MIN_MONTHS_SHORT = 0
+    CREDIT_REPAIR_MIN_MONTHS_LONG = 12
 
     # --- Back office and sign-in -------------------------------------------------------------
     # Send the session cookie over HTTPS only (set true behind TLS).
@@ -101,7 +111,8 @@ class Config:
     RATELIMIT_SIGNIN = "10/minute"
     RATELIMIT_SEARCH = "60/minute"
     RATELIMIT_EXPORT = "20/minute"
-    RATELIMIT_OBJECTION = "10/minute"
+    RATELIMIT_OBJECTION = "5/minute;20/day"
+    RATELIMIT_OBJECTION_RECORD = "10/hour"
 
     # --- Logging -----------------------------------------------------------------------------
     # Level of the portal's log (one line per request at INFO; errors with tracebacks).

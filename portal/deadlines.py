@@ -213,18 +213,32 @@ class Warnings:
     overdue: list[Problem] = field(default_factory=list)
     due_soon: list[Problem] = field(default_factory=list)
     missing: list[Problem] = field(default_factory=list)
+    # Objections and credit-repair applications past or near their handling deadline (SPEC §12),
+    # overdue first (portal.objections.queries.CaseProblem).
+    objections: list[Problem] = field(default_factory=list)
+
+    @property
+    def objections_overdue(self) -> list[Problem]:
+        return [p for p in self.objections if p.category == "overdue"]
 
     @property
     def all(self) -> list[Problem]:
-        return self.overdue + self.due_soon + self.missing
+        return self.overdue + self.due_soon + self.missing + self.objections
 
     @property
     def counts(self) -> dict[str, int]:
-        return {"overdue": len(self.overdue), "due_soon": len(self.due_soon), "missing": len(self.missing)}
+        overdue_cases = len(self.objections_overdue)
+        return {"overdue": len(self.overdue), "due_soon": len(self.due_soon), "missing": len(self.missing),
+                "objections_overdue": overdue_cases, "objections_due_soon": len(self.objections) - overdue_cases}
 
     @property
     def total(self) -> int:
-        return len(self.overdue) + len(self.due_soon) + len(self.missing)
+        return len(self.overdue) + len(self.due_soon) + len(self.missing) + len(self.objections)
+
+    @property
+    def has_overdue(self) -> bool:
+        """Something is late: an unpublished record or an undecided objection (`deadlines report` exits 1)."""
+        return bool(self.overdue or self.objections_overdue)
 
 
 def _unpublished(model, department_id):
@@ -273,6 +287,8 @@ def warnings(department_id: int | None = None, today: date | None = None, now: d
             disclosure("penalty", penalty, now), entity_id=penalty.entity_id)
 
     out.missing = missing_results(department_id, today, departments)
+    from .objections.queries import handling_problems  # objections share the clerks' warnings (SPEC §12)
+    out.objections = handling_problems(department_id, today, departments)
     out.overdue.sort(key=lambda p: (p.due_date, p.kind, p.record_id or 0), reverse=True)
     out.due_soon.sort(key=lambda p: (p.due_date, p.kind, p.record_id or 0))
     return out

@@ -39,10 +39,15 @@ def error_response(code: int, title: str, text: str, messages: list[str] | None 
 
 def register(app):
     def handle(error):
+        if getattr(error, "response", None) is not None:
+            return error.response  # a view or extension built its own answer (e.g. a rate limit's page)
         code = getattr(error, "code", 500) or 500
         if isinstance(error, BadInput):
             return error_response(400, "请求有误", error.description, error.messages)
         title, text = MESSAGES.get(code, (getattr(error, "name", "错误"), getattr(error, "description", "")))
+        custom = getattr(error, "description", None)
+        if custom and custom != getattr(type(error), "description", None) and not custom.isascii():
+            text = custom  # abort(404, description="…") says exactly why; a library's English text does not
         return error_response(code, title, text)
 
     for code in MESSAGES:

@@ -6,6 +6,7 @@ publicly (version pages, tombstones): they are masked here, whoever calls (SPEC 
 """
 from datetime import date, datetime
 
+from blinker import Namespace
 from sqlalchemy import inspect as sa_inspect
 
 from . import clock, journal
@@ -20,6 +21,12 @@ WITHHOLD_REASONS = ("国家秘密", "商业秘密", "个人隐私", "当事人�
 
 _SKIP_COLUMNS = {"status", "published_at", "withheld", "withheld_reason", "withdrawn_at", "withdrawal_reason",
                  "corrected_at", "version", "created_at", "updated_at", "results_complete_at"}
+
+
+_signals = Namespace()
+# Sent inside the correcting transaction once a published record is corrected, as
+# send(kind, record=…, actor=…, reason=…): features that wait for corrections (objections) listen.
+record_corrected = _signals.signal("record-corrected")
 
 
 class LifecycleError(ValueError):
@@ -158,6 +165,7 @@ def correct(kind: str, record, changes: dict, reason: str, actor=None):
                    after={**diff_after, "version": record.version, "reason": reason.strip()},
                    department_id=department_of(kind, record),
                    summary=f"更正{KIND_LABELS[kind]} {_label(kind, record)}：{reason.strip()}")
+    record_corrected.send(kind, record=record, actor=actor, reason=reason.strip())
     return record
 
 

@@ -8,6 +8,7 @@ Which requests are limited, per client address (`client_address()`), is decided 
 | `SEARCH`    | `RATELIMIT_SEARCH`    | /search and /search.json (one budget for both)             |
 | `EXPORT`    | `RATELIMIT_EXPORT`    | every URL ending in .csv (one budget for all exports)      |
 | `OBJECTION` | `RATELIMIT_OBJECTION` | POSTs of views marked `@limits.limited(limits.OBJECTION)`  |
+| `OBJECTION_RECORD` | `RATELIMIT_OBJECTION_RECORD` | the same POSTs, counted per record whoever sends them |
 
 A feature marks its own views with the decorator; `init_app` (run after the blueprints are
 registered) wraps every limited view with the app's limiter, so views never import Flask-Limiter:
@@ -36,20 +37,47 @@ from flask_limiter import Limiter, RateLimitExceeded
 
 @dataclass(frozen=True)
 class Rate:
-    """A named limit whose value ("10/minute") comes from the setting `setting`."""
+    """A named limit whose value ("10/minute") comes from the setting `setting`.
+
+    `refusal`, if given, is what a refused person reads; `{limits}` in it becomes the configured
+    limit in words ("每分钟最多 5 次、每天最多 20 次").
+    """
 
     name: str
     setting: str
     methods: tuple[str, ...] | None = None
+    refusal: str | None = None
 
     def __call__(self) -> str:
         return current_app.config[self.setting]
+
+    def message(self) -> str | None:
+        return self.refusal.format(limits=describe(self())) if self.refusal else None
 
 
 SIGNIN = Rate("signin", "RATELIMIT_SIGNIN", methods=("POST",))
 SEARCH = Rate("search", "RATELIMIT_SEARCH")
 EXPORT = Rate("export", "RATELIMIT_EXPORT")
-OBJECTION = Rate("objection", "RATELIMIT_OBJECTION", methods=("POST",))
+OBJECTION = Rate("objection", "RATELIMIT_OBJECTION", methods=("POST",),
+                 refusal="同一网络地址提交过于频繁（{limits}），本次提交未被受理。")
+OBJECTION_RECORD = Rate("objection_record", "RATELIMIT_OBJECTION_RECORD", methods=("POST",),
+                        refusal="该条信息近期收到的申请过多（{limits}），本次提交未被受理。")
+
+_UNITS = {"second": "秒", "minute": "分钟", "hour": "小时", "day": "天", "month": "月", "year": "年"}
+_LIMIT = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d*)\s*(second|minute|hour|day|month|year)s?\s*$")
+
+
+def describe(value: str) -> str:
+    """A Flask-Limiter limit string in Chinese: "5/minute;20/day" → "每分钟最多 5 次、每天最多 20 次"."""
+    parts = []
+    for piece in re.split(r"[;,]", value):
+        match = _LIMIT.match(piece)
+        if not match:
+            parts.append(piece.strip())
+            continue
+        count, multiple, unit = match.groups()
+        parts.append(f"每{multiple or ''}{' ' if multiple else ''}{_UNITS[unit]}最多 {count} 次")
+    return "、".join(p for p in parts if p)
 
 _CSV_RULE = re.compile(r"\.csv$|\.<any\([^)]*\bcsv\b[^)]*\):\w+>$")
 
@@ -140,7 +168,8 @@ def attach(app: Flask) -> None:
         for rate, key, exempt_when in rates:
             view = limiter.shared_limit(rate, scope=rate.name, key_func=key or client_address,
                                         methods=list(rate.methods) if rate.methods else None,
-                                        exempt_when=exempt_when)(view)
+                                        exempt_when=exempt_when,
+                                        error_message=rate.message if rate.refusal else None)(view)
         app.view_functions[endpoint] = view
         done.add(endpoint)
 
@@ -177,6 +206,24 @@ def refusal(message: str, retry_after: int, html_response=None):
     return response
 
 
-def too_many_requests(_error: RateLimitExceeded):
+# endpoint -> page(message, retry_after) for views whose refusals have a page of their own.
+_REFUSAL_PAGES: dict = {}
+
+
+def refusal_page(*endpoints):
+    """Register `page(message, retry_after) -> body` as the refusal of these endpoints' limits."""
+
+    def register(page):
+        for endpoint in endpoints:
+            _REFUSAL_PAGES[endpoint] = page
+        return page
+
+    return register
+
+
+def too_many_requests(error: RateLimitExceeded):
     seconds = retry_after_seconds()
-    return refusal(f"您的请求过于频繁，请 {wait_text(seconds)}后再试。", seconds)
+    described = error.description or ""
+    message = described if described and not described.isascii() else f"您的请求过于频繁，请 {wait_text(seconds)}后再试。"
+    page = _REFUSAL_PAGES.get(request.endpoint)
+    return refusal(message, seconds, html_response=page(message, seconds) if page is not None else None)

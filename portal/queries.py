@@ -643,12 +643,15 @@ FEED_LISTS = {"plan": (Plan, _plan_conditions), "task": (Task, _task_conditions)
               "result": (Result, _result_conditions), "penalty": (Penalty, _penalty_conditions)}
 
 
-def feed_records(kind: str, f: Filters, now: datetime, limit: int) -> list:
+def feed_records(kind: str, f: Filters, now: datetime, limit: int, ids=None) -> list:
     """The `limit` most recently published records of a list: the list's own filter conditions
-    (so a feed carries exactly the entries of the list it was subscribed from), newest first."""
+    (so a feed carries exactly the entries of the list it was subscribed from), newest first.
+    `ids` narrows them to these records (e.g. those whose objection status changed lately)."""
     model, conditions = FEED_LISTS[kind]
-    stmt = (select(model).where(*conditions(f, now)).order_by(model.published_at.desc(), model.id.desc())
-            .limit(limit))
+    stmt = select(model).where(*conditions(f, now))
+    if ids is not None:
+        stmt = stmt.where(model.id.in_(ids))
+    stmt = stmt.order_by(model.published_at.desc(), model.id.desc()).limit(limit)
     return list(db.session.execute(stmt).unique().scalars())
 
 

@@ -66,9 +66,16 @@ def make_app(database_url, instance_dir, **overrides):
 
 
 @pytest.fixture
-def app(_schema, database_url, instance_dir):
-    """A fresh app on the shared test schema; every table is emptied after the test."""
-    app = make_app(database_url, instance_dir)
+def app(request, _schema, database_url, instance_dir):
+    """A fresh app on the shared test schema; every table is emptied after the test.
+
+    `@pytest.mark.app_config(KEY=value, …)` on a test (or module) sets settings for its app,
+    e.g. `RATELIMIT_ENABLED=True` (TestConfig turns rate limits off).
+    """
+    settings = {}
+    for marker in reversed(list(request.node.iter_markers("app_config"))):
+        settings.update(marker.kwargs)
+    app = make_app(database_url, instance_dir, **settings)
     with app.app_context():
         yield app
         _db.session.remove()

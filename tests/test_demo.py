@@ -170,14 +170,58 @@ def test_demo_users_audit_event_and_if_empty(demo, runner):
     clerk = users["clerk-411421-scjg"]
     assert clerk.role.value == "clerk" and clerk.department.code == "411421-SCJG"
     assert check_password(clerk, "clerk-demo-2025")
-    events = db.session.execute(select(AuditEvent)).scalars().all()
-    assert [e.action for e in events] == ["demo_load"]
-    assert "检查对象 300" in events[0].summary
+    events = db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
+    assert events[-1].action == "demo_load" and "检查对象 300" in events[-1].summary
+    # Per-record history before the summary: every result has its create event, every published one
+    # its publish event, and the chain verifies.
+    by_kind = {}
+    for e in events[:-1]:
+        by_kind.setdefault((e.record_kind, e.action), set()).add(e.record_id)
+    results = db.session.execute(select(Result)).scalars().all()
+    assert by_kind[("result", "create")] == {r.id for r in results}
+    assert by_kind[("result", "publish")] == {r.id for r in results if r.published_at is not None}
+    assert by_kind[("penalty", "credit_repair")] and by_kind[("result", "correct")] and by_kind[("result", "withdraw")]
+    assert len(by_kind[("entity", "create")]) == 300
+    assert {a for k, a in by_kind if k == "objection"} == {"objection_received", "objection_claimed",
+                                                           "objection_correcting", "objection_decided"}
+    moments = [e.after["at"] for e in events[:-1]]
+    assert moments == sorted(moments)  # in the order things happened
+    from portal import journal
+    assert journal.verify_chain()[2] is None
     again = runner.invoke(args=["demo", "load", "--size", "small", "--if-empty", "--no-index"])
     assert again.exit_code == 0 and "跳过" in again.output
     refused = runner.invoke(args=["demo", "load", "--size", "small", "--no-index"])
     assert refused.exit_code != 0 and "已有" in refused.output
     assert count(db, Department) == 4
+
+
+def test_small_demo_has_objections_in_every_state(demo):
+    from portal.models import Objection
+    from portal.objections import objection_status_many
+    from portal.objections.queries import case_rows
+
+    db = demo
+    cases = db.session.execute(select(Objection).order_by(Objection.id)).scalars().all()
+    states = {(c.kind.value, c.status.value, c.outcome.value if c.outcome else None) for c in cases}
+    assert {("objection", "received", None), ("objection", "in_review", None),
+            ("objection", "decided", "maintained"), ("objection", "decided", "corrected"),
+            ("objection", "decided", "withdrawn"), ("credit_repair", "decided", "approved"),
+            ("credit_repair", "received", None), ("credit_repair", "decided", "refused")} <= states
+    rows = case_rows(cases, AS_OF)
+    assert {r.state for r in rows} >= {"overdue", "due_soon", "ok", "decided"}
+    for c in cases:
+        record = db.session.get(Result if c.record_kind == "result" else Penalty, c.record_id)
+        assert c.department_id == record.department_id and c.received_at >= record.published_at
+        if c.outcome is not None and c.outcome.value == "corrected":
+            assert record.corrected_at == c.decided_at
+        if c.outcome is not None and c.outcome.value == "withdrawn":
+            assert record.status.value == "withdrawn"
+        if c.outcome is not None and c.outcome.value == "approved":
+            assert record.credit_repair_date is not None
+    pending = [c for c in cases if c.kind.value == "objection" and c.status.value != "decided"]
+    for c in pending:
+        status = objection_status_many(c.record_kind, [db.session.get(Result, c.record_id)], NOW)[c.record_id]
+        assert status["status"] == "pending"
 
 
 def test_same_seed_same_data(runner, db):

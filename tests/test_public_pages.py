@@ -84,11 +84,11 @@ def test_results_csv_exact_header_bom_and_formula_escaping(client, world):
     assert raw.startswith(b"\xef\xbb\xbf")
     lines = raw.decode("utf-8-sig").split("\r\n")
     assert lines[0] == ("记录编号,任务编号,统一社会信用代码,检查对象名称,检查事项,检查日期,检查结果,结果说明,结果形成日期,"
-                        "后续处置,执法人员,执法人员姓名,结论代码,部门代码,实施部门,公示时间,更正时间,公示及时性")
+                        "后续处置,执法人员,执法人员姓名,结论代码,部门代码,实施部门,公示时间,更正时间,公示及时性,异议状态")
     r2, bad = world["r2"], world["bad"]
     assert lines[1] == (f"{r2.id},411421202504010001,{bad.uscc},'=1+1 @cmd 商贸有限公司,食品销售者检查,2025-05-10,"
                         "未按规定公示应当公示的信息,'-责令改正,2025-05-12,责令改正,,,C02,SCJGJ,"
-                        "民权县市场监督管理局,2025-06-01 10:00,,按时公示")
+                        "民权县市场监督管理局,2025-06-01 10:00,,按时公示,")
     assert len([line for line in lines if line]) == 3
 
 
@@ -96,7 +96,7 @@ def test_penalties_csv_header_and_rows(client, world):
     lines = client.get("/penalties.csv").get_data().decode("utf-8-sig").split("\r\n")
     assert lines[0] == ("记录编号,行政处罚决定书文号,统一社会信用代码,当事人名称,违法行为类型,违法事实,处罚依据,处罚类别,"
                         "罚款金额（元）,没收金额（元）,处罚决定日期,处罚机关,关联任务编号,公示截止日期,部门代码,实施部门,"
-                        "公示时间,更正时间,公示及时性")
+                        "公示时间,更正时间,公示及时性,异议状态")
     assert lines[1].startswith(f"{world['pen'].id},民市监罚〔2025〕8号,{world['bad'].uscc},'=1+1 @cmd 商贸有限公司,")
     assert ",20000.00,," in lines[1]
 
@@ -259,7 +259,8 @@ def test_penalty_past_publicity_is_a_bare_tombstone(client, world, db):
     for leaked in ("民市监罚〔2025〕8号", "商贸有限公司", "20,000.00", "食品安全法"):
         assert leaked not in body
     assert client.get(f"/penalties/{p.id}.json").get_json() == {
-        "kind": "penalty", "id": p.id, "status": "publicity_ended", "stopped_on": "2025-06-16"}
+        "kind": "penalty", "id": p.id, "status": "publicity_ended", "stopped_on": "2025-06-16",
+        "ended_by": "publicity_period"}
     assert client.get("/penalties.json").get_json()["total"] == 0
     assert "民市监罚" not in text(client.get(f"/entities/{world['bad'].uscc}"))
 

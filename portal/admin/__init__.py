@@ -42,3 +42,4 @@ from . import results, penalties, plans, directory, users, vocabularies, audit  
 from . import deadlines  # noqa: E402,F401
 from . import uploads  # noqa: E402,F401
 from . import draws  # noqa: E402,F401
+from . import objections  # noqa: E402,F401

@@ -18,6 +18,8 @@ ACTION_LABELS = {
     "login_blocked": "登录被限制", "logout": "退出登录", "password_change": "修改密码", "user_create": "创建用户",
     "user_update": "修改用户", "import": "批量导入", "lock": "锁定抽取范围", "draw": "抽取", "redraw": "重新抽取",
     "substitute": "更换执法人员", "signin_summary": "登录记录汇总",
+    "objection_received": "受理异议/信用修复申请", "objection_claimed": "开始核查", "objection_correcting": "决定更正",
+    "objection_decided": "办结异议/信用修复申请",
 }
 
 

@@ -30,9 +30,11 @@ def load(seed, size, if_empty, no_index):
     click.echo(f"已载入演示数据：规模 {size}，种子 {seed}，用时 {summary['seconds']} 秒")
     for label, table in (("部门", "department"), ("抽查事项", "check_item"), ("检查对象", "entity"),
                          ("执法人员", "inspector"), ("抽查计划", "plan"), ("抽查任务", "task"), ("抽取记录", "draw"),
-                         ("抽中对象", "draw_selection"), ("检查结果", "result"), ("行政处罚", "penalty")):
+                         ("抽中对象", "draw_selection"), ("检查结果", "result"), ("行政处罚", "penalty"),
+                         ("异议和信用修复申请", "objection")):
         click.echo(f"  {label}：{rows.get(table, 0)}")
     click.echo(f"  演示用户：{'、'.join(summary['users']) or '（已存在）'}")
+    click.echo(f"  审计事件：{summary['events'] + 1}（逐条记录 + 载入摘要）")
     if not no_index:
         started = time.monotonic()
         try:

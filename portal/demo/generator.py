@@ -914,6 +914,117 @@ class DemoBuilder:
         self.rows.add("penalty_category", penalty_id=pid, category="罚款")
         self.special["penalty_withheld"] += 1
 
+    # objections and credit-repair applications (SPEC §12) ------------------------------------
+    def objections(self):
+        """One case in every state, on real published records: new, in review, overdue, maintained,
+        corrected (the result corrected after it), withdrawn (the result withdrawn on it), and
+        credit-repair applications approved (the credit-repaired penalty), pending and refused."""
+        from ..domain.publicity import LONG, publicity_class
+        from ..objections.domain import CREDIT_REPAIR_GROUNDS, POINTS
+
+        r = random.Random(f"{self.seed}:{self.size_name}:objections")
+        result_t, penalty_t = db.metadata.tables["result"], db.metadata.tables["penalty"]
+        version_t = db.metadata.tables["record_version"]
+        as_of = china_time(AS_OF, 10)
+        visible_result = (result_t.c.status == "published") & result_t.c.withheld.is_(False) & \
+            (result_t.c.published_at <= as_of)
+        results = list(self.session.execute(select(result_t.c.id, result_t.c.department_id, result_t.c.published_at)
+                                            .where(visible_result, result_t.c.corrected_at.is_(None))
+                                            .order_by(result_t.c.id)))
+        corrected = self.session.execute(
+            select(result_t.c.id, result_t.c.department_id, result_t.c.corrected_at)
+            .where(result_t.c.id.in_(select(version_t.c.record_id).where(version_t.c.record_kind == "result")))
+            .order_by(result_t.c.id)).first()
+        withdrawn = self.session.execute(
+            select(result_t.c.id, result_t.c.department_id, result_t.c.withdrawn_at)
+            .where(result_t.c.status == "withdrawn", result_t.c.withheld.is_(False)).order_by(result_t.c.id)).first()
+        penalties = [p for p in self.session.execute(
+            select(penalty_t).where(penalty_t.c.status == "published", penalty_t.c.withheld.is_(False),
+                                    penalty_t.c.publicity_end >= AS_OF, penalty_t.c.credit_repair_date.is_(None),
+                                    penalty_t.c.corrected_at.is_(None)).order_by(penalty_t.c.id))]
+        categories = defaultdict(list)
+        for pid, category in self.session.execute(select(db.metadata.tables["penalty_category"].c.penalty_id,
+                                                         db.metadata.tables["penalty_category"].c.category)):
+            categories[pid].append(category)
+        # Credit repair is open to long-period penalties public for 12 months or more (the default rule).
+        eligible = [p for p in penalties if p.published_at <= china_time(date(AS_OF.year - 1, AS_OF.month, AS_OF.day), 9)
+                    and publicity_class(categories[p.id], p.fine_amount, p.confiscation_amount, p.party_kind) == LONG]
+        repaired = self.session.execute(select(penalty_t.c.id, penalty_t.c.department_id, penalty_t.c.credit_repair_date)
+                                        .where(penalty_t.c.credit_repair_date.is_not(None))
+                                        .order_by(penalty_t.c.id)).first()
+        pdf = (b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n% demo attachment\ntrailer\n<< /Root 1 0 R >>\n"
+               b"%%EOF\n")
+        statements = {
+            "result": ("检查当日我单位负责人不在场，所列问题已于次日整改完毕，整改照片和台账附后，请核实后更正检查结论。",
+                       "结果说明中记载的检查日期有误，实际检查日期以现场检查记录为准，请予更正。"),
+            "penalty": ("处罚信息中的违法行为类型表述与处罚决定书不一致，请核实。",
+                        "我单位已全部履行处罚决定，公示内容中的罚款金额有误，请核实。"),
+        }
+        self.objection_cases = []
+
+        def person():
+            while True:  # never an operator's name (privacy checks search for those)
+                name = r.choice(C.SURNAMES) + r.choice(C.GIVEN_CHARS) + r.choice(C.GIVEN_CHARS)
+                if name not in self.operator_names:
+                    return name
+
+        def add(kind, record_kind, record_id, department_id, received, status, outcome=None, claimed=None,
+                correcting=None, decided=None, reason=None, attach=False):
+            choices = [c for c, _ in (CREDIT_REPAIR_GROUNDS if kind == "credit_repair" else POINTS[record_kind])]
+            points = choices if kind == "credit_repair" else sorted(r.sample(choices, r.randint(1, 2)))
+            statement = ("已于规定期限内缴清全部罚款，主动消除不良影响，此后未再受到同类行政处罚，申请提前停止公示。"
+                         if kind == "credit_repair" else r.choice(statements[record_kind]))
+            token = f"{r.getrandbits(256):064x}"  # demo cases' status links are never shown; only the hash is kept
+            cid = self.rows.add("objection", kind=kind, record_kind=record_kind, record_id=record_id,
+                                department_id=department_id, token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                                relation=r.choice(("party", "agent")), contact_name=person(),
+                                contact_mobile=f"13{r.randint(5, 9)}{r.randint(0, 99999999):08d}", points=points,
+                                statement=statement, status=status, received_at=received, claimed_at=claimed,
+                                claimed_by_id=None, correcting_at=correcting, decided_at=decided, decided_by_id=None,
+                                outcome=outcome, decision_reason=reason, created_at=received,
+                                updated_at=decided or correcting or claimed or received)
+            if attach:
+                self.rows.add("objection_attachment", objection_id=cid, position=1, filename="证明材料.pdf",
+                              content_type="application/pdf", size=len(pdf), sha256=hashlib.sha256(pdf).hexdigest(),
+                              data=pdf)
+            self.objection_cases.append((cid, kind, status, outcome))
+            self.special[f"objection_{outcome or status}" if kind == "objection" else f"credit_repair_{outcome or status}"] += 1
+
+        day = lambda d, h=10: china_time(d, h)  # noqa: E731
+        if len(results) >= 3:
+            new, overdue, extra = results[-1], results[len(results) // 2], results[len(results) // 3]
+            add("objection", "result", new.id, new.department_id, day(date(2026, 11, 19), 15), "received", attach=True)
+            add("objection", "result", overdue.id, overdue.department_id, day(date(2026, 10, 20), 9), "in_review",
+                claimed=day(date(2026, 10, 21)), attach=True)
+            add("objection", "result", extra.id, extra.department_id, day(date(2026, 11, 4), 11), "received")  # due soon
+        if penalties:
+            p = penalties[0]
+            add("objection", "penalty", p.id, p.department_id, day(date(2026, 10, 12)), "decided", "maintained",
+                claimed=day(date(2026, 10, 13)), decided=day(date(2026, 10, 23), 16),
+                reason="经核查，处罚决定书载明的违法事实、处罚依据和罚款金额与公示内容一致，维持原公示信息。")
+        if corrected is not None:
+            fixed = corrected.corrected_at
+            add("objection", "result", corrected.id, corrected.department_id, fixed - timedelta(days=6), "decided",
+                "corrected", claimed=fixed - timedelta(days=5), correcting=fixed - timedelta(hours=2), decided=fixed,
+                reason="检查结果录入有误（结论误选为“未发现问题”），予以更正", attach=True)
+        if withdrawn is not None:
+            gone = withdrawn.withdrawn_at
+            add("objection", "result", withdrawn.id, withdrawn.department_id, gone - timedelta(days=10), "decided",
+                "withdrawn", claimed=gone - timedelta(days=9), decided=gone,
+                reason="检查对象信息登记错误，该条检查结果已撤回，更正后重新公示")
+        if repaired is not None:
+            done = repaired.credit_repair_date
+            add("credit_repair", "penalty", repaired.id, repaired.department_id, day(done - timedelta(days=14)),
+                "decided", "approved", claimed=day(done - timedelta(days=13)), decided=day(done, 9),
+                reason="当事人已履行行政处罚决定、主动纠正违法行为，材料齐全，准予信用修复。", attach=True)
+        eligible = [p for p in eligible if not penalties or p.id != penalties[0].id]
+        if len(eligible) >= 2:
+            a, b = eligible[0], eligible[1]
+            add("credit_repair", "penalty", a.id, a.department_id, day(date(2026, 11, 16), 14), "received", attach=True)
+            add("credit_repair", "penalty", b.id, b.department_id, day(date(2026, 9, 1)), "decided", "refused",
+                claimed=day(date(2026, 9, 2)), decided=day(date(2026, 9, 14), 15),
+                reason="经核查，当事人因同一类违法行为再次受到行政处罚，不符合提前停止公示的条件。")
+
     def _sample_entities(self, k):
         return [self.entity_list[self.rng.randrange(len(self.entity_list))] for _ in range(k)]
 
@@ -933,6 +1044,8 @@ class DemoBuilder:
         self.rows.flush()
         self.tasks()
         self.penalties()
+        self.rows.flush()
+        self.objections()
         self.rows.flush()
         from .. import embargo
         embargo.refresh(session=self.session)  # rows were bulk-inserted, past the ORM hooks

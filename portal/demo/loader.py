@@ -1,4 +1,4 @@
-"""Load the demo data set: vocabularies, generated rows, demo users, one audit event."""
+"""Load the demo data set: vocabularies, generated rows, demo users, the per-record audit trail."""
 import time
 
 from sqlalchemy import func, select
@@ -8,6 +8,7 @@ from ..database import write_transaction
 from ..extensions import db
 from ..models import Department
 from . import catalog
+from .audit import demo_events
 from .generator import DemoBuilder
 from .vocabulary import ensure_default_vocabularies
 
@@ -49,11 +50,14 @@ def load(seed: int, size: str, *, with_users: bool = True) -> dict:
         ensure_default_vocabularies(session)
         summary = DemoBuilder(session, seed, size).build()
         summary["users"] = demo_users(session) if with_users else []
+        events = journal.record_many(demo_events(session))  # per-record history, oldest first
+        summary["events"] = len(events)
         rows = summary["rows"]
         text = (f"载入演示数据（{catalog.COUNTY}，规模 {size}，种子 {seed}）：部门 {rows.get('department', 0)}、"
                 f"检查对象 {rows.get('entity', 0)}、执法人员 {rows.get('inspector', 0)}、计划 {rows.get('plan', 0)}、"
                 f"任务 {rows.get('task', 0)}、抽取 {rows.get('draw', 0)}、检查结果 {rows.get('result', 0)}、"
-                f"行政处罚 {rows.get('penalty', 0)}、用户 {len(summary['users'])}")
+                f"行政处罚 {rows.get('penalty', 0)}、异议和信用修复申请 {rows.get('objection', 0)}、"
+                f"用户 {len(summary['users'])}、逐条审计事件 {summary['events']}")
         journal.record("demo_load", summary=text, index=False)
     summary["seconds"] = round(time.monotonic() - started, 2)
     return summary

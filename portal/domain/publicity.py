@@ -16,17 +16,30 @@ class PublicityPolicy:
     small_fine_organisation: Decimal = Decimal("100000")
 
 
+# Publicity classes: never published (a warning only), the short period, the long period.
+NONE, SHORT, LONG = "none", "short", "long"
+
+
+def publicity_class(categories, fine: Decimal | None, confiscation: Decimal | None, party_kind: str,
+                    policy: PublicityPolicy = PublicityPolicy()) -> str:
+    """Which period applies: NONE (warning only), SHORT (通报批评 or a small fine) or LONG (the rest)."""
+    cats = set(categories)
+    if not cats or cats == {"警告"}:
+        return NONE
+    threshold = policy.small_fine_natural_person if party_kind == "natural_person" else policy.small_fine_organisation
+    amount = Decimal(fine or 0) + Decimal(confiscation or 0)
+    only_light_or_fine = cats <= LIGHT_CATEGORIES | {"罚款"}
+    return SHORT if only_light_or_fine and amount < threshold else LONG
+
+
 def publicity_end(categories, fine: Decimal | None, confiscation: Decimal | None, party_kind: str,
                   decision_date: date, restriction_end: date | None = None,
                   policy: PublicityPolicy = PublicityPolicy()) -> date | None:
     """The last day the penalty may be public, or None when it is never published (warning only)."""
-    cats = set(categories)
-    if not cats or cats == {"警告"}:
+    kind = publicity_class(categories, fine, confiscation, party_kind, policy)
+    if kind == NONE:
         return None
-    threshold = policy.small_fine_natural_person if party_kind == "natural_person" else policy.small_fine_organisation
-    amount = Decimal(fine or 0) + Decimal(confiscation or 0)
-    only_light_or_fine = cats <= LIGHT_CATEGORIES | {"罚款"}
-    if only_light_or_fine and amount < threshold:
+    if kind == SHORT:
         end = add_months(decision_date, policy.short_months) - timedelta(days=1)
     else:
         end = add_months(decision_date, 12 * policy.long_years) - timedelta(days=1)

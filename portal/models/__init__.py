@@ -8,6 +8,8 @@ from .directory import (RISK_LABELS, Department, Entity, EntityType, EntityVersi
 from .draws import Draw, DrawAssignment, DrawPoolEntry, DrawSelection, DrawStratum, DrawSubstitution, DrawWitness
 from .plans import Plan, Task, plan_department, task_check_item, task_department
 from .records import Penalty, PenaltyCategory, RecordVersion, Result, ResultConclusion, ResultFinding, result_inspector
+from .objections import (CaseKind, CaseStatus, Objection, ObjectionAttachment, OPEN_STATUSES, Outcome,
+                         Relation)
 from .system import CalendarOverride, DeadlineRule, ImportBatch, SearchChange, Setting
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -10,3 +10,4 @@ from . import stats  # noqa: E402,F401
 from . import draws  # noqa: E402,F401
 from . import transparency  # noqa: E402,F401
 from . import browse  # noqa: E402,F401
+from . import objections  # noqa: E402,F401

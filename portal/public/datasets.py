@@ -204,6 +204,16 @@ TASKS = Dataset("task", "抽查任务", "public.tasks", (
 ), note="列表中的每个任务都有详情页（抽取名单、检查结果、抽取凭证），详情的 JSON 字段见下方“抽查任务详情”。")
 
 
+# ---------------------------------------------------------------- right of reply (SPEC §12)
+
+OBJECTION_COLUMN = Column(
+    "objection", "异议状态",
+    "当事人异议的公开状态（无异议为 null）：status（pending 正在核查 / decided 已办结）、received（受理日期）、"
+    "decided（办结日期）、outcome（maintained 维持 / corrected 更正 / withdrawn 撤回）、text（公示的说明文字）；"
+    "CSV 为说明文字。异议人的联系方式、说明和附件不公开",
+    lambda i: (i.get("objection") or {}).get("text", ""))
+
+
 # ---------------------------------------------------------------- results
 
 def result_json(result, now) -> dict:
@@ -262,6 +272,7 @@ RESULTS = Dataset("result", "检查结果", "public.results", (
            "pending 待公示）、late_working_days 逾期工作日数、label 中文说明、due 应公示日期；CSV 为中文说明，"
            "如“按时公示”“逾期 3 个工作日”", _disclosure_label),
     Column("version", "", "版本号，每次更正加一"),
+    OBJECTION_COLUMN,
 ), note="CSV 前十列与后台“检查结果”上传模板的列一致。")
 
 
@@ -319,6 +330,7 @@ PENALTIES = Dataset("penalty", "行政处罚", "public.penalties", (
            "pending 待公示）、late_working_days 逾期工作日数、label 中文说明、due 应公示日期；CSV 为中文说明，"
            "如“按时公示”“逾期 3 个工作日”", _disclosure_label),
     Column("version", "", "版本号，每次更正加一"),
+    OBJECTION_COLUMN,
 ), note="CSV 前十三列与后台“行政处罚”上传模板的列一致（另加记录编号）。")
 
 

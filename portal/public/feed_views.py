@@ -17,6 +17,7 @@ from .. import clock, feeds, queries, search, urls
 from ..domain.visibility import public_state
 from ..extensions import db
 from ..models import Department, Draw, DrawSelection, Entity, Penalty, Plan, Result, Task
+from ..objections import queries as objections
 from ..visibility_sql import public_clause
 from . import bp
 
@@ -42,7 +43,9 @@ def _party(p: Penalty) -> str:
     return p.party_name
 
 
-def _entry(kind: str, record, now=None) -> feeds.FeedEntry:
+def _entry(kind: str, record, now=None, objection=(None, None)) -> feeds.FeedEntry:
+    """One entry; `objection` is (public objection status, when it changed) from objection_feed_info:
+    the status is appended to the summary and a change moves the entry's `updated`."""
     base = urls.base_url()
     authority = _authority()
     now = now or clock.now()
@@ -75,8 +78,12 @@ def _entry(kind: str, record, now=None) -> feeds.FeedEntry:
         raise ValueError(kind)
     if record.corrected_at is not None:
         summary += f" · 更正于 {record.corrected_at.date().isoformat()}"
+    status, changed_at = objection
+    if status is not None:
+        summary += f" · {status['text']}"
+    updated = max(_updated(record), changed_at) if changed_at is not None else _updated(record)
     return feeds.FeedEntry(id=feeds.tag_uri(authority, kind, record.id), title=title, link=base + link,
-                           updated=_updated(record), published=record.published_at, summary=summary,
+                           updated=updated, published=record.published_at, summary=summary,
                            category=search.KIND_LABELS.get(kind, "抽取名单"),
                            author=record.department.name if hasattr(record, "department") and kind != "draw"
                            else None)
@@ -167,7 +174,9 @@ def _search_feed(now, args):
     for kind in MODELS:
         ids = [hit.id for hit in found.hits if hit.kind == kind]
         if ids:
-            entries += [_entry(kind, r, now) for r in _records(kind, now, ids=ids)]
+            records = _records(kind, now, ids=ids)
+            statuses = objections.objection_feed_info(kind, records, now) if kind in ("result", "penalty") else {}
+            entries += [_entry(kind, r, now, statuses.get(r.id, (None, None))) for r in records]
     return entries, [f"搜索“{q}”"] + [f"{v}" for v in facets.values()]
 
 
@@ -213,8 +222,19 @@ def feed(kind: str, fmt: str):
                 kinds = [k for k in kinds if k == "task"]
         else:
             kinds = [KIND_OF[kind]]
-        entries = [_entry(k, r, now) for k in kinds for r in queries.feed_records(k, filters, now, LIMIT)
-                   if public_state(k, r, now).is_visible]
+        entries = []
+        for k in kinds:
+            records = [r for r in queries.feed_records(k, filters, now, LIMIT) if public_state(k, r, now).is_visible]
+            statuses = {}
+            if k in ("result", "penalty"):
+                # Records of this list whose objection status changed lately come back as updated entries.
+                seen = {r.id for r in records}
+                changed = [i for i in objections.recently_changed_ids(k, now, LIMIT) if i not in seen]
+                if changed:
+                    records += [r for r in queries.feed_records(k, filters, now, LIMIT, ids=changed)
+                                if public_state(k, r, now).is_visible]
+                statuses = objections.objection_feed_info(k, records, now)
+            entries += [_entry(k, r, now, statuses.get(r.id, (None, None))) for r in records]
         words = _describe(filters, dept, record_kind)
         endpoint = LIST_ENDPOINTS.get(kind)
         query = urlencode(feed_query(args))
@@ -233,8 +253,9 @@ def entity_feed(uscc: str):
     entries = []
     for kind, model in (("result", Result), ("penalty", Penalty)):
         stmt = select(model).where(model.entity_id == entity.id, public_clause(kind, now))
-        entries += [_entry(kind, r, now) for r in db.session.execute(stmt).scalars()
-                    if public_state(kind, r, now).is_visible]
+        records = [r for r in db.session.execute(stmt).scalars() if public_state(kind, r, now).is_visible]
+        statuses = objections.objection_feed_info(kind, records, now)
+        entries += [_entry(kind, r, now, statuses[r.id]) for r in records]
     draws = db.session.execute(select(Draw).join(DrawSelection, DrawSelection.draw_id == Draw.id)
                                .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))).scalars()
     entries += [_entry("draw", d, now) for d in draws if public_state("draw", d, now).is_visible]

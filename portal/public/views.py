@@ -10,6 +10,7 @@ from ..domain.visibility import task_named_beside_result
 from ..errors import BadInput
 from ..exports import csv_response, json_list
 from ..models import EntityType, VocabularyKind
+from ..objections import queries as objections
 from ..web import Page, Paging, paging_from_request, render_page
 from . import bp
 from .datasets import (ENTITY_KEYS, FIELD_LABELS, ITEMS, LISTS, PENALTIES, PLANS, RESULTS, TASK_KEYS, entity_json,
@@ -18,9 +19,14 @@ from .draws import task_draw_history_json
 
 LIST_SUFFIX = "<any(json,csv):fmt>"
 # Computed public fields of list items, each one batch per page (no query per row); CSV rows
-# get the same from portal.queries.iter_*. portal/public/shape.py register_extra() replaces this.
-LIST_EXTRAS = {"result": {"disclosure": deadlines.disclosure_status_json("result")},
-               "penalty": {"disclosure": deadlines.disclosure_status_json("penalty")}}
+# get the same from portal.queries.iter_* (disclosure) and objections.add_objection_status.
+# portal/public/shape.py register_extra() replaces this.
+LIST_EXTRAS = {
+    kind: {"disclosure": deadlines.disclosure_status_json(kind),
+           # the public objection status (SPEC §12) on every channel
+           "objection": lambda records, now, kind=kind: objections.objection_status_many(kind, records, now)}
+    for kind in ("result", "penalty")}
+OBJECTION_KINDS = ("result", "penalty")
 # Keys never rendered from a kept version, whatever a writer stored (SPEC §6).
 PRIVATE_KEYS = {"id_card_no", "phone", "mobile", "withheld_reason", "operator_name", "legal_representative",
                 "nonce", "password_hash"}
@@ -70,9 +76,10 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light
     status = 400 if errors else 200
     if fmt == "csv":
         # iter_* yields records (to_json makes the dict) or, for big tables, the dicts themselves.
-        rows = (dataset.csv_row(record if isinstance(record, dict) else to_json(record, now))
-                for record in iter_fn(filters, now))
-        return csv_response(f"{list_name}.csv", dataset.csv_header, rows)
+        items = (record if isinstance(record, dict) else to_json(record, now) for record in iter_fn(filters, now))
+        if dataset.kind in OBJECTION_KINDS:
+            items = objections.add_objection_status(dataset.kind, items, now)
+        return csv_response(f"{list_name}.csv", dataset.csv_header, (dataset.csv_row(item) for item in items))
     if errors:
         page = Page([], 0, paging.page, paging.per_page)
     else:
@@ -81,6 +88,7 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light
     if fmt == "json":
         return json_list([{**to_json(record, now), **{key: values.get(record.id) for key, values in extras.items()}}
                           for record in page.items], page.total, page.page, page.per_page)
+    context["objection_status"] = extras.get("objection", {})
     context.update(page=page, filters=filters, errors=errors, dataset=dataset, args=request.args, extras=extras,
                    task_visible=lambda task: queries.public_state_visible("task", task, now),
                    dept_options=[(d.code, d.name) for d in queries.departments()],
@@ -165,12 +173,24 @@ def _version_data(kept) -> dict:
     return {k: v for k, v in (kept.data or {}).items() if k not in PRIVATE_KEYS}
 
 
+def _objection_of(kind: str, record):
+    """One record's public objection status (SPEC §12), or None; lists use the batched call."""
+    if kind not in OBJECTION_KINDS:
+        return None
+    return objections.objection_status_many(kind, [record], clock.now())[record.id]
+
+
 def _tombstone_json(kind: str, record_id, detail):
     state = detail.state
     if state.reason is not None and state.reason.value == "withdrawn":
         body = {"status": "withdrawn", "withdrawn_on": state.stopped_on.isoformat(), "reason": state.note}
     else:
-        body = {"status": "publicity_ended", "stopped_on": state.stopped_on.isoformat()}
+        # ended_by: "credit_repair" (信用修复, early) or "publicity_period" (the period ran out).
+        body = {"status": "publicity_ended", "stopped_on": state.stopped_on.isoformat(),
+                "ended_by": "credit_repair" if state.reason.value == "credit_repaired" else "publicity_period"}
+    objection = _objection_of(kind, detail.record)
+    if objection is not None:
+        body["objection"] = objection  # the outcome of an objection stays visible, even on a tombstone
     return jsonify({"kind": kind, "id": record_id, **body})
 
 
@@ -187,7 +207,7 @@ def _detail(kind, kind_path, record_key, detail, fmt, to_json, template, **conte
         if fmt == "json":
             return _tombstone_json(kind, record_key, detail)
         return render_template("public/tombstone.html", kind=kind, detail=detail, state=detail.state,
-                               record_key=record_key)
+                               record_key=record_key, objection=_objection_of(kind, detail.record))
     if kept is not None:
         if fmt == "json":
             return jsonify({"kind": kind, "id": record_key, "version": kept.version,
@@ -196,10 +216,12 @@ def _detail(kind, kind_path, record_key, detail, fmt, to_json, template, **conte
         return render_template("public/version.html", kind=kind, detail=detail, kept=kept,
                                data=_version_data(kept), record_key=record_key, field_labels=FIELD_LABELS,
                                current_url=request.path)
+    objection = _objection_of(kind, detail.record)
     if fmt == "json":
+        extra = {"objection": objection} if kind in OBJECTION_KINDS else {}
         return jsonify({**to_json(), "previous_versions": _versions_json(kind_path, record_key, detail),
-                        "disclosure": deadlines.disclosure_json(kind, detail.record, clock.now())})
-    return render_template(template, detail=detail, record=detail.record, **context)
+                        "disclosure": deadlines.disclosure_json(kind, detail.record, clock.now()), **extra})
+    return render_template(template, detail=detail, record=detail.record, objection=objection, **context)
 
 
 @bp.get("/plans/<int:plan_id>", defaults={"fmt": "html"})
@@ -276,18 +298,27 @@ def penalty(penalty_id, fmt):
     detail = queries.get_penalty(penalty_id, now)
     task_public = detail is not None and detail.record.task is not None and \
         queries.public_state_visible("task", detail.record.task, now)
+    credit_repair = None
+    if fmt == "html" and detail is not None and detail.state.is_visible and request.args.get("version") is None:
+        credit_repair = objections.credit_repair_eligibility(detail.record, now)
     return _detail("penalty", "penalties", penalty_id, detail, fmt, lambda: penalty_json(detail.record, now),
                    "public/penalties/detail.html", task_public=task_public,
-                   party_name=public_party_name(detail.record) if detail else None)
+                   party_name=public_party_name(detail.record) if detail else None, credit_repair=credit_repair)
 
 
 @bp.get("/entities/<uscc>", defaults={"fmt": "html"})
 @bp.get("/entities/<uscc>.json", defaults={"fmt": "json"})
 def entity(uscc, fmt):
-    profile = queries.get_entity(uscc, clock.now())
+    now = clock.now()
+    profile = queries.get_entity(uscc, now)
     if profile is None:
         abort(404)
     if fmt == "json":
-        return jsonify(entity_json(profile))
+        data = entity_json(profile)
+        for kind, key in (("result", "results"), ("penalty", "penalties")):
+            data[key] = list(objections.add_objection_status(kind, data[key], now))
+        return jsonify(data)
+    objection_status = {"result": objections.objection_status_many("result", profile.results, now),
+                        "penalty": objections.objection_status_many("penalty", profile.penalties, now)}
     return render_template("public/entities/detail.html", profile=profile, entity=profile.entity,
-                           selections=profile.selections)
+                           selections=profile.selections, objection_status=objection_status)
