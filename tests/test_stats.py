@@ -196,14 +196,14 @@ def test_xlsx_csv_and_json_agree(client, world):
     assert response.headers["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert response.headers["Content-Disposition"] == "attachment; filename=stats-2025Q4.xlsx"
     wb = load_workbook(io.BytesIO(response.data))
-    assert wb.sheetnames == ["抽查工作情况", "检查结果结论分布", "行政处罚", "按时公示情况", "月度趋势"]
+    assert wb.sheetnames == ["抽查工作情况", "检查结果结论分布", "行政处罚", "按时公示情况", "当事人异议和信用修复申请", "月度趋势"]
     work = wb["抽查工作情况"]
     assert work["A1"].value == "“双随机、一公开”监管季度工作统计表 · 抽查工作情况"
     assert work["A2"].value.startswith("统计期间：2025年第四季度（2025-10-01 至 2025-12-31）")
     # CSV columns follow the sheets' columns in order, after the department code and name.
     csv_columns = list(rows["SCJ"])[2:]
     offset = 0
-    for sheet in wb.worksheets[:4]:
+    for sheet in wb.worksheets[:5]:  # the four core tables and the right-of-reply table
         width = sheet.max_column - 2
         data_rows = {sheet.cell(r, 1).value: [sheet.cell(r, c).value for c in range(3, sheet.max_column + 1)]
                      for r in range(5, 8)}
@@ -308,20 +308,20 @@ def test_command_writes_the_same_report(app, client, world, runner, tmp_path):
 def test_other_features_add_a_table_to_every_channel(client, world):
     from portal.stats import report as report_mod
 
-    def objections(figures, now):
-        column = report_mod.Column("objections", "异议件数", value=lambda f: len(f.code))
-        return report_mod.Table("objections", "异议处理", [column],
+    def example(figures, now):
+        column = report_mod.Column("example", "示例件数", value=lambda f: len(f.code))
+        return report_mod.Table("example", "示例表", [column],
                                 [(d.code, d.name, [len(d.code)]) for d in figures.departments], [6])
 
-    report_mod.register_table("objections", objections)
+    report_mod.register_table("example", example)
     try:
-        assert 'id="table-objections"' in client.get(f"/stats?{Q4}").get_data(as_text=True)
-        assert client.get(f"/stats.json?{Q4}").get_json()["tables"]["objections"]["rows"][0] == \
-            {"department": "SCJ", "objections": 3}
-        assert [r["异议件数"] for r in _csv(client.get(f"/stats.csv?{Q4}"))] == ["3", "3", "6"]
-        assert "异议处理" in load_workbook(io.BytesIO(client.get(f"/stats.xlsx?{Q4}").data)).sheetnames
+        assert 'id="table-example"' in client.get(f"/stats?{Q4}").get_data(as_text=True)
+        assert client.get(f"/stats.json?{Q4}").get_json()["tables"]["example"]["rows"][0] == \
+            {"department": "SCJ", "example": 3}
+        assert [r["示例件数"] for r in _csv(client.get(f"/stats.csv?{Q4}"))] == ["3", "3", "6"]
+        assert "示例表" in load_workbook(io.BytesIO(client.get(f"/stats.xlsx?{Q4}").data)).sheetnames
     finally:
-        report_mod._EXTRA_TABLES.pop("objections")
+        report_mod._EXTRA_TABLES.pop("example")
 
 
 def test_cached_report_follows_every_journaled_write(app, client, world, db):
