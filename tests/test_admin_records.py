@@ -20,17 +20,19 @@ def test_clerk_creates_result_draft_then_publishes(app, db, client, login, csrf_
     clerk = f.user("clerk", dept)
     task = f.task(dept, surprise=True)
     ent = f.entity()
-    f.draw(task, [ent])
+    other = f.entity()
+    f.draw(task, [ent], drawn_at=DRAWN)
     insp = f.inspector(dept)
     login(client, clerk)
-    data = dict(task_id=task.id, entity_uscc=ent.uscc, formed_date="2025年5月10日", conclusions=["C01"],
+    data = dict(task_id=task.id, entity_uscc=other.uscc, formed_date="2025年5月10日", conclusions=["C01"],
                 remark="经检查未发现问题", follow_up="无需后续处置", inspector_licences=insp.licence_no)
     r = client.post("/admin/results/new", data=_form(client, csrf_token, **data))
     html = r.get_data(as_text=True)
-    # The same warning as the upload preview: the entity was not drawn for this task; the clerk confirms.
-    assert r.status_code == 200 and f"请核对：“{ent.name}”不在该任务的抽取名单中" in html
+    # The same warning as the upload preview: the entity was not drawn for this task; the clerk confirms
+    # (or corrects it: here the drawn target).
+    assert r.status_code == 200 and f"请核对：“{other.name}”不在该任务的抽取名单中" in html
     assert db.session.execute(select(Result)).first() is None
-    r = client.post("/admin/results/new", data=_form(client, csrf_token, accept_warnings="1", **data))
+    r = client.post("/admin/results/new", data=_form(client, csrf_token, **{**data, "entity_uscc": ent.uscc}))
     assert r.status_code == 303, r.get_data(as_text=True)
     result = db.session.execute(select(Result)).scalar_one()
     assert result.status is Status.DRAFT and result.department_id == dept.id
