@@ -101,14 +101,32 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite's own recipe for changing a table (sqlite.org/lang_altertable.html#otheralter):
+            # foreign keys off while batch mode copies a table (else dropping the old copy deletes or
+            # orphans the rows that reference it), checked once before commit. The pragma is ignored
+            # inside a transaction, so it goes straight to the driver (autocommit, see
+            # portal/database.py) before the migration's transaction begins.
+            raw = connection.connection.dbapi_connection
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left rows with broken foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.rollback()
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -199,7 +199,7 @@ def test_locked_draw_pools_are_snapshots_unaffected_by_directory_changes(world, 
     assert draw_service.verify_draw(draw) == []
     selected = {s.uscc for s in draw.selections}
     assert f.make_uscc(8999) not in selected and selected <= {uscc for _e, uscc, _s in entries_before}
-    draw_service.publish(draw, world["admin"])
+    # (a performed draw is public at once: SPEC §5 item 7)
     pool_text = "".join(f"{uscc}\t{stratum}\n" for _e, uscc, stratum in sorted(entries_before, key=lambda e: e[1]))
     assert client.get(f"/draws/{draw.id}/pool.txt").get_data(as_text=True) == pool_text
     assert db.session.execute(select(func.count(AuditEvent.id)).where(AuditEvent.record_kind == "entity")).scalar() == 1

@@ -26,18 +26,19 @@ def world(db, set_now):
     dept = f.department(code="SCJGJ", name="民权县市场监督管理局")
     insp = f.inspector(dept)
     e = {name: f.entity(name=f"民权县{name}商贸有限公司") for name in
-         ("result", "penalty", "drawn", "ended", "draft", "embargo", "nothing", "surprise_result")}
+         ("result", "penalty", "drawn", "ended", "draft", "embargo", "nothing", "surprise_result", "uninspected")}
     plans = {"public": f.plan(dept), "draft": f.plan(dept, publish=False), "withheld": f.plan(dept, withheld=True),
              "withdrawn": _withdraw(f.plan(dept)),
              "future_withdrawal": _withdraw(f.plan(dept), datetime(2027, 1, 1, tzinfo=timezone.utc))}
     normal = f.task(dept, plan=plans["public"], code="411421202504010001")
-    embargoed = f.task(dept, surprise=True, code="411421202504010002")
-    lifted = f.task(dept, surprise=True, code="411421202504010003",
-                    results_published_at=datetime(2025, 7, 1, tzinfo=timezone.utc))
+    # Under embargo: one drawn target is still to be inspected and the period runs past NOW (SPEC §3).
+    embargoed = f.task(dept, surprise=True, code="411421202610010002", period=(date(2026, 10, 1), date(2026, 12, 31)))
+    # Lifted: its only drawn target has a published result.
+    lifted = f.task(dept, surprise=True, code="411421202504010003")
     tasks = {"normal": normal, "embargoed": embargoed, "lifted": lifted,
              "draft": f.task(dept, publish=False, code="411421202504010004"),
              "withdrawn": _withdraw(f.task(dept, code="411421202504010005"))}
-    draws = {"normal": f.draw(normal, [e["drawn"]], [insp]), "embargoed": f.draw(embargoed, [e["embargo"]], [insp]),
+    draws = {"normal": f.draw(normal, [e["drawn"]], [insp]), "embargoed": f.draw(embargoed, [e["embargo"], e["uninspected"]], [insp]),
              "lifted": f.draw(lifted, [e["surprise_result"]], [insp]),
              "unpublished": f.draw(normal, [e["nothing"]], publish=False, sequence=2)}
     corrected = f.result(normal, e["result"])
