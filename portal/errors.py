@@ -34,7 +34,9 @@ def error_response(code: int, title: str, text: str, messages: list[str] | None 
     if request.path.endswith((".csv", ".txt", ".xml", ".rss", ".atom")):
         # A data URL answers in the form a script reads; a person still gets the sentence.
         return f"{title}：{text}\n", code, {"Content-Type": "text/plain; charset=utf-8"}
-    return render_template("error.html", code=code, title=title, message=text), code
+    from .web import wants_fragment
+    template = "_error_fragment.html" if wants_fragment() else "error.html"
+    return render_template(template, code=code, title=title, message=text), code
 
 
 def register(app):

@@ -198,8 +198,9 @@ def refusal(message: str, retry_after: int, html_response=None):
     elif html_response is not None:
         response = current_app.make_response(html_response)
     else:
-        response = current_app.make_response(
-            render_template("error.html", code=429, title="请求过于频繁", message=message))
+        from .web import wants_fragment
+        template = "_error_fragment.html" if wants_fragment() else "error.html"
+        response = current_app.make_response(render_template(template, code=429, title="请求过于频繁", message=message))
     response.status_code = 429
     response.headers["Retry-After"] = str(retry_after)
     response.headers["Cache-Control"] = "no-store"

@@ -7,7 +7,7 @@ anonymous, a clerk or an administrator. Every response carries the security head
 """
 import json
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -15,8 +15,11 @@ from werkzeug.routing import AnyConverter, IntegerConverter
 
 import factories as f
 from conftest import extract_csrf
+from portal.database import write_transaction
 from portal.extensions import db as _db
-from portal.models import CalendarOverride, VocabularyKind, VocabularyTerm
+from portal.models import CalendarOverride, Result, VocabularyKind, VocabularyTerm
+from portal.objections import domain as objection_domain
+from portal.objections import service as objection_service
 
 BIG = 2 ** 63  # one past the largest integer either database stores
 LARGEST = 2 ** 31 - 1  # the largest id: SQLAlchemy's Integer is a 32-bit INTEGER on PostgreSQL
@@ -41,17 +44,21 @@ def world(db):
     override = CalendarOverride(day=date(2027, 1, 4), is_workday=False, note="测试")
     db.session.add_all([term, override])
     db.session.commit()
+    with write_transaction():  # an objection to the result, so the objection routes have a case
+        filing = objection_domain.Filing("party", "张三", "13812345678", ("other",), "异议说明，至少十个字。")
+        case, _token = objection_service.file_case("objection", "result", db.session.get(Result, result.id),
+                                                   filing, [], datetime(2025, 7, 1, 2, tzinfo=timezone.utc))
     return {"dept": dept, "clerk": clerk, "admin": admin, "entity": ent, "inspector": insp, "item": item,
             "plan": plan, "task": task, "draw": draw, "result": result, "penalty": penalty, "term": term,
-            "override": override}
+            "override": override, "objection": case}
 
 
 # ---------------------------------------------------------------- building URLs from the url_map
 
 _RECORD_OF_ENDPOINT = {"item": "item", "plan": "plan", "task": "task", "result": "result", "penalty": "penalty",
-                       "entity": "entity", "inspector": "inspector"}
+                       "entity": "entity", "inspector": "inspector", "objection": "objection"}
 _INT_ARGS = {"plan_id": "plan", "task_id": "task", "draw_id": "draw", "result_id": "result", "penalty_id": "penalty",
-             "user_id": "clerk", "term_id": "term", "override_id": "override"}
+             "user_id": "clerk", "term_id": "term", "override_id": "override", "case_id": "objection"}
 _TEXT_ARGS = {"action": "publish", "digest": "0" * 64, "run": "1", "section": "plans"}
 
 
