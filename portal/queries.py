@@ -301,11 +301,12 @@ def list_results(f: Filters, now: datetime, paging: Paging, full: bool = True) -
 
 
 def iter_results(f: Filters, now: datetime):
-    """Every matching result as the dict `datasets.result_json` makes (without `findings`).
+    """Every matching result as the dict `shape("result", …)` makes (without `findings`).
 
     Core rows in batches plus one query per batch for conclusions and inspectors, and a
     cache of tasks and departments: the ORM would spend minutes on 100,000 rows.
     """
+    from .public.shape import restrict  # the public shape (imports portal.public lazily)
     stmt = (select(Result.id, Result.task_id, Result.department_id, Result.inspection_date, Result.formed_date,
                    Result.remark, Result.follow_up, Result.verification_method, Result.published_at,
                    Result.corrected_at, Result.version, Entity.uscc, Entity.name, Entity.entity_type,
@@ -336,7 +337,7 @@ def iter_results(f: Filters, now: datetime):
         for row in batch:
             code, title, items, public, named = tasks[row.task_id]
             dept_code, dept_name = departments[row.department_id]
-            yield {
+            yield restrict("result", {
                 "id": row.id, "url": f"/results/{row.id}",
                 "task_code": code if public else None, "task_title": title if named else None,
                 "department_code": dept_code, "department": dept_name,
@@ -348,7 +349,7 @@ def iter_results(f: Filters, now: datetime):
                 "inspectors": inspectors.get(row.id, []),
                 "published_at": _iso(row.published_at), "corrected_at": _iso(row.corrected_at),
                 "version": row.version, "disclosure": disclosure[row.id],
-            }
+            })
 
 
 def _cache_tasks(cache: dict, task_ids, now: datetime) -> None:
@@ -422,8 +423,9 @@ def _penalty_filters(f: Filters) -> list:
         conds.append(Penalty.entity_id.in_(select(Entity.id).where(
             Entity.region_code.startswith(_region_prefix(f.region)))))
     if f.q:
+        # A natural person's name is not public (shown as surname + 某): it must not find the record.
         conds.append(or_(Penalty.decision_no.icontains(f.q, autoescape=True),
-                         Penalty.party_name.icontains(f.q, autoescape=True),
+                         and_(Penalty.party_kind != "natural_person", Penalty.party_name.icontains(f.q, autoescape=True)),
                          Penalty.entity_id.in_(_entity_ids_matching(f.q))))
     if f.category:
         # Categories are stored by label (罚款); the code-list code (P03) works too.
@@ -461,8 +463,10 @@ def list_penalties(f: Filters, now: datetime, paging: Paging) -> Page:
 
 
 def iter_penalties(f: Filters, now: datetime):
-    """Every matching penalty as the dict `datasets.penalty_json` makes (Core rows in batches)."""
-    stmt = (select(Penalty.id, Penalty.decision_no, Penalty.party_name, Penalty.violation_type, Penalty.facts,
+    """Every matching penalty as the dict `shape("penalty", …)` makes (Core rows in batches)."""
+    from .public.shape import party_display, restrict  # the public shape (imports portal.public lazily)
+    stmt = (select(Penalty.id, Penalty.decision_no, Penalty.party_name, Penalty.party_kind, Penalty.violation_type,
+                   Penalty.facts,
                    Penalty.legal_basis, Penalty.fine_amount, Penalty.confiscation_amount, Penalty.decision_date,
                    Penalty.authority, Penalty.department_id, Penalty.task_id, Penalty.publicity_end,
                    Penalty.published_at, Penalty.corrected_at, Penalty.version, Entity.uscc, Entity.name,
@@ -487,11 +491,10 @@ def iter_penalties(f: Filters, now: datetime):
         for row in batch:
             task = tasks.get(row.task_id)
             dept_code, dept_name = departments[row.department_id]
-            individual = _enum_value(row.entity_type) == EntityType.INDIVIDUAL.value
-            yield {
+            yield restrict("penalty", {
                 "id": row.id, "url": f"/penalties/{row.id}", "decision_no": row.decision_no, "uscc": row.uscc,
-                # An individual business appears under its business name (see datasets.public_party_name).
-                "party_name": row.name if individual else row.party_name,
+                # The one natural-person rule (surname + 某; an individual business by its business name).
+                "party_name": party_display(row.party_name, row.party_kind, row.entity_type, row.name),
                 "violation_type": row.violation_type, "facts": row.facts, "legal_basis": row.legal_basis,
                 "categories": categories.get(row.id, []), "fine_amount": _money(row.fine_amount),
                 "confiscation_amount": _money(row.confiscation_amount),
@@ -500,7 +503,7 @@ def iter_penalties(f: Filters, now: datetime):
                 "task_code": task[0] if task and task[3] else None,
                 "publicity_end": _iso(row.publicity_end), "published_at": _iso(row.published_at),
                 "corrected_at": _iso(row.corrected_at), "version": row.version, "disclosure": disclosure[row.id],
-            }
+            })
 
 
 def _money(value):

@@ -287,8 +287,11 @@ def test_corrected_record_shows_notice_and_previous_version(client, world, db):
     assert "旧的结果说明" in old and "结论有误" in old and "id_card_no" not in old
     data = client.get(f"/results/{r.id}.json").get_json()
     assert data["previous_versions"][0]["url"] == f"/results/{r.id}?version=1"
-    assert client.get(f"/results/{r.id}.json?version=1").get_json()["data"] == {
-        "remark": "旧的结果说明", "follow_up": "无需后续处置"}
+    # The kept version goes through the record's public shape: the kept fields over the rest of
+    # the record, never a snapshot key outside the allow-list (portal.public.shape).
+    kept = client.get(f"/results/{r.id}.json?version=1").get_json()["data"]
+    assert kept["remark"] == "旧的结果说明" and kept["follow_up"] == "无需后续处置" and kept["version"] == 1
+    assert kept["uscc"] == world["bad"].uscc and "id_card_no" not in kept
     assert client.get(f"/results/{r.id}?version=7").status_code == 404
     assert client.get(f"/results/{r.id}?version=x").status_code == 404
 

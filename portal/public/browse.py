@@ -4,19 +4,15 @@ JSON, CSV from one query); the sitemap lists exactly what the visibility rule sh
 from flask import Response, abort, current_app, request, stream_with_context, url_for
 
 from .. import clock, queries, sitemap
-from ..domain.visibility import public_state
 from . import bp
 from .datasets import TASKS, task_json
 from .views import _list
 
 
 def task_row(task, now) -> dict:
-    """A task as a list row (JSON, CSV). The one adapter to the public record shape: a plan
-    that is not public (yet) stays unnamed, as on the task's own page."""
-    data = task_json(task)
-    if task.plan is not None and not public_state("plan", task.plan, now).is_visible:
-        data["plan_id"] = None
-    return data
+    """A task as a list row (JSON, CSV): its public shape (a plan that is not public yet
+    stays unnamed, as on the task's own page)."""
+    return task_json(task, now)
 
 
 # The HTML rule is registered first (lowest decorator) so url_for("public.tasks") builds the page.

@@ -2,24 +2,14 @@
 from it, and the data dictionary that /data publishes. One definition serves all three,
 so the documentation cannot drift from the files.
 
-Only public fields appear here: never ID-card or phone numbers, never anything about
-inspectors but name and licence number, never an individual business's operator name
-(that appears only on the entity's own page, see entity_json).
+The dicts themselves come from portal.public.shape, the one allow-list of public fields per
+record kind (SPEC §6); this module names their CSV columns and documents them.
 """
 from dataclasses import dataclass
 from typing import Callable
 
 from ..domain.dates import CHINA
-from ..domain.visibility import public_state, task_named_beside_result
-from ..models import EntityType
-
-
-def _iso(value):
-    return value.isoformat() if value is not None else None
-
-
-def _money(value):
-    return None if value is None else f"{value:.2f}"
+from .shape import iso as _iso, penalty_party, restrict, shape
 
 
 def _local(value) -> str:
@@ -76,17 +66,8 @@ def _disclosure_label(item) -> str:
 
 # ---------------------------------------------------------------- check items
 
-def item_json(item) -> dict:
-    v = item.current
-    return {
-        "id": item.id, "code": item.code, "name": v.name,
-        "department_code": item.department.code, "department": item.department.name,
-        "legal_basis": v.legal_basis, "target_type": v.target_type, "content": v.content, "method": v.method,
-        "kind": v.kind, "ratio_frequency": v.ratio_frequency, "inspector_requirements": v.inspector_requirements,
-        "effective_from": _iso(v.effective_from), "version": v.version,
-        "previous_versions": [{"version": old.version, "name": old.name, "effective_from": _iso(old.effective_from)}
-                              for old in item.versions[:-1]],
-    }
+def item_json(item, now=None) -> dict:
+    return shape("item", item, now)
 
 
 ITEMS = Dataset("item", "随机抽查事项清单", "public.items", (
@@ -110,15 +91,9 @@ ITEMS = Dataset("item", "随机抽查事项清单", "public.items", (
 
 # ---------------------------------------------------------------- plans
 
-def plan_json(plan) -> dict:
-    return {
-        "id": plan.id, "url": f"/plans/{plan.id}", "year": plan.year, "title": plan.title,
-        "department_code": plan.department.code, "department": plan.department.name,
-        "participants": [{"code": d.code, "name": d.name} for d in plan.participants],
-        "approval_date": _iso(plan.approval_date), "description": plan.description,
-        "task_count": getattr(plan, "public_task_count", None),
-        "published_at": _iso(plan.published_at), "corrected_at": _iso(plan.corrected_at), "version": plan.version,
-    }
+def plan_json(plan, now=None) -> dict:
+    """A plan's public fields (`task_count`: set `plan.public_task_count` first)."""
+    return shape("plan", plan, now)
 
 
 PLANS = Dataset("plan", "抽查计划", "public.plans", (
@@ -148,18 +123,8 @@ def _local_from_iso(text):
 
 # ---------------------------------------------------------------- tasks
 
-def task_json(task) -> dict:
-    return {
-        "id": task.id, "code": task.code, "url": f"/tasks/{task.code}", "title": task.title, "year": task.year,
-        "plan_id": task.plan_id, "temporary": task.plan_id is None, "surprise": task.surprise,
-        "joint": task.is_joint,
-        "department_code": task.department.code, "department": task.department.name,
-        "departments": [{"code": d.code, "name": d.name} for d in task.departments],
-        "check_items": [{"department_code": i.department.code, "code": i.code, "name": i.name} for i in task.items],
-        "period_start": _iso(task.period_start), "period_end": _iso(task.period_end),
-        "inspectors_per_target": task.inspectors_per_target, "description": task.description,
-        "published_at": _iso(task.published_at), "corrected_at": _iso(task.corrected_at), "version": task.version,
-    }
+def task_json(task, now) -> dict:
+    return shape("task", task, now)
 
 
 TASK_KEYS = (
@@ -217,26 +182,7 @@ OBJECTION_COLUMN = Column(
 # ---------------------------------------------------------------- results
 
 def result_json(result, now) -> dict:
-    task, entity = result.task, result.entity
-    task_public = public_state("task", task, now).is_visible  # a withheld task stays unnamed
-    task_named = task_named_beside_result(task, now)  # an embargoed surprise task: title only (SPEC §3)
-    return {
-        "id": result.id, "url": f"/results/{result.id}",
-        "task_code": task.code if task_public else None, "task_title": task.title if task_named else None,
-        "department_code": result.department.code, "department": result.department.name,
-        "uscc": entity.uscc, "entity_name": entity.name, "entity_type": entity.entity_type.value,
-        "region_code": entity.region_code,
-        "check_items": [item.name for item in task.items] if task_public else [],
-        "inspection_date": _iso(result.inspection_date), "formed_date": _iso(result.formed_date),
-        "conclusions": [{"code": c.code, "label": c.label} for c in result.conclusions],
-        "remark": result.remark, "verification_method": result.verification_method,
-        "follow_up": result.follow_up,
-        "findings": [{"check_item": f.check_item.name if f.check_item else None,
-                      "conclusion_code": f.conclusion_code, "text": f.text} for f in result.findings],
-        "inspectors": [{"name": i.name, "licence_no": i.licence_no} for i in result.inspectors],
-        "published_at": _iso(result.published_at), "corrected_at": _iso(result.corrected_at),
-        "version": result.version,
-    }
+    return shape("result", result, now)
 
 
 RESULTS = Dataset("result", "检查结果", "public.results", (
@@ -279,30 +225,13 @@ RESULTS = Dataset("result", "检查结果", "public.results", (
 # ---------------------------------------------------------------- penalties
 
 def public_party_name(penalty) -> str:
-    """The party as published: an individual business appears under its business name,
-    never its operator's personal name (which only the entity's own page shows)."""
-    entity = penalty.entity
-    if entity is not None and entity.entity_type is EntityType.INDIVIDUAL:
-        return entity.name
-    return penalty.party_name
+    """The party as published (shape.party_display: a natural person as surname + 某, an
+    individual business under its business name)."""
+    return penalty_party(penalty)
 
 
 def penalty_json(penalty, now) -> dict:
-    task = penalty.task
-    task_public = task is not None and public_state("task", task, now).is_visible
-    return {
-        "id": penalty.id, "url": f"/penalties/{penalty.id}", "decision_no": penalty.decision_no,
-        "uscc": penalty.entity.uscc if penalty.entity else None, "party_name": public_party_name(penalty),
-        "violation_type": penalty.violation_type, "facts": penalty.facts, "legal_basis": penalty.legal_basis,
-        "categories": penalty.categories, "fine_amount": _money(penalty.fine_amount),
-        "confiscation_amount": _money(penalty.confiscation_amount),
-        "decision_date": _iso(penalty.decision_date), "authority": penalty.authority,
-        "department_code": penalty.department.code, "department": penalty.department.name,
-        "task_code": task.code if task_public else None,
-        "publicity_end": _iso(penalty.publicity_end),
-        "published_at": _iso(penalty.published_at), "corrected_at": _iso(penalty.corrected_at),
-        "version": penalty.version,
-    }
+    return shape("penalty", penalty, now)
 
 
 PENALTIES = Dataset("penalty", "行政处罚", "public.penalties", (
@@ -336,32 +265,27 @@ PENALTIES = Dataset("penalty", "行政处罚", "public.penalties", (
 
 # ---------------------------------------------------------------- entities (detail only)
 
-def entity_json(profile) -> dict:
+# The entity page lists each public result and penalty by a few fields of its public shape.
+ENTITY_RESULT_KEYS = ("id", "url", "task_code", "formed_date", "conclusions", "follow_up")
+ENTITY_PENALTY_KEYS = ("id", "url", "decision_no", "decision_date", "categories", "fine_amount", "publicity_end")
+
+
+def entity_json(profile, now) -> dict:
     """The entity page as JSON: the only place an individual business's operator name appears."""
-    e = profile.entity
-    data = {
-        "uscc": e.uscc, "url": f"/entities/{e.uscc}", "name": e.name, "entity_type": e.entity_type.value,
-        "region_code": e.region_code, "industry": e.industry,
-        "registration_status": e.registration_status.value, "established_on": _iso(e.established_on),
-    }
-    if profile.show_operator:
-        data["operator_name"] = e.operator_name
+    data = shape("entity", profile.entity, now, own_page=True)
     data["draws"] = [{
         "draw_id": s.draw_id, "draw_url": f"/draws/{s.draw_id}", "task_code": s.draw.task.code,
         "task_title": s.draw.task.title, "drawn_at": _iso(s.draw.drawn_at), "stratum": s.stratum, "key": s.key,
         "superseded": getattr(s, "superseded", False),
         "inspectors": [{"name": a.name, "licence_no": a.licence_no} for a in s.assignments if a.replaced_at is None],
     } for s in profile.selections]
-    data["results"] = [{
-        "id": r.id, "url": f"/results/{r.id}", "task_code": r.task.code if r.task_public else None,
-        "formed_date": _iso(r.formed_date),
-        "conclusions": [{"code": c.code, "label": c.label} for c in r.conclusions], "follow_up": r.follow_up,
-    } for r in profile.results]
-    data["penalties"] = [{
-        "id": p.id, "url": f"/penalties/{p.id}", "decision_no": p.decision_no, "decision_date": _iso(p.decision_date),
-        "categories": p.categories, "fine_amount": _money(p.fine_amount), "publicity_end": _iso(p.publicity_end),
-    } for p in profile.penalties]
-    return data
+    data["results"] = [_pick(shape("result", r, now), ENTITY_RESULT_KEYS) for r in profile.results]
+    data["penalties"] = [_pick(shape("penalty", p, now), ENTITY_PENALTY_KEYS) for p in profile.penalties]
+    return restrict("entity", data)
+
+
+def _pick(data: dict, keys) -> dict:
+    return {key: data[key] for key in keys}
 
 
 ENTITY_KEYS = (

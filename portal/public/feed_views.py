@@ -20,6 +20,7 @@ from ..models import Department, Draw, DrawSelection, Entity, Penalty, Plan, Res
 from ..objections import queries as objections
 from ..visibility_sql import public_clause
 from . import bp
+from .shape import FIELDS, shape
 
 FEED_KINDS = {"all": "全部公开信息", "plans": "抽查计划", "tasks": "抽查任务", "results": "检查结果",
               "penalties": "行政处罚"}
@@ -37,39 +38,35 @@ def _updated(record) -> datetime:
     return max(moments)
 
 
-def _party(p: Penalty) -> str:
-    if p.party_kind == "natural_person":
-        return p.entity.name if p.entity is not None else "当事人（自然人）"
-    return p.party_name
-
-
 def _entry(kind: str, record, now=None, objection=(None, None)) -> feeds.FeedEntry:
-    """One entry; `objection` is (public objection status, when it changed) from objection_feed_info:
-    the status is appended to the summary and a change moves the entry's `updated`."""
+    """One entry, written from the record's public shape (portal.public.shape); `objection` is
+    (public objection status, when it changed) from objection_feed_info: the status is appended
+    to the summary and a change moves the entry's `updated`."""
     base = urls.base_url()
     authority = _authority()
     now = now or clock.now()
+    shown = shape(kind, record, now) if kind in FIELDS else None
     if kind == "plan":
-        title = record.title
-        link = f"/plans/{record.id}"
-        summary = f"{record.department.name} · {record.year}年 · 批准日期 {record.approval_date.isoformat()}"
+        title = shown["title"]
+        link = shown["url"]
+        summary = f"{shown['department']} · {shown['year']}年 · 批准日期 {shown['approval_date']}"
     elif kind == "task":
-        title = f"{record.title}（{record.code}）"
-        link = f"/tasks/{record.code}"
-        summary = f"{record.department.name} · 检查期间 {record.period_start.isoformat()} 至 {record.period_end.isoformat()}"
+        title = f"{shown['title']}（{shown['code']}）"
+        link = shown["url"]
+        summary = f"{shown['department']} · 检查期间 {shown['period_start']} 至 {shown['period_end']}"
     elif kind == "result":
-        labels = "；".join(c.label for c in record.conclusions)
-        title = f"{record.entity.name}：{labels}"
-        link = f"/results/{record.id}"
-        # A withheld or embargoed task is never named, even beside a public result.
-        task = f"{record.task.title}（{record.task.code}） · " if public_state("task", record.task, now).is_visible else ""
-        summary = f"{task}{record.department.name} · 结果形成日期 {record.formed_date.isoformat()}"
+        labels = "；".join(c["label"] for c in shown["conclusions"])
+        title = f"{shown['entity_name']}：{labels}"
+        link = shown["url"]
+        # A withheld or embargoed task is never named here, even beside a public result.
+        task = f"{shown['task_title']}（{shown['task_code']}） · " if shown["task_code"] else ""
+        summary = f"{task}{shown['department']} · 结果形成日期 {shown['formed_date']}"
     elif kind == "penalty":
-        title = f"{record.decision_no} {_party(record)}"
-        link = f"/penalties/{record.id}"
-        summary = " · ".join(x for x in (record.violation_type, "、".join(record.categories),
-                                          f"罚款 {record.fine_amount} 元" if record.fine_amount else "",
-                                          f"决定日期 {record.decision_date.isoformat()}") if x)
+        title = f"{shown['decision_no']} {shown['party_name']}"
+        link = shown["url"]
+        summary = " · ".join(x for x in (shown["violation_type"], "、".join(shown["categories"]),
+                                          f"罚款 {shown['fine_amount']} 元" if shown["fine_amount"] else "",
+                                          f"决定日期 {shown['decision_date']}") if x)
     elif kind == "draw":
         title = f"抽取名单：{record.task.title}（{record.task.code}）"
         link = f"/draws/{record.id}"

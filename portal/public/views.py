@@ -4,32 +4,32 @@ query string, call portal.queries, pick the representation."""
 from urllib.parse import urlencode
 
 from flask import Response, abort, current_app, jsonify, redirect, render_template, request
+from sqlalchemy import select
 
 from .. import clock, deadlines, queries
 from ..domain.visibility import task_named_beside_result
 from ..errors import BadInput
 from ..exports import csv_response, json_list
-from ..models import EntityType, VocabularyKind
+from ..extensions import db
+from ..models import CheckItem, Department, Entity, EntityType, Plan, Task, VocabularyKind
 from ..objections import queries as objections
 from ..web import Page, Paging, paging_from_request, render_page
 from . import bp
 from .datasets import (ENTITY_KEYS, FIELD_LABELS, ITEMS, LISTS, PENALTIES, PLANS, RESULTS, TASK_KEYS, entity_json,
                        item_json, penalty_json, plan_json, public_party_name, result_json, task_json)
 from .draws import task_draw_history_json
+from .shape import restrict, shape_version
 
 LIST_SUFFIX = "<any(json,csv):fmt>"
-# Computed public fields of list items, each one batch per page (no query per row); CSV rows
-# get the same from portal.queries.iter_* (disclosure) and objections.add_objection_status.
-# portal/public/shape.py register_extra() replaces this.
+# Computed public fields of list items (part of the public shape, portal.public.shape.FIELDS),
+# each one batch per page (no query per row); CSV rows get the same from portal.queries.iter_*
+# (disclosure) and objections.add_objection_status.
 LIST_EXTRAS = {
     kind: {"disclosure": deadlines.disclosure_status_json(kind),
            # the public objection status (SPEC §12) on every channel
            "objection": lambda records, now, kind=kind: objections.objection_status_many(kind, records, now)}
     for kind in ("result", "penalty")}
 OBJECTION_KINDS = ("result", "penalty")
-# Keys never rendered from a kept version, whatever a writer stored (SPEC §6).
-PRIVATE_KEYS = {"id_card_no", "phone", "mobile", "withheld_reason", "operator_name", "legal_representative",
-                "nonce", "password_hash"}
 
 
 def _paging():
@@ -129,13 +129,13 @@ def data():
 @bp.get("/items", defaults={"fmt": "html"})
 @bp.get("/items." + LIST_SUFFIX)
 def items(fmt):
-    return _list(fmt, ITEMS, queries.list_items, queries.iter_items, lambda r, now: item_json(r), "public/items")
+    return _list(fmt, ITEMS, queries.list_items, queries.iter_items, item_json, "public/items")
 
 
 @bp.get("/plans", defaults={"fmt": "html"})
 @bp.get("/plans." + LIST_SUFFIX)
 def plans(fmt):
-    return _list(fmt, PLANS, queries.list_plans, queries.iter_plans, lambda r, now: plan_json(r), "public/plans")
+    return _list(fmt, PLANS, queries.list_plans, queries.iter_plans, plan_json, "public/plans")
 
 
 @bp.get("/results", defaults={"fmt": "html"})
@@ -169,8 +169,20 @@ def _version_or_none(kind: str, detail):
     return kept
 
 
-def _version_data(kept) -> dict:
-    return {k: v for k, v in (kept.data or {}).items() if k not in PRIVATE_KEYS}
+# What a kept version's snapshot refers to by id or code (shape.KeptRecord resolves through it).
+_RESOLVABLE = {"entity": Entity, "task": Task, "department": Department, "plan": Plan, "check_item": CheckItem}
+
+
+def _resolve(what: str, key):
+    if what == "department_code":
+        return db.session.execute(select(Department).where(Department.code == key)).scalar()
+    model = _RESOLVABLE.get(what)
+    return db.session.get(model, key) if model is not None and key is not None else None
+
+
+def _version_data(kind: str, record, kept) -> dict:
+    """A kept version through the same allow-list as the current one (portal.public.shape)."""
+    return shape_version(kind, record, kept.data, kept.version, clock.now(), _resolve)
 
 
 def _objection_of(kind: str, record):
@@ -212,15 +224,17 @@ def _detail(kind, kind_path, record_key, detail, fmt, to_json, template, **conte
         if fmt == "json":
             return jsonify({"kind": kind, "id": record_key, "version": kept.version,
                             "replaced_at": kept.replaced_at.isoformat(), "reason": kept.reason,
-                            "data": _version_data(kept)})
+                            "data": _version_data(kind, detail.record, kept)})
         return render_template("public/version.html", kind=kind, detail=detail, kept=kept,
-                               data=_version_data(kept), record_key=record_key, field_labels=FIELD_LABELS,
+                               data=_version_data(kind, detail.record, kept), record_key=record_key,
+                               field_labels=FIELD_LABELS,
                                current_url=request.path)
     objection = _objection_of(kind, detail.record)
     if fmt == "json":
         extra = {"objection": objection} if kind in OBJECTION_KINDS else {}
-        return jsonify({**to_json(), "previous_versions": _versions_json(kind_path, record_key, detail),
-                        "disclosure": deadlines.disclosure_json(kind, detail.record, clock.now()), **extra})
+        return jsonify(restrict(kind, {**to_json(), "previous_versions": _versions_json(kind_path, record_key, detail),
+                                       "disclosure": deadlines.disclosure_json(kind, detail.record, clock.now()),
+                                       **extra}))
     return render_template(template, detail=detail, record=detail.record, objection=objection, **context)
 
 
@@ -235,7 +249,7 @@ def plan(plan_id, fmt):
     task_disclosure = deadlines.disclosure_status_json("task")(tasks, now)
 
     def to_json():
-        return {**plan_json(detail.record), "tasks": [{"code": t.code, "url": f"/tasks/{t.code}", "title": t.title,
+        return {**plan_json(detail.record, now), "tasks": [{"code": t.code, "url": f"/tasks/{t.code}", "title": t.title,
                                                        "period_start": t.period_start.isoformat(),
                                                        "period_end": t.period_end.isoformat(),
                                                        "joint": t.is_joint, "surprise": t.surprise,
@@ -257,9 +271,7 @@ def task(code, fmt):
         plan_public = detail.record.plan is not None and queries.public_state_visible("plan", detail.record.plan, now)
 
     def to_json():
-        data = task_json(detail.record)
-        if not plan_public:
-            data["plan_id"] = None  # a plan not (yet) public stays unnamed
+        data = task_json(detail.record, now)  # a plan not (yet) public stays unnamed (shape)
         current = draws.current
         data["draw"] = None if current is None else {
             "id": current.id, "url": f"/draws/{current.id}", "drawn_at": current.drawn_at.isoformat(),
@@ -314,7 +326,7 @@ def entity(uscc, fmt):
     if profile is None:
         abort(404)
     if fmt == "json":
-        data = entity_json(profile)
+        data = entity_json(profile, now)
         for kind, key in (("result", "results"), ("penalty", "penalties")):
             data[key] = list(objections.add_objection_status(kind, data[key], now))
         return jsonify(data)
