@@ -55,7 +55,7 @@ COMPUTED = ("previous_versions", "disclosure", "objection", "tasks", "draw", "su
 # Names of internal columns: never a key of any public body (tests walk every channel for them).
 INTERNAL = ("party_kind", "entity_id", "credit_repair_reason", "credit_repair_date", "withheld_reason",
             "withdrawal_reason", "restriction_end", "result_id", "department_id", "task_id", "operator_name",
-            "legal_representative", "id_card_no", "risk_class", "registered_by_id", "nonce")
+            "legal_representative", "id_card_no", "risk_class", "registered_by_id")
 
 NATURAL_PERSON = "natural_person"
 UNNAMED_PERSON = "当事人（自然人）"
