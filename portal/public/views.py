@@ -30,6 +30,9 @@ LIST_EXTRAS = {
            "objection": lambda records, now, kind=kind: objections.objection_status_many(kind, records, now)}
     for kind in ("result", "penalty")}
 OBJECTION_KINDS = ("result", "penalty")
+# Detail pages whose template reads every field from the public shape (`shown`); plans and tasks
+# hold no personal data and read their records, whose fields are all on the allow-list.
+SHAPED_PAGES = ("result", "penalty")
 
 
 def _paging():
@@ -235,6 +238,8 @@ def _detail(kind, kind_path, record_key, detail, fmt, to_json, template, **conte
         return jsonify(restrict(kind, {**to_json(), "previous_versions": _versions_json(kind_path, record_key, detail),
                                        "disclosure": deadlines.disclosure_json(kind, detail.record, clock.now()),
                                        **extra}))
+    if kind in SHAPED_PAGES:
+        context["shown"] = restrict(kind, to_json())  # the page renders the record's public shape
     return render_template(template, detail=detail, record=detail.record, objection=objection, **context)
 
 
@@ -314,8 +319,7 @@ def penalty(penalty_id, fmt):
     if fmt == "html" and detail is not None and detail.state.is_visible and request.args.get("version") is None:
         credit_repair = objections.credit_repair_eligibility(detail.record, now)
     return _detail("penalty", "penalties", penalty_id, detail, fmt, lambda: penalty_json(detail.record, now),
-                   "public/penalties/detail.html", task_public=task_public,
-                   party_name=public_party_name(detail.record) if detail else None, credit_repair=credit_repair)
+                   "public/penalties/detail.html", task_public=task_public, credit_repair=credit_repair)
 
 
 @bp.get("/entities/<uscc>", defaults={"fmt": "html"})
