@@ -239,7 +239,7 @@ PENALTIES = Dataset("penalty", "行政处罚", "public.penalties", (
     Column("url", "", "详情页路径"),
     Column("decision_no", "行政处罚决定书文号", "决定书文号（唯一）"),
     Column("uscc", "统一社会信用代码", "当事人统一社会信用代码，自然人为空"),
-    Column("party_name", "当事人名称", "当事人名称（个体工商户显示字号名称）"),
+    Column("party_name", "当事人名称", "当事人名称（自然人只显示姓氏加“某”，如 李某；个体工商户显示字号名称，不显示经营者姓名）"),
     Column("violation_type", "违法行为类型", "违法行为类型"),
     Column("facts", "违法事实", "主要违法事实（已去除个人信息）"),
     Column("legal_basis", "处罚依据", "处罚依据"),
