@@ -256,3 +256,19 @@ def test_party_display(name, kind, shown):
     assert party_display(name, kind) == shown
     assert party_display(name, kind, EntityType.INDIVIDUAL, SHOP) == SHOP
     assert surname_mask(PERSON) == "张某"
+
+
+def test_unmasked_text_stored_by_a_bulk_load_is_masked_alike_on_every_channel(client, db, world):
+    """The shape masks free text again (a second net behind the writers' masking)."""
+    result = db.session.get(Result, world["result"].id)
+    result.remark = "负责人电话13812345678，已责令改正"
+    penalty = db.session.get(Penalty, world["company_penalty"].id)
+    penalty.facts = "经查，当事人联系电话 138 1234 5678。"
+    db.session.commit()
+    bodies = [_readable(client.get(url)) for url in (
+        f"/results/{result.id}", f"/results/{result.id}.json", "/results.json", "/results.csv", "/feeds/results.atom",
+        f"/penalties/{penalty.id}", f"/penalties/{penalty.id}.json", "/penalties.json", "/penalties.csv")]
+    for body in bodies:
+        assert "13812345678" not in body and "138 1234 5678" not in body
+    assert "负责人电话138****5678，已责令改正" in bodies[0] and "负责人电话138****5678，已责令改正" in bodies[3]
+    assert "经查，当事人联系电话 138****5678。" in bodies[5] and "经查，当事人联系电话 138****5678。" in bodies[8]

@@ -15,10 +15,12 @@ its operator's personal name (that appears only on the entity's own page, `own_p
 Plain Python, no Flask: `now` is passed in, and the computed fields that need the database in
 batches (`disclosure`, `objection`) are passed as `extras` by the caller.
 """
-from datetime import date, datetime
+import re
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 
+from ..domain.masking import mask_text
 from ..domain.visibility import public_state, task_named_beside_result
 from ..models import EntityType
 
@@ -121,10 +123,36 @@ def penalty_party(penalty) -> str:
 
 # ---------------------------------------------------------------- the shape
 
+# Free text a clerk typed (the public fields of validation.public_fields.PUBLIC_TEXT): stored
+# masked whatever path wrote it; masked again here as a second net (a row written before the
+# masking rules, a bulk load), on every channel alike.
+MASKED_TEXT = {
+    "result": ("remark", "verification_method", "follow_up", "findings"),
+    "penalty": ("party_name", "violation_type", "facts", "legal_basis", "authority"),
+    "plan": ("title", "description"),
+    "task": ("title", "description"),
+    "item": ("name", "legal_basis", "target_type", "content", "ratio_frequency", "inspector_requirements"),
+    "entity": ("name",),
+}
+_DIGIT = re.compile(r"[0-9\uff10-\uff19]")
+_FEWEST_DIGITS = 7  # the shortest identifier masking.mask_text looks for (a passport number) has 7
+
+
+def _masked(value):
+    if isinstance(value, str):
+        # Counting digits first keeps the common case (no long number at all) cheap for big CSVs.
+        return mask_text(value).text if len(_DIGIT.findall(value)) >= _FEWEST_DIGITS else value
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    if isinstance(value, dict):
+        return {k: (_masked(v) if k == "text" else v) for k, v in value.items()}
+    return value
+
+
 def restrict(kind: str, data: dict) -> dict:
-    """Only the allow-listed keys of `kind`, in the order given."""
-    allowed = FIELDS[kind]
-    return {key: value for key, value in data.items() if key in allowed}
+    """Only the allow-listed keys of `kind`, in the order given, free text masked."""
+    allowed, masked = FIELDS[kind], MASKED_TEXT.get(kind, ())
+    return {key: (_masked(value) if key in masked else value) for key, value in data.items() if key in allowed}
 
 
 def shape(kind: str, record, now: datetime, *, extras: dict | None = None, own_page: bool = False) -> dict:
