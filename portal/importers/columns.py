@@ -101,8 +101,8 @@ def public_csv_headers(kind: str) -> list[str]:
     """Headers of the public open-data CSV of this kind (/results.csv, /penalties.csv).
 
     Their extra columns (记录编号, 公示时间 …) are ignored on upload, so a department's own
-    open-data file can be uploaded back unchanged. The one adapter onto the public shape:
-    switch it to portal.public.shape when that lands (the CSV columns stay the same).
+    open-data file can be uploaded back unchanged. The columns are the public shape's
+    (portal.public.shape) as portal.public.datasets names them.
     """
     if kind not in PUBLIC_DATASETS:
         return []

@@ -16,6 +16,7 @@ from ..domain.visibility import public_state
 from ..extensions import db
 from ..models import Draw
 from . import bp
+from .shape import shape
 
 # The standard-library check shown on every certificate (tests run this very file).
 VERIFY_SCRIPT_PATH = Path(__file__).resolve().parents[2] / "templates" / "public" / "draws" / "_verify_script.py.txt"
@@ -65,7 +66,8 @@ def draw(draw_id, fmt):
         response.headers["Content-Disposition"] = f'inline; filename="draw-{draw_id}.json"'
         return response
     siblings = {d.id: d for d in draw_service.sibling_draws(record)}
-    names = {sel.uscc: sel.entity for sel in record.selections}
+    # Each drawn entity as its public shape (name and type; never an operator's name).
+    names = {sel.uscc: shape("entity", sel.entity, now) for sel in record.selections}
     return render_template("public/draws/detail.html", draw=record, cert=cert, task=record.task,
                            siblings=siblings, entities=names,
                            department_names={d.code: d.name for d in draw_service.task_departments(record.task)},

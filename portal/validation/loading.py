@@ -129,10 +129,9 @@ def inspector_snapshot(i: Inspector) -> dict:
 
 
 def public_record(kind: str, record, now) -> dict:
-    """A record as public channels show it: the one adapter onto the public shape (switch to
-    portal.public.shape.shape(kind, record, now) when it lands; the keys used here stay the same)."""
-    from ..public import datasets
-    return {"result": datasets.result_json, "penalty": datasets.penalty_json}[kind](record, now)
+    """A record as public channels show it: its public shape (portal.public.shape)."""
+    from ..public.shape import shape
+    return shape(kind, record, now)
 
 
 def _day(text):
