@@ -107,12 +107,12 @@ def surname_mask(name) -> str:
 
 
 def party_display(party_name, party_kind, entity_type=None, entity_name=None) -> str:
-    """A penalty's party as every public channel names it (SPEC §6)."""
+    """A penalty's party as every public channel names it (SPEC §6), list rows included."""
     if enum_value(entity_type) == EntityType.INDIVIDUAL.value and entity_name:
-        return entity_name  # an individual business under its business name, never its operator
+        return _masked(entity_name)  # an individual business under its business name, never its operator
     if enum_value(party_kind) == NATURAL_PERSON:
         return surname_mask(party_name)
-    return party_name
+    return _masked(party_name)
 
 
 def penalty_party(penalty) -> str:

@@ -18,7 +18,7 @@ from . import bp
 from .datasets import (ENTITY_KEYS, FIELD_LABELS, ITEMS, LISTS, PENALTIES, PLANS, RESULTS, TASK_KEYS, entity_json,
                        item_json, penalty_json, plan_json, public_party_name, result_json, task_json)
 from .draws import task_draw_history_json
-from .shape import restrict, shape_version
+from .shape import restrict, shape, shape_version
 
 LIST_SUFFIX = "<any(json,csv):fmt>"
 # Computed public fields of list items (part of the public shape, portal.public.shape.FIELDS),
@@ -30,9 +30,6 @@ LIST_EXTRAS = {
            "objection": lambda records, now, kind=kind: objections.objection_status_many(kind, records, now)}
     for kind in ("result", "penalty")}
 OBJECTION_KINDS = ("result", "penalty")
-# Detail pages whose template reads every field from the public shape (`shown`); plans and tasks
-# hold no personal data and read their records, whose fields are all on the allow-list.
-SHAPED_PAGES = ("result", "penalty")
 
 
 def _paging():
@@ -238,8 +235,7 @@ def _detail(kind, kind_path, record_key, detail, fmt, to_json, template, **conte
         return jsonify(restrict(kind, {**to_json(), "previous_versions": _versions_json(kind_path, record_key, detail),
                                        "disclosure": deadlines.disclosure_json(kind, detail.record, clock.now()),
                                        **extra}))
-    if kind in SHAPED_PAGES:
-        context["shown"] = restrict(kind, to_json())  # the page renders the record's public shape
+    context["shown"] = shape(kind, detail.record, clock.now())  # the page renders the record's public shape
     return render_template(template, detail=detail, record=detail.record, objection=objection, **context)
 
 
