@@ -333,4 +333,5 @@ def entity(uscc, fmt):
     objection_status = {"result": objections.objection_status_many("result", profile.results, now),
                         "penalty": objections.objection_status_many("penalty", profile.penalties, now)}
     return render_template("public/entities/detail.html", profile=profile, entity=profile.entity,
+                           shown=shape("entity", profile.entity, now, own_page=True),
                            selections=profile.selections, objection_status=objection_status)
