@@ -86,7 +86,8 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light
         page = list_fn(filters, now, paging, **({"full": fmt == "json"} if light_html else {}))
     extras = {key: batch(page.items, now) for key, batch in LIST_EXTRAS.get(dataset.kind, {}).items()}
     if fmt == "json":
-        return json_list([{**to_json(record, now), **{key: values.get(record.id) for key, values in extras.items()}}
+        return json_list([restrict(dataset.kind, {**to_json(record, now),
+                                                  **{key: values.get(record.id) for key, values in extras.items()}})
                           for record in page.items], page.total, page.page, page.per_page)
     context["objection_status"] = extras.get("objection", {})
     context.update(page=page, filters=filters, errors=errors, dataset=dataset, args=request.args, extras=extras,
