@@ -272,3 +272,10 @@ def test_unmasked_text_stored_by_a_bulk_load_is_masked_alike_on_every_channel(cl
         assert "13812345678" not in body and "138 1234 5678" not in body
     assert "负责人电话138****5678，已责令改正" in bodies[0] and "负责人电话138****5678，已责令改正" in bodies[3]
     assert "经查，当事人联系电话 138****5678。" in bodies[5] and "经查，当事人联系电话 138****5678。" in bodies[8]
+
+
+@pytest.mark.parametrize("value", ["电话13812345678", "电话 138 1234 5678", "电话１３８１２３４５６７８", "护照E1234567号",
+                                   "身份证号411421198001011234", "卡号6222 0000 1111 2222", "2025年3月12日 货值12000元"])
+def test_the_cheap_test_before_masking_misses_no_identifier(value):
+    from portal.domain.masking import mask_text, may_contain_identifier
+    assert may_contain_identifier(value) or not mask_text(value).changed

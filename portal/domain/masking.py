@@ -173,5 +173,16 @@ def mask_text(text) -> Masked:
     return Masked("".join(parts), findings)
 
 
+# Every identifier above has at least 7 digits in a row (single separators allowed): text
+# without such a run needs no masking (a cheap test before mask_text on big exports).
+_SEVEN_DIGITS = re.compile(_digits(7))
+_ANY_DIGIT = re.compile(_D)
+
+
+def may_contain_identifier(text) -> bool:
+    text = str(text or "")
+    return _ANY_DIGIT.search(text) is not None and _SEVEN_DIGITS.search(text) is not None
+
+
 def contains_identifier(text) -> bool:
     return mask_text(text).changed

@@ -15,12 +15,11 @@ its operator's personal name (that appears only on the entity's own page, `own_p
 Plain Python, no Flask: `now` is passed in, and the computed fields that need the database in
 batches (`disclosure`, `objection`) are passed as `extras` by the caller.
 """
-import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 
-from ..domain.masking import mask_text
+from ..domain.masking import mask_text, may_contain_identifier
 from ..domain.visibility import public_state, task_named_beside_result
 from ..models import EntityType
 
@@ -134,14 +133,12 @@ MASKED_TEXT = {
     "item": ("name", "legal_basis", "target_type", "content", "ratio_frequency", "inspector_requirements"),
     "entity": ("name",),
 }
-_DIGIT = re.compile(r"[0-9\uff10-\uff19]")
-_FEWEST_DIGITS = 7  # the shortest identifier masking.mask_text looks for (a passport number) has 7
 
 
 def _masked(value):
     if isinstance(value, str):
-        # Counting digits first keeps the common case (no long number at all) cheap for big CSVs.
-        return mask_text(value).text if len(_DIGIT.findall(value)) >= _FEWEST_DIGITS else value
+        # The cheap test first keeps the common case (no long number at all) fast for big CSVs.
+        return mask_text(value).text if may_contain_identifier(value) else value
     if isinstance(value, list):
         return [_masked(v) for v in value]
     if isinstance(value, dict):
@@ -149,9 +146,13 @@ def _masked(value):
     return value
 
 
+_ALLOWED = {kind: frozenset(keys) for kind, keys in FIELDS.items()}
+_MASKED = {kind: frozenset(MASKED_TEXT.get(kind, ())) for kind in FIELDS}
+
+
 def restrict(kind: str, data: dict) -> dict:
     """Only the allow-listed keys of `kind`, in the order given, free text masked."""
-    allowed, masked = FIELDS[kind], MASKED_TEXT.get(kind, ())
+    allowed, masked = _ALLOWED[kind], _MASKED[kind]
     return {key: (_masked(value) if key in masked else value) for key, value in data.items() if key in allowed}
 
 
