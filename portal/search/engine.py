@@ -242,8 +242,11 @@ def match_bits(b: Bits, terms: list[str], visible: int) -> tuple[int, int, int]:
                     break
         in_codes = 0
         if looks_like_code(token):
-            in_codes = b.all_of("cgrams", grams(norm_code(token))) & matched
+            code = norm_code(token)
+            in_codes = b.all_of("cgrams", grams(code)) & matched
             any_code = True
+            if in_codes and ("〔" in code or "〕" in code):
+                token_match = token_title = 0  # a 文号 fragment that names decisions: only those
         matched &= token_match | in_codes
         title_bits &= token_title
         code_bits &= in_codes
