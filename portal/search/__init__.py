@@ -4,7 +4,7 @@ One module per concern:
     analysis        normalisation, n-grams, codes (documents and queries alike)
     documents       record → document; `public_fields(kind, record, now)` is where all text comes from
     store           index storage: schema, generations, pointer file, locks
-    sync            change log → index (one writer path, lock with timeout), rebuild, verify, hooks
+    syncing         change log → index (one writer path, lock with timeout), rebuild, verify, hooks
     engine          the query engine (bitsets over segments, tiers, facet counts)
     api             what views call: query, exact_target, ids_for
     whoosh_compat   the two uses of Whoosh internals, pinned by tests/test_search_whoosh_compat.py
@@ -17,7 +17,7 @@ from .analysis import norm_code
 from .api import FacetValue, Hit, SearchResults, Suggestion, exact_target, highlight, ids_for, query
 from .documents import KIND_LABELS, KINDS, public_fields
 from .engine import FACETS
-from .sync import Difference, behind_by, catch_up, init_app, is_behind, open_index, rebuild, sync, verify
+from .syncing import Difference, behind_by, catch_up, init_app, is_behind, open_index, rebuild, sync, verify
 
 __all__ = ["sync", "rebuild", "verify", "query", "exact_target", "highlight", "init_app", "ids_for", "is_behind",
            "behind_by", "catch_up", "open_index", "SearchResults", "Hit", "FacetValue", "Suggestion", "Difference",

@@ -1,11 +1,17 @@
 """Text analysis shared by documents and queries: normalisation, runs, n-grams, codes.
 
-CJK text is indexed as every 1-, 2- and 3-character gram (a fragment of one to three
-characters is a single term; a longer fragment is the AND of its overlapping trigrams);
-Latin letters and digits the same way, so "LKBANK" is found inside "BULKBANK" and any
-piece of a USCC inside the code. Codes (USCC, 文号, task and item codes) are also indexed
-whole (exact lookup) and as n-grams of their normalised form (`code_grams`), so a 文号
-fragment such as 〔2026〕40号 matches the decision number and not 〔2026〕140号.
+Three kinds of terms, chosen so that any fragment people type matches while each document
+yields as few postings as possible (Whoosh's writer costs about 20 µs per posting):
+
+- titles (`title_terms`): every character and every bigram of each CJK run or Latin/digit
+  word, so a one-character brand or "LK" inside "BULKBANK" matches a title (a longer
+  fragment is the AND of its bigrams: "鑫食" does not match "鑫达食品");
+- other text (`text_terms`): CJK runs as bigrams, Latin/digit words as trigrams (a query
+  fragment of three or more characters is the AND of its grams; a one-character query looks
+  at titles only);
+- codes (`code_terms`): trigrams of the normalised code (USCC, 文号, task and item codes),
+  so any piece of three or more characters matches; a 文号 fragment such as 〔2026〕40号
+  matches that decision and not 〔2026〕140号.
 
 `GramField` turns text into its terms directly (no Token objects: the rebuild's hot path).
 """
@@ -25,7 +31,6 @@ _RUN = re.compile(f"([{_CJK}]+)|([0-9a-z]+)")
 _CODE_JUNK = re.compile(r"[\s\u3000]+")
 _BRACKETS = str.maketrans({"[": "〔", "]": "〕", "【": "〔", "】": "〕", "(": "〔", ")": "〕", "［": "〔", "］": "〕",
                            "（": "〔", "）": "〕"})
-MAX_GRAM = 3
 
 
 def normalize(text: str) -> str:
@@ -47,7 +52,7 @@ _RUN_TEXT = re.compile(f"[{_CJK}]+|[0-9a-z]+")
 
 
 def all_grams(run: str) -> list[str]:
-    """Every 1-, 2- and 3-character gram of a run (the terms a document is indexed under)."""
+    """Every 1-, 2- and 3-character gram of a run."""
     n = len(run)
     out = list(run)
     out += [run[i:i + 2] for i in range(n - 1)]
@@ -55,18 +60,49 @@ def all_grams(run: str) -> list[str]:
     return out
 
 
-def grams(run: str) -> list[str]:
-    """The index terms a query run must all match (see all_grams)."""
-    if len(run) <= MAX_GRAM:
+def ngrams(run: str, k: int) -> list[str]:
+    """The overlapping k-grams of a run (the run itself when it is no longer than k)."""
+    if len(run) <= k:
         return [run]
-    return [run[i:i + MAX_GRAM] for i in range(len(run) - MAX_GRAM + 1)]
+    return [run[i:i + k] for i in range(len(run) - k + 1)]
+
+
+def grams(run: str) -> list[str]:
+    """The title terms a query run must all match (see title_terms)."""
+    return ngrams(run, 2)
+
+
+def text_grams(run: str, is_cjk: bool) -> list[str] | None:
+    """The text terms a query run must all match, None if text cannot match it (too short)."""
+    k = 2 if is_cjk else 3
+    if len(run) < k:
+        return None
+    return ngrams(run, k)
+
+
+def code_grams(code: str) -> list[str] | None:
+    """The code terms a normalised query code must all match, None if too short."""
+    return ngrams(code, 3) if len(code) >= 3 else None
+
+
+def title_terms(text: str) -> Counter:
+    counts: Counter = Counter()
+    for run in run_texts(text):
+        counts.update(run)
+        if len(run) > 1:
+            counts.update([run[i:i + 2] for i in range(len(run) - 1)])
+    return counts
 
 
 def text_terms(text: str) -> Counter:
-    """Term frequencies of a text as the index sees it."""
+    """Term frequencies of a (non-title) text as the index sees it."""
     counts: Counter = Counter()
-    for run in run_texts(text):
-        counts.update(all_grams(run))
+    for m in _RUN.finditer(normalize(text)):
+        cjk, word = m.group(1), m.group(2)
+        if cjk is not None:
+            counts.update(ngrams(cjk, 2))
+        elif len(word) >= 3:
+            counts.update(ngrams(word, 3))
     return counts
 
 
@@ -82,7 +118,7 @@ def code_terms(codes: str) -> Counter:
     counts: Counter = Counter()
     for code in (codes or "").split(","):
         if code:
-            counts.update(all_grams(code))
+            counts.update(ngrams(code, 3))
     return counts
 
 
@@ -97,7 +133,8 @@ def query_terms(q: str) -> list[str]:
 
 
 class CJKTokenizer(Tokenizer):
-    """The Token-based form of `text_terms` (Whoosh's query side and highlighting use it)."""
+    """The Token-based form of `title_terms` (what Whoosh's own query parser would use; GramField
+    needs an analyzer, the index is written through `GramField.index`)."""
 
     def __eq__(self, other):
         return type(self) is type(other)
@@ -131,6 +168,9 @@ class GramField(fields.TEXT):
     """
 
     def __init__(self, terms=text_terms, field_boost: float = 1.0, **kwargs):
+        # Scorable (a per-document length column) although ranking uses tiers and dates, not BM25:
+        # Whoosh's writer looks the length up for every posting, and without the column each
+        # lookup is a file-system stat.
         super().__init__(analyzer=CJKTokenizer(), phrase=False, field_boost=field_boost, **kwargs)
         self.format = Frequency(field_boost=field_boost)
         self.terms_of = terms
@@ -139,6 +179,10 @@ class GramField(fields.TEXT):
         boost = self.format.field_boost
         return [(term.encode("utf-8"), freq, freq * boost, pack_uint(freq))
                 for term, freq in self.terms_of(value).items()]
+
+
+def title_field(**kwargs) -> GramField:
+    return GramField(terms=title_terms, **kwargs)
 
 
 def code_field(**kwargs) -> GramField:

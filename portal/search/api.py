@@ -17,7 +17,7 @@ from . import store
 from .analysis import normalize, query_terms, runs
 from .documents import KIND_LABELS, KINDS, MODELS
 from .engine import FACETS, facet_counts, positions, search_index
-from .sync import catch_up, open_index, pending_keys
+from .syncing import catch_up, open_index, pending_keys
 
 
 def _now() -> datetime:

@@ -93,6 +93,8 @@ class PublicFields:
     category: list[str] = field(default_factory=list)
     industry: str = ""
     published: bool = True  # a record with publications (entities: any public result or penalty)
+    title_terms: str | None = None  # what the title tier indexes (default: the title)
+    shown: str = ""  # lines shown in the snippet but not indexed as text (codes have their own field)
 
 
 def public_fields(kind: str, record, now: datetime, *, has_publications: bool | None = None) -> PublicFields | None:
@@ -109,8 +111,8 @@ def public_fields(kind: str, record, now: datetime, *, has_publications: bool | 
         plan_title = record.plan.title if record.plan else "临时任务"
         return PublicFields(
             title=record.title, url=f"/tasks/{record.code}", year=str(record.year), dept=dept.code,
-            codes=[record.code],
-            text=_join(f"任务编号 {record.code}", plan_title, "、".join(i.name for i in record.items),
+            codes=[record.code], shown=f"任务编号 {record.code}",
+            text=_join(plan_title, "、".join(i.name for i in record.items),
                        record.description, "、".join(d.name for d in record.departments)),
             subtitle=_join(label, dept.name, record.code), date=record.published_at)
     if kind == "result":
@@ -119,12 +121,12 @@ def public_fields(kind: str, record, now: datetime, *, has_publications: bool | 
         task_public = public_state("task", task, now).is_visible
         findings = [_join(f.check_item.name if f.check_item else "", f.text) for f in record.findings]
         return PublicFields(
-            title=f"{ent.name}（{task.title}）" if task_public else ent.name,
+            title=f"{ent.name}（{task.title}）" if task_public else ent.name, title_terms=ent.name,
             url=f"/results/{record.id}", year=str(record.formed_date.year), dept=dept.code,
             conclusion=[c.code for c in record.conclusions],
             text=_join("；".join(c.label for c in record.conclusions), record.remark, record.follow_up, *findings,
-                       f"统一社会信用代码 {ent.uscc}", f"任务编号 {task.code}" if task_public else "",
-                       "、".join(i.name for i in task.items)),
+                       task.title if task_public else "", "、".join(i.name for i in task.items)),
+            shown=_join(f"统一社会信用代码 {ent.uscc}", f"任务编号 {task.code}" if task_public else ""),
             subtitle=_join(label, dept.name, record.formed_date.isoformat()), date=record.published_at)
     if kind == "penalty":
         dept = record.department
@@ -136,14 +138,15 @@ def public_fields(kind: str, record, now: datetime, *, has_publications: bool | 
             year=str(record.decision_date.year), dept=dept.code, codes=[record.decision_no],
             category=list(record.categories),
             text=_join(record.violation_type, record.facts, record.legal_basis, "、".join(record.categories),
-                       record.authority, f"统一社会信用代码 {record.entity.uscc}" if record.entity else ""),
+                       record.authority),
+            shown=f"统一社会信用代码 {record.entity.uscc}" if record.entity else "",
             subtitle=_join(label, dept.name, record.decision_date.isoformat()), date=record.published_at)
     if kind == "item":
         v, dept = record.current, record.department
         return PublicFields(
             title=v.name, url=f"/items?dept={dept.code}#item-{record.code}", year=str(v.effective_from.year),
-            dept=dept.code, codes=[record.code],
-            text=_join(f"事项编码 {record.code}", v.target_type, v.content, v.legal_basis, v.method, v.kind),
+            dept=dept.code, codes=[record.code], shown=f"事项编码 {record.code}",
+            text=_join(v.target_type, v.content, v.legal_basis, v.method, v.kind),
             subtitle=_join(label, dept.name, record.code), date=record.published_at)
     if kind == "entity":
         etype = getattr(record.entity_type, "value", record.entity_type)
@@ -151,8 +154,9 @@ def public_fields(kind: str, record, now: datetime, *, has_publications: bool | 
         # Never the operator name of a 个体工商户 (personal data) nor address/legal representative.
         return PublicFields(
             title=record.name, url=f"/entities/{record.uscc}", codes=[record.uscc], industry=section,
-            text=_join(f"统一社会信用代码 {record.uscc}", etype, f"行政区划 {record.region_code}",
-                       f"行业 {record.industry}" if record.industry else ""),
+            text=etype,
+            shown=_join(f"统一社会信用代码 {record.uscc}", f"行政区划 {record.region_code}",
+                        f"行业 {record.industry}" if record.industry else ""),
             subtitle=_join(label, etype, record.uscc), date=record.created_at,
             published=bool(has_publications))
     return None
@@ -169,12 +173,14 @@ def to_document(kind: str, record, now: datetime, *, has_publications: bool | No
     if pf is None:
         return None
     codes = ",".join(c for c in (norm_code(c) for c in pf.codes) if c)
+    shown = _join(pf.shown, pf.text) if kind != "result" else _join(pf.text, pf.shown)
     doc = {"kind": kind, "rid": record.id, "key": f"{kind}:{record.id}", "show_from": win[0], "hide_at": win[1],
-           "title": pf.title, "subtitle": pf.subtitle, "url": pf.url, "text": pf.text, "date": ts(pf.date) or 0,
+           "title": pf.title, "subtitle": pf.subtitle, "url": pf.url, "text": shown, "date": ts(pf.date) or 0,
            "codes": codes, "cgrams": codes, "dept": pf.dept, "year": pf.year,
            "conclusion": ",".join(pf.conclusion), "category": ",".join(pf.category), "industry": pf.industry,
            "published": "1" if pf.published else "0",
-           "tgrams": pf.title, "bgrams": pf.text, "exact": exact_key(pf.title)}
+           "tgrams": pf.title if pf.title_terms is None else pf.title_terms, "bgrams": pf.text,
+           "exact": exact_key(pf.title)}
     doc["stamp"] = hashlib.sha256(repr(sorted(doc.items())).encode()).hexdigest()[:16]
     return doc
 

@@ -9,7 +9,7 @@ document by document.
 Ranking: an exact title (or exact code) first, then documents whose codes contain what was
 typed (a 文号 fragment, a piece of a USCC, a task-code prefix), then everything typed found in
 the title, then elsewhere; within each tier records with publications come before directory
-entries without, then BM25 (small groups) and recency. sort="date": newest first.
+entries without, then the newest first. sort="date": newest first.
 """
 from __future__ import annotations
 
@@ -20,14 +20,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
-from whoosh import query as wq
-
-from .analysis import grams, norm_code, exact_key, query_terms, runs
+from .analysis import code_grams, exact_key, grams, norm_code, query_terms, runs, text_grams
 from .documents import ts
 from .whoosh_compat import column_values, is_segment, raw_postings
 
 FACETS = ("kind", "dept", "year", "conclusion", "category", "industry")
-SCORE_LIMIT = 300  # tiers this small are ordered by BM25 score (then date), larger ones by date
 
 _BITS: OrderedDict = OrderedDict()  # (segment, field, term) → bitset of the segment's postings
 _BITS_MAX = 1024  # at 1M documents a bitset is at most 125 KB: ≤ 128 MB per process
@@ -229,21 +226,21 @@ def match_bits(b: Bits, terms: list[str], visible: int) -> tuple[int, int, int]:
     matched, title_bits, code_bits = visible, visible, visible
     any_code = False
     for token in terms:
-        token_runs = [run for _c, run, _s in runs(token)]
+        token_runs = [(is_cjk, run) for is_cjk, run, _s in runs(token)]
         token_match, token_title = 0, 0
         if token_runs:
             token_match, token_title = matched, matched
-            for run in token_runs:
-                g = grams(run)
-                in_title = b.all_of("tgrams", g)
+            for is_cjk, run in token_runs:
+                in_title = b.all_of("tgrams", grams(run))
                 token_title &= in_title
-                token_match &= in_title | b.all_of("bgrams", g)
+                text_terms = text_grams(run, is_cjk)
+                token_match &= in_title | (b.all_of("bgrams", text_terms) if text_terms else 0)
                 if not token_match:
                     break
         in_codes = 0
-        if looks_like_code(token):
-            code = norm_code(token)
-            in_codes = b.all_of("cgrams", grams(code)) & matched
+        code = norm_code(token)
+        if looks_like_code(token) and code_grams(code):
+            in_codes = b.all_of("cgrams", code_grams(code)) & matched
             any_code = True
             if in_codes and ("〔" in code or "〕" in code):
                 token_match = token_title = 0  # a 文号 fragment that names decisions: only those
@@ -291,21 +288,12 @@ def search_index(searcher, q: str, *, filters: dict, sort: str, page: int, per_p
         for base in (code_bits & rest, title_bits & rest & ~code_bits, rest & ~title_bits & ~code_bits):
             tiers += [base & published, base & ~published]
         docnums = []
-        wquery = build_query(q)
         for tier in tiers:
             size = tier.bit_count()
             if skip >= size:
                 skip -= size
                 continue
-            if 1 < size <= SCORE_LIMIT and wquery is not None:
-                docs = positions(tier)
-                scored = searcher.search(wquery, filter=set(docs), limit=None)
-                score = {hit.docnum: hit.score for hit in scored}
-                dates = b.dates_for(docs)
-                ordered = sorted(docs, key=lambda d: (-round(score.get(d, 0.0), 6), -dates[d], d))
-                part = ordered[skip:skip + want]
-            else:
-                part = b.newest(tier, want, skip)
+            part = b.newest(tier, want, skip)
             docnums += part
             want -= len(part)
             skip = 0
@@ -327,26 +315,5 @@ def facet_counts(b: Bits, matched: int) -> dict[str, dict[str, int]]:
                 if c:
                     counts[name][value] = c
     return counts
-
-
-def _token_query(token: str):
-    parts = []
-    for _is_cjk, run, _start in runs(token):
-        terms = grams(run)
-        per_field = [wq.And([wq.Term(fn, g) for g in terms]) if len(terms) > 1 else wq.Term(fn, terms[0])
-                     for fn in ("tgrams", "bgrams")]
-        parts.append(wq.Or(per_field))
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else wq.And(parts)
-
-
-def build_query(q: str):
-    """A Whoosh query for BM25 scoring: AND of the terms; an exact title scores far higher."""
-    subs = [s for s in (_token_query(t) for t in query_terms(q)) if s is not None]
-    if not subs:
-        return None
-    main = subs[0] if len(subs) == 1 else wq.And(subs)
-    return wq.Or([main, wq.Term("exact", exact_key(q), boost=50.0)])
 
 

@@ -2,7 +2,7 @@
 
 Layout of SEARCH_INDEX_DIR:
     CURRENT          name of the live generation (replaced atomically by rebuild)
-    gen-<stamp>/     a Whoosh index, plus
+    gen-<stamp>/     a Whoosh index, plus SCHEMA: the schema version it was made with,
                      LAST_CHANGE: the last change-log id applied to it, and
                      PURGED_UNTIL: the time up to which ended public windows were purged
                      (both written after each commit while the sync lock is held)
@@ -23,29 +23,45 @@ from whoosh import fields
 from whoosh import index as windex
 from whoosh.filedb.filestore import FileStorage
 
-from .analysis import GramField, code_field
+from .analysis import GramField, code_field, title_field
 
 NEVER = 2 ** 62  # hide_at of a document that never stops being public
 
 
+SCHEMA_VERSION = "2"  # bump when the schema or the analysis changes: older generations are rebuilt
+
+
+def _scored(field):
+    """Give a field a per-document length column: Whoosh's writer looks lengths up for every
+    posting, and for a field without the column each lookup is a file-system stat."""
+    field.scorable = True
+    return field
+
+
+def _moment(**kwargs):
+    # Full precision terms only (shift_step=0): one posting per document, not four.
+    return _scored(fields.NUMERIC(int, bits=64, shift_step=0, **kwargs))
+
+
 def schema() -> fields.Schema:
     return fields.Schema(
-        key=fields.ID(unique=True, stored=True),
-        kind=fields.ID(stored=True),
+        key=_scored(fields.ID(unique=True, stored=True)),
+        kind=_scored(fields.ID(stored=True)),
         rid=fields.STORED,
         title=fields.STORED, subtitle=fields.STORED, url=fields.STORED, text=fields.STORED,
-        stamp=fields.STORED, last_change=fields.STORED,
-        tgrams=GramField(field_boost=3.0),
+        stamp=fields.STORED,
+        tgrams=title_field(),
         bgrams=GramField(),
         cgrams=code_field(),
-        codes=fields.KEYWORD(commas=True, lowercase=False),
-        exact=fields.ID,
-        dept=fields.ID(stored=True), year=fields.ID(stored=True),
-        conclusion=fields.KEYWORD(commas=True, stored=True), category=fields.KEYWORD(commas=True, stored=True),
-        industry=fields.ID(stored=True), published=fields.ID,
-        date=fields.NUMERIC(int, bits=64, shift_step=16, sortable=True, stored=True),
-        show_from=fields.NUMERIC(int, bits=64, shift_step=16, stored=True),
-        hide_at=fields.NUMERIC(int, bits=64, shift_step=16, stored=True),
+        codes=_scored(fields.KEYWORD(commas=True, lowercase=False)),
+        exact=_scored(fields.ID),
+        dept=_scored(fields.ID(stored=True)), year=_scored(fields.ID(stored=True)),
+        conclusion=_scored(fields.KEYWORD(commas=True, stored=True)),
+        category=_scored(fields.KEYWORD(commas=True, stored=True)),
+        industry=_scored(fields.ID(stored=True)), published=_scored(fields.ID),
+        date=_moment(sortable=True, stored=True),
+        show_from=_moment(stored=True),
+        hide_at=_moment(stored=True),
     )
 
 
@@ -103,7 +119,16 @@ def storage(path: str) -> FileStorage:
 
 
 def create(path: Path) -> windex.Index:
-    return storage(str(path)).create_index(schema())
+    ix = storage(str(path)).create_index(schema())
+    (Path(path) / "SCHEMA").write_text(SCHEMA_VERSION)
+    return ix
+
+
+def schema_current(base: Path, gen: str) -> bool:
+    try:
+        return (base / gen / "SCHEMA").read_text().strip() == SCHEMA_VERSION
+    except FileNotFoundError:
+        return False
 
 
 def forget(path: Path) -> None:
@@ -120,13 +145,14 @@ def open_gen(base: Path, gen: str) -> windex.Index:
 
 
 def open_live(build) -> windex.Index:
-    """The live index; `build(base)` makes the first generation when there is none yet."""
+    """The live index; `build(base)` makes a generation when there is none yet or the live one was
+    made with another schema version (after an upgrade)."""
     base = root()
     gen = current_gen(base)
-    if gen is None:
+    if gen is None or not schema_current(base, gen):
         with file_lock(base / "rebuild.lock"):
             gen = current_gen(base)
-            if gen is None:
+            if gen is None or not schema_current(base, gen):  # none yet, or made by an older version
                 gen = build(base)
     return open_gen(base, gen)
 
