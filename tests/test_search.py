@@ -411,3 +411,30 @@ def test_catch_up_stops_when_its_time_is_up(app, db, index_dir, set_now):
     search.sync()
     assert search.behind_by() == 0
     assert search.query("积压计划", filters={"kind": "plan"}).total == 450
+
+
+def test_ended_windows_are_purged_once_not_on_every_sync(app, db, index_dir, set_now):
+    """Syncing deletes documents whose public window ended since the last purge, and remembers how far
+    it got: a sync with nothing new writes nothing (no new index generation)."""
+    from portal.search import store
+
+    set_now("2026-01-10T02:00:00+00:00")
+    dept = f.department()
+    ent = f.entity(name="民权县晨光贸易有限公司")
+    f.penalty(dept, ent, decision_no="民市监罚〔2025〕99号", at=datetime(2025, 6, 1, tzinfo=timezone.utc),
+              publicity_end=date(2026, 1, 31))
+    db.session.commit()
+    search.rebuild()
+    ix = search.open_index()
+    set_now("2026-02-01T00:00:00+00:00")  # publicity ended (08:00 China time on 02-01)
+    assert search.query("民市监罚〔2025〕99号").total == 0
+    search.sync()
+    assert store.purged_until(ix) == int(datetime(2026, 2, 1, tzinfo=timezone.utc).timestamp())
+    generation = ix.latest_generation()
+    with ix.searcher() as s:
+        assert s.doc_count() == 1  # only the entity is left
+    search.sync()
+    set_now("2026-02-01T00:10:00+00:00")
+    search.sync()
+    assert ix.latest_generation() == generation  # nothing re-deleted, nothing committed
+    assert search.verify() == []

@@ -28,6 +28,7 @@ from ..domain.visibility import public_state
 from ..extensions import db
 from ..models import SearchChange
 from . import store
+from .whoosh_compat import is_segment, raw_postings
 from .documents import MODELS, affected, documents_for, iter_documents, load, ts
 
 log = logging.getLogger(__name__)
@@ -159,21 +160,23 @@ def _drop_other_generations(base: Path, keep: str) -> None:
             shutil.rmtree(child, ignore_errors=True)
 
 
-def _ended_window_terms(ix, since: int, until: int) -> list[bytes]:
-    """hide_at terms (full precision) in (since, until]: documents whose window ended since the last purge."""
-    out = set()
+def _ended_keys(ix, since: int, until: int) -> set[tuple[str, int]]:
+    """(kind, id) of the live documents whose public window ended in (since, until]."""
+    out: set[tuple[str, int]] = set()
     with ix.reader() as reader:
         leaves = [reader] if reader.is_atomic() else [leaf for leaf, _ in reader.leaf_readers()]
         for leaf in leaves:
-            if leaf.doc_count_all() == 0:
+            if leaf.doc_count_all() == 0 or not is_segment(leaf):
                 continue
-            field = leaf.schema["hide_at"]
-            limit = field.to_bytes(until)
+            limit = leaf.schema["hide_at"].to_bytes(until)
             for fname, tbytes in leaf.terms_from("hide_at", since + 1):
                 if fname != "hide_at" or tbytes[:1] != b"\x00" or tbytes > limit:
                     break
-                out.add(tbytes)
-    return sorted(out)
+                for docnum in raw_postings(leaf, "hide_at", tbytes):
+                    if not leaf.is_deleted(docnum):
+                        kind, rid = leaf.stored_fields(docnum)["key"].split(":")
+                        out.add((kind, int(rid)))
+    return out
 
 
 def _apply(writer, session: Session, keys, now: datetime) -> None:
@@ -220,7 +223,7 @@ def sync(timeout: float | None = None, now: datetime | None = None, budget: floa
                                           .where(SearchChange.id > last).order_by(SearchChange.id)
                                           .limit(batch)).all()
                 purged = store.purged_until(ix)
-                ended = _ended_window_terms(ix, purged, ts(now)) if ts(now) > purged else []
+                ended = _ended_keys(ix, purged, ts(now)) if ts(now) > purged else set()
                 if not changes and not ended:
                     break
                 try:
@@ -230,11 +233,11 @@ def sync(timeout: float | None = None, now: datetime | None = None, budget: floa
                     break
                 try:
                     keys = set()
-                    for _id, kind, rid in changes:
+                    # Public windows that have ended: the documents go (re-evaluated: none is public
+                    # now), and those that depend on them follow (an entity's "has publications").
+                    for kind, rid in sorted(ended | {(kind, rid) for _id, kind, rid in changes}):
                         keys |= affected(session, kind, rid)
                     _apply(writer, session, keys, now)
-                    for tbytes in ended:
-                        writer.delete_by_term("hide_at", tbytes)  # public windows that have ended
                     rate = float(current_app.config.get("SEARCH_FAIL_RATE", 0) or 0)
                     if rate and random.random() < rate:
                         raise InjectedFailure("injected index write failure")
