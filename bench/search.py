@@ -101,7 +101,8 @@ def generate(n: int, seed: int = 7):
                "codes": search.norm_code(codes) if codes else "", "cgrams": search.norm_code(codes) if codes else "",
                "exact": analysis.exact_key(title), "dept": dept, "industry": "", "published": "1",
                "year": year, "conclusion": conclusion, "category": category, "date": date, "show_from": date,
-               "hide_at": store.NEVER}
+               "hide_at": store.NEVER,
+               "ref": search.KINDS.index(kind) << 40 | i}
         yield doc, (i, kind, title, text, dept, year, conclusion, category, date)
 
 

@@ -32,6 +32,8 @@ KIND_LABELS = {"plan": "抽查计划", "task": "抽查任务", "result": "检查
 MODELS = {"plan": Plan, "task": Task, "result": Result, "penalty": Penalty, "item": CheckItem,
           "entity": Entity, "draw": Draw}
 PAGE = 1000  # records loaded per query while rebuilding (paged by key)
+REF_SHIFT = 40  # a document's `ref` column: KINDS index << REF_SHIFT | record id
+REF_MASK = (1 << REF_SHIFT) - 1
 
 
 def ts(moment: datetime | None) -> int | None:
@@ -175,6 +177,7 @@ def to_document(kind: str, record, now: datetime, *, has_publications: bool | No
     codes = ",".join(c for c in (norm_code(c) for c in pf.codes) if c)
     shown = _join(pf.shown, pf.text) if kind != "result" else _join(pf.text, pf.shown)
     doc = {"kind": kind, "rid": record.id, "key": f"{kind}:{record.id}", "show_from": win[0], "hide_at": win[1],
+           "ref": KINDS.index(kind) << REF_SHIFT | record.id,
            "title": pf.title, "subtitle": pf.subtitle, "url": pf.url, "text": shown, "date": ts(pf.date) or 0,
            "codes": codes, "cgrams": codes, "dept": pf.dept, "year": pf.year,
            "conclusion": ",".join(pf.conclusion), "category": ",".join(pf.category), "industry": pf.industry,

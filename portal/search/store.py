@@ -28,7 +28,7 @@ from .analysis import GramField, code_field, title_field
 NEVER = 2 ** 62  # hide_at of a document that never stops being public
 
 
-SCHEMA_VERSION = "2"  # bump when the schema or the analysis changes: older generations are rebuilt
+SCHEMA_VERSION = "3"  # bump when the schema or the analysis changes: older generations are rebuilt
 
 
 def _scored(field):
@@ -60,6 +60,7 @@ def schema() -> fields.Schema:
         category=_scored(fields.KEYWORD(commas=True, stored=True)),
         industry=_scored(fields.ID(stored=True)), published=_scored(fields.ID),
         date=_moment(sortable=True, stored=True),
+        ref=_moment(sortable=True, signed=False),  # kind and record id as one number (documents.REF_SHIFT)
         show_from=_moment(stored=True),
         hide_at=_moment(stored=True),
     )
