@@ -22,6 +22,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 from whoosh.index import LockError
+from whoosh.reading import TermNotFound
 
 from ..database import _immediate
 from ..domain.visibility import public_state
@@ -29,7 +30,7 @@ from ..extensions import db
 from ..models import SearchChange
 from . import store
 from .whoosh_compat import is_segment, raw_postings
-from .documents import MODELS, affected, documents_for, iter_documents, load, ts
+from .documents import MODELS, PAGE, affected, documents_for, iter_documents, load, ts
 
 log = logging.getLogger(__name__)
 
@@ -180,17 +181,27 @@ def _ended_keys(ix, since: int, until: int) -> set[tuple[str, int]]:
 
 
 def _apply(writer, session: Session, keys, now: datetime) -> None:
+    """Re-write the documents of `keys`: the old versions deleted through one searcher (Whoosh's
+    update_document opens a searcher per document), the public ones added back."""
     by_kind: dict[str, list[int]] = {}
     for kind, rid in keys:
         by_kind.setdefault(kind, []).append(rid)
+    with writer.searcher() as searcher:
+        reader = searcher.reader()
+        for kind, rids in by_kind.items():
+            for rid in rids:
+                try:
+                    docnums = list(reader.postings("key", f"{kind}:{rid}").all_ids())
+                except TermNotFound:
+                    continue
+                for docnum in docnums:
+                    writer.delete_document(docnum)
     for kind, rids in sorted(by_kind.items()):
-        docs = dict(documents_for(session, kind, load(session, kind, rids), now))
-        for rid in sorted(rids):
-            doc = docs.get(rid)
-            if doc is None:
-                writer.delete_by_term("key", f"{kind}:{rid}")
-            else:
-                writer.update_document(**doc)
+        for start in range(0, len(rids), PAGE):
+            chunk = sorted(rids)[start:start + PAGE]
+            for _rid, doc in documents_for(session, kind, load(session, kind, chunk), now):
+                if doc is not None:
+                    writer.add_document(**doc)
 
 
 def sync(timeout: float | None = None, now: datetime | None = None, budget: float | None = None) -> int:
