@@ -227,8 +227,20 @@ def facet_labels(name: str, values) -> dict[str, str]:
     return {v: v for v in values}
 
 
-_SUFFIXES = ("有限责任公司", "股份有限公司", "有限公司", "分公司", "公司", "农民专业合作社", "合作社", "经营部", "商行",
-             "店")
+# Words that end a business name or a part of it: what is left between them is the distinctive part.
+_NAME_WORDS = re.compile("股份有限公司|有限责任公司|有限公司|分公司|公司|农民专业合作社|专业合作社|合作社|经营部|商行|分店|门市部|"
+                         "店|厂|中心")
+_REGION = re.compile("^.{1,3}?[省市县区]")
+
+
+def _cores(run: str) -> list[str]:
+    """The distinctive parts of a CJK run: split at business words, the region name in front dropped."""
+    out = []
+    for part in _NAME_WORDS.split(run):
+        part = _REGION.sub("", part) if len(part) > 3 else part
+        if len(part) >= 2:
+            out.append(part)
+    return out
 
 
 def _candidates(q: str, filters: dict) -> list[tuple[str, dict, str]]:
@@ -239,23 +251,21 @@ def _candidates(q: str, filters: dict) -> list[tuple[str, dict, str]]:
         out.append((q, {}, "去掉筛选条件"))
     if len(terms) > 1:
         out += [(t, filters, "只搜其中一个词") for t in terms]
+    pieces: list[tuple[str, dict, str]] = []
     for term in terms:
         for is_cjk, run, _start in runs(term):
             if not is_cjk:
                 if len(run) > 6:
                     out.append((run[:6].upper(), filters, "编码或名称中的一段"))
                 continue
-            core = run
-            for suffix in _SUFFIXES:
-                if core.endswith(suffix) and len(core) > len(suffix) + 1:
-                    core = core[:-len(suffix)]
-                    break
-            if core != run:
-                out.append((core, filters, "去掉“有限公司”等后缀"))
-            if len(core) > 4:
-                out += [(core[i:i + 4], filters, "名称中的四个字") for i in range(0, len(core) - 3, 2)]
-            if len(core) > 2:
-                out += [(core[i:i + 2], filters, "名称中的两个字（字号）") for i in range(len(core) - 2, -1, -1)]
+            cores = _cores(run)
+            for core in cores:
+                if core != run:
+                    out.append((core, filters, "名称中的字号"))
+            for core in cores:
+                if len(core) > 2:
+                    pieces += [(core[i:i + 2], filters, "名称中的两个字") for i in range(len(core) - 1)]
+    out += pieces
     seen, unique = set(), []
     for cq, cf, why in out:
         key = (cq, tuple(sorted(cf.items())))

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ..domain.dates import china_midnight
-from ..domain.industries import industry_section
+from ..domain.industries import industry_section, section_label
 from ..domain.visibility import embargo_lifts_at, public_state
 from ..models import (CheckItem, Draw, Entity, Penalty, Plan, Result, ResultConclusion, ResultFinding, Status,
                       Task)
@@ -158,7 +158,7 @@ def public_fields(kind: str, record, now: datetime, *, has_publications: bool | 
             title=record.name, url=f"/entities/{record.uscc}", codes=[record.uscc], industry=section,
             text=etype,
             shown=_join(f"统一社会信用代码 {record.uscc}", f"行政区划 {record.region_code}",
-                        f"行业 {record.industry}" if record.industry else ""),
+                        _industry_line(record.industry)),
             subtitle=_join(label, etype, record.uscc), date=record.created_at,
             published=bool(has_publications))
     return None
@@ -186,6 +186,13 @@ def to_document(kind: str, record, now: datetime, *, has_publications: bool | No
            "exact": exact_key(pf.title)}
     doc["stamp"] = hashlib.sha256(repr(sorted(doc.items())).encode()).hexdigest()[:16]
     return doc
+
+
+def _industry_line(code: str | None) -> str:
+    if not code:
+        return ""
+    section = industry_section(code)
+    return f"行业 {section_label(section)}（{code}）" if section else f"行业 {code}"
 
 
 def entity_has_publications(entity, now: datetime) -> bool:

@@ -102,6 +102,7 @@ def test_search_finds_what_people_type(page, live_server, screenshot, js_errors,
     assert "没有找到" in empty and "试试：" in empty
     suggestion = page.locator("#search-suggestions a").first
     suggested = suggestion.inner_text()
+    assert suggested == brand, suggested  # the distinctive part of the name typed
     screenshot(f"search-suggestions-{width}")
     suggestion.click()
     page.wait_for_function("(q) => new URLSearchParams(location.search).get('q') === q", arg=suggested)
