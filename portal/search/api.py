@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from flask import current_app
 from markupsafe import Markup, escape
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..domain.industries import section_label
 from ..extensions import db
@@ -324,10 +324,9 @@ def exact_target(q: str, now: datetime | None = None) -> str | None:
     if not code or len(query_terms(q)) != 1:
         return None
     now = now or _now()
-    # USCCs are stored upper case (validation normalises them): an index lookup, no upper() scan.
-    uscc = db.session.execute(select(Entity.uscc).where(Entity.uscc == code)).scalar()
-    if uscc is None and code != q.strip():
-        uscc = db.session.execute(select(Entity.uscc).where(func.upper(Entity.uscc) == code)).scalar()
+    # USCCs are stored upper case (domain.uscc normalises them): an index lookup, never upper() over
+    # every entity.
+    uscc = db.session.execute(select(Entity.uscc).where(Entity.uscc == code)).scalar() if len(code) == 18 else None
     if uscc:
         return f"/entities/{uscc}"
     task_code = db.session.execute(select(Task.code).where(Task.code == code, public_clause("task", now))).scalar()
