@@ -51,15 +51,6 @@ def run_texts(text: str) -> list[str]:
 _RUN_TEXT = re.compile(f"[{_CJK}]+|[0-9a-z]+")
 
 
-def all_grams(run: str) -> list[str]:
-    """Every 1-, 2- and 3-character gram of a run."""
-    n = len(run)
-    out = list(run)
-    out += [run[i:i + 2] for i in range(n - 1)]
-    out += [run[i:i + 3] for i in range(n - 2)]
-    return out
-
-
 def ngrams(run: str, k: int) -> list[str]:
     """The overlapping k-grams of a run (the run itself when it is no longer than k)."""
     if len(run) <= k:
