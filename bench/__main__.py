@@ -1,4 +1,5 @@
-"""`python -m bench` (= `make bench`): the page benchmark, then how to run the other bench scripts.
+"""`python -m bench` (= `make bench`): the page, /stats and search-index benchmarks, then how to run
+the other bench scripts.
 
 The first run generates ~100,000 results under bench/out/results-100k/ (about a minute);
 later runs reuse it (`python -m bench.generate --force` regenerates).
@@ -12,6 +13,7 @@ OTHERS = [
     ("bench.generate", "generate the 100,000-result data set (--force to regenerate, --instance DIR)"),
     ("bench.pages", "p50/p95 server time of list, filter and entity pages; CSV export of all results"),
     ("bench.stats", "p50/p95 server time of /stats (period reports, warm and computed)"),
+    ("bench.index", "search index speed on the data set: rebuild and sync documents/s (--profile)"),
     ("bench.search", "search index build, query latency, publish-to-searchable (SEARCH)"),
     ("bench.draw", "draw-v1 speed on large pools and the fairness check (DRAW)"),
     ("bench.signin_flood", "a clerk's publish p50/p95 quiet vs during a flood of failed sign-ins; audit growth"),
@@ -22,6 +24,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Run the page benchmark; list the other bench scripts.")
     parser.add_argument("--instance", type=Path, default=DEFAULT_INSTANCE)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--no-index", action="store_true", help="skip the search index rebuild (a few minutes)")
     args = parser.parse_args(argv)
     from bench.pages import run
 
@@ -30,6 +33,11 @@ def main(argv=None):
 
     print()
     run_stats(args.instance, args.repeat)
+    if not args.no_index:
+        from bench.index import run as run_index
+
+        print()
+        run_index(args.instance)
     here = Path(__file__).resolve().parent
     print("\nother bench scripts (run with .venv/bin/python -m NAME --help):")
     for name, what in OTHERS:

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from portal import search  # noqa: E402
+from portal.search import analysis, engine, store  # noqa: E402
 
 REGIONS = ["民权县", "宁陵县", "睢县", "虞城县", "夏邑县", "柘城县", "商丘市", "永城市", "梁园区", "睢阳区"]
 BRAND_CHARS = ("鑫达华润永兴金源恒泰宏盛隆昌福瑞祥和顺丰益康健美佳德信诚安广通汇聚丰富天宇星辰明光新旺"
@@ -97,9 +98,11 @@ def generate(n: int, seed: int = 7):
         date = T_PUBLISHED + rng.randrange(0, int(NOW.timestamp()) - T_PUBLISHED - 86400)
         doc = {"key": f"{kind}:{i}", "kind": kind, "rid": i, "title": title, "subtitle": kind, "url": f"/{kind}/{i}",
                "text": text, "stamp": "", "tgrams": title, "bgrams": text,
-               "codes": search.norm_code(codes) if codes else "", "exact": search._exact(title), "dept": dept,
+               "codes": search.norm_code(codes) if codes else "", "cgrams": search.norm_code(codes) if codes else "",
+               "exact": analysis.exact_key(title), "dept": dept, "industry": "", "published": "1",
                "year": year, "conclusion": conclusion, "category": category, "date": date, "show_from": date,
-               "hide_at": search.NEVER}
+               "hide_at": store.NEVER,
+               "ref": search.KINDS.index(kind) << 40 | i}
         yield doc, (i, kind, title, text, dept, year, conclusion, category, date)
 
 
@@ -119,7 +122,7 @@ def build(n: int, workdir: Path, procs: int) -> dict:
     con = sqlite3.connect(db_path)
     con.execute("CREATE TABLE bench_doc (id INTEGER PRIMARY KEY, kind TEXT, title TEXT, text TEXT, dept TEXT, "
                 "year TEXT, conclusion TEXT, category TEXT, date INTEGER)")
-    ix = search._storage(str(gen)).create_index(search._schema())
+    ix = store.create(gen)
     started = time.monotonic()
     writer = ix.writer(procs=procs, limitmb=256, multisegment=procs > 1)
     rows, sample_uscc = [], None
@@ -134,7 +137,7 @@ def build(n: int, workdir: Path, procs: int) -> dict:
     con.executemany("INSERT INTO bench_doc VALUES (?,?,?,?,?,?,?,?,?)", rows)
     con.commit()
     writer.commit()
-    search._write_last(gen, 0)
+    store.write_last(gen, 0)
     build_s = time.monotonic() - started
     (idx / "CURRENT").write_text("gen-bench")
     size = sum(p.stat().st_size for p in gen.iterdir())
@@ -159,7 +162,7 @@ def pct(values, p):
 
 
 def run_index_queries(idx: Path, uscc: str, repeat: int) -> dict:
-    ix = search._storage(str(idx / "gen-bench")).open_index()
+    ix = store.storage(str(idx / "gen-bench")).open_index()
     out = {}
     with ix.searcher() as s:
         for label, q in QUERIES:
@@ -167,7 +170,7 @@ def run_index_queries(idx: Path, uscc: str, repeat: int) -> dict:
             times, total = [], 0
             for r in range(repeat + 1):
                 t = time.perf_counter()
-                ans = search.search_index(s, q, filters={}, sort="relevance", page=1, per_page=20, now=NOW)
+                ans = engine.search_index(s, q, filters={}, sort="relevance", page=1, per_page=20, now=NOW)
                 elapsed = time.perf_counter() - t
                 if r:  # the first run warms caches
                     times.append(elapsed)
@@ -211,7 +214,7 @@ def publish_latency(workdir: Path, index_dir: Path, samples: int = 5) -> list[fl
         if stale.exists():
             stale.unlink()
     # A fresh app database starts its change log at 0: so must the (reused) index.
-    search._write_last(index_dir / "gen-bench", 0)
+    store.write_last(index_dir / "gen-bench", 0)
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'app.db'}"
     os.environ.setdefault("SECRET_KEY", "bench")
     from portal import create_app, lifecycle

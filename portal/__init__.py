@@ -31,7 +31,8 @@ def create_app(config_class=Config, **overrides) -> Flask:
     objections.init_app(app)
     limits.init_app(app)  # after the blueprints: limits attach to their routes
 
-    # Search index hooks: installed here by `portal.search` (issue 12 item 7).
+    from . import search
+    search.init_app(app)  # the after-commit hook that applies the search change log
     # Security headers (CSP, framing): `portal.security`, registered here.
 
     from . import errors, web

@@ -46,6 +46,14 @@ class Config:
     SEARCH_SYNC_ON_COMMIT = True
     # Fraction of index writes that fail on purpose: a hook for the consistency tests; keep 0.
     SEARCH_FAIL_RATE = 0.0
+    # Most seconds a public search request spends applying pending changes before answering
+    # (the rest is left to the writer or `search sync`; answers are re-checked either way). 0: none.
+    SEARCH_CATCHUP_SECONDS = 1.0
+    # Up to this many matches, every match of a query is re-checked in the database before
+    # facets and totals are counted (beyond it: the matches pending changes may affect).
+    SEARCH_RECHECK_LIMIT = 2000
+    # Processes writing a full rebuild (Whoosh's multi-segment writer); 1: one process.
+    SEARCH_BUILD_PROCS = 1
 
     # --- Public site -------------------------------------------------------------------------
     # The site's canonical address: absolute links in feeds and the sitemap are built from it,

@@ -18,7 +18,8 @@ def sync_command():
 def rebuild_command():
     """Build a new index from the database and switch to it atomically."""
     info = search.rebuild()
-    click.echo(f"rebuilt {info['generation']}: {info['documents']} document(s) in {info['seconds']} s")
+    click.echo(f"rebuilt {info['generation']}: {info['documents']} document(s) in {info['seconds']} s "
+               f"({info['docs_per_second']} documents/s)")
 
 
 @command.command("verify")

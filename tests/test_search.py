@@ -331,3 +331,110 @@ def test_empty_index_answers(app, db, index_dir, client, runner):
 
 def test_punctuation_only_finds_nothing(corpus):
     assert search.query("〔〕 ——").total == 0
+
+
+def facet_counts(res):
+    return {name: {v.value: v.count for v in values} for name, values in res.facets.items()}
+
+
+def test_facet_counts_obey_the_rule_on_a_stale_index(corpus, db, app, index_dir):
+    """Change the database behind the index's back: totals and every facet's counts only count
+    what the visibility rule allows now, the same as a freshly built index says."""
+    r1, r2, _ = corpus["results"]
+    p1, _p2 = corpus["penalties"]
+    task = corpus["task"]
+    before = search.query("食品", per_page=50)
+    assert facet_counts(before)["kind"] == {"entity": 1, "item": 1, "task": 1, "result": 2, "penalty": 2}
+    r1.status, r1.withdrawn_at, r1.withdrawal_reason = Status.WITHDRAWN, datetime(2026, 1, 1, tzinfo=timezone.utc), "x"
+    r2.withheld = True
+    p1.publicity_end = date(2025, 12, 31)
+    task.surprise, task.period_end = True, date(2026, 3, 31)
+    db.session.commit()
+    assert not search.is_behind()  # no change-log rows: the index really is stale
+    stale = search.query("食品", per_page=50)
+    counts = facet_counts(stale)
+    assert counts["kind"] == {"entity": 1, "item": 1, "penalty": 1}  # the results, the task and p1 not counted
+    assert counts["conclusion"] == {} and counts["category"] == {"罚款": 1}
+    assert counts["dept"] == {"SJ01": 2} and counts["year"] == {"2025": 2}
+    assert counts["industry"] == {"F": 1}
+    assert stale.total == 3 == len(stale.hits)
+    for name, values in stale.facets.items():  # filtering by any counted value finds that many
+        for v in values:
+            assert search.query("食品", filters={name: v.value}, per_page=50).total == v.count, (name, v.value)
+    search.rebuild()  # a fresh index agrees
+    fresh = search.query("食品", per_page=50)
+    assert facet_counts(fresh) == counts and fresh.total == stale.total
+
+
+def test_large_answers_recheck_what_pending_changes_touch(corpus, db, app, set_now):
+    """Beyond SEARCH_RECHECK_LIMIT matches, the documents that unapplied change-log rows touch are re-checked
+    (the index is behind: the writer failed, catch-up is off)."""
+    app.config.update(SEARCH_RECHECK_LIMIT=1, SEARCH_SYNC_ON_COMMIT=False, SEARCH_CATCHUP_SECONDS=0)
+    r1 = corpus["results"][0]
+    with write_transaction():
+        lifecycle.withdraw("result", db.session.get(type(r1), r1.id), "录入错误")
+    assert search.is_behind()
+    res = search.query("食品", per_page=50)
+    assert ("result", r1.id) not in keys(res)
+    assert facet_counts(res)["kind"]["result"] == 1 and facet_counts(res)["conclusion"] == {"C01": 1}
+    assert res.total == 6
+
+
+def test_catch_up_is_bounded(corpus, db, app, set_now):
+    """A public query applies pending changes for at most SEARCH_CATCHUP_SECONDS; 0: none at all."""
+    app.config.update(SEARCH_SYNC_ON_COMMIT=False, SEARCH_CATCHUP_SECONDS=0)
+    plan = corpus["plan"]
+    with write_transaction():
+        lifecycle.withdraw("plan", db.session.get(type(plan), plan.id), "重复发布")
+    assert search.query("双随机", filters={"kind": "plan"}).total == 0  # re-checked, though still in the index
+    assert search.is_behind()
+    app.config["SEARCH_CATCHUP_SECONDS"] = 1.0
+    search.query("双随机")
+    assert not search.is_behind()
+
+
+def test_catch_up_stops_when_its_time_is_up(app, db, index_dir, set_now):
+    """A request never does the whole backlog inline: after its budget, the rest waits for the writer or
+    `search sync`; the answer is still right (re-checked against the database)."""
+    set_now(NOW)
+    dept = f.department()
+    db.session.commit()
+    search.rebuild()
+    app.config.update(SEARCH_SYNC_ON_COMMIT=False, SEARCH_CATCHUP_SECONDS=0.001)
+    with write_transaction():
+        for i in range(450):
+            plan = f.plan(dept, title=f"积压计划第{i}号")
+            journal.record("create", "plan", plan.id)
+    assert search.behind_by() == 450
+    search.query("积压计划")
+    assert 0 < search.behind_by() < 450  # one small batch, then it stopped
+    search.sync()
+    assert search.behind_by() == 0
+    assert search.query("积压计划", filters={"kind": "plan"}).total == 450
+
+
+def test_ended_windows_are_purged_once_not_on_every_sync(app, db, index_dir, set_now):
+    """Syncing deletes documents whose public window ended since the last purge, and remembers how far
+    it got: a sync with nothing new writes nothing (no new index generation)."""
+    from portal.search import store
+
+    set_now("2026-01-10T02:00:00+00:00")
+    dept = f.department()
+    ent = f.entity(name="民权县晨光贸易有限公司")
+    f.penalty(dept, ent, decision_no="民市监罚〔2025〕99号", at=datetime(2025, 6, 1, tzinfo=timezone.utc),
+              publicity_end=date(2026, 1, 31))
+    db.session.commit()
+    search.rebuild()
+    ix = search.open_index()
+    set_now("2026-02-01T00:00:00+00:00")  # publicity ended (08:00 China time on 02-01)
+    assert search.query("民市监罚〔2025〕99号").total == 0
+    search.sync()
+    assert store.purged_until(ix) == int(datetime(2026, 2, 1, tzinfo=timezone.utc).timestamp())
+    generation = ix.latest_generation()
+    with ix.searcher() as s:
+        assert s.doc_count() == 1  # only the entity is left
+    search.sync()
+    set_now("2026-02-01T00:10:00+00:00")
+    search.sync()
+    assert ix.latest_generation() == generation  # nothing re-deleted, nothing committed
+    assert search.verify() == []

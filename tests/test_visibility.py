@@ -9,8 +9,10 @@ import factories as f
 from portal import embargo
 from portal import lifecycle as lifecycle_actions
 from portal.database import write_transaction
+from portal.domain.dates import china_midnight
 from portal.domain.visibility import TombstoneReason, Visibility, embargo_lifts_at, public_state
 from portal.models import Draw, Penalty, Plan, Result, Status, Task
+from portal.search import documents as search_documents
 from portal.visibility_sql import public_clause
 
 NOW = datetime(2025, 7, 1, 2, 0, tzinfo=timezone.utc)  # 2025-07-01 10:00 in China
@@ -53,11 +55,19 @@ def sql_visible(db, kind, model):
     return set(db.session.execute(select(model.id).where(public_clause(kind, NOW))).scalars())
 
 
+def in_index_window(kind, record, moment) -> bool:
+    """Whether the search index's time window for the record ([show_from, hide_at)) contains `moment`."""
+    win = search_documents.window(kind, record)
+    return win is not None and win[0] <= int(moment.timestamp()) < win[1]
+
+
 def assert_agree(db, kind, model, records):
     in_sql = sql_visible(db, kind, model)
     for label, record in records.items():
         pure = public_state(kind, record, NOW).is_visible
         assert pure == (record.id in in_sql), f"{kind} {label}: pure={pure} sql={record.id in in_sql}"
+        if kind in search_documents.KINDS:  # the search index's window says the same
+            assert pure == in_index_window(kind, record, NOW), f"{kind} {label}: pure={pure} index window disagrees"
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -196,6 +206,30 @@ def test_the_embargo_lifts_at_the_latest_publication_and_at_the_end_of_the_perio
         assert public_state("task", waiting, moment).is_visible is visible
         assert (waiting.id in set(db.session.execute(select(Task.id).where(public_clause("task", moment)))
                                   .scalars())) is visible
+
+
+def test_the_search_index_windows_agree_with_the_rule_at_every_boundary(app, db):
+    """The index stores [show_from, hide_at) per document and filters by it at query time: at each
+    moment where the rule changes its answer (publication, embargo lift, end of publicity, credit
+    repair, scheduled withdrawal), the window must say the same as the rule, a second before and at."""
+    dept = f.department()
+    ent = f.entity()
+    lifting = _surprise(dept, "窗口", results=("published", "future"))  # lifts at FUTURE
+    waiting = _surprise(dept, "期满窗口", period_end=date(2025, 7, 31), results=("published", None))
+    future_plan = lifecycle(f.plan(dept, publish=False), "future")
+    scheduled = lifecycle(f.plan(dept, publish=False), "withdrawal_scheduled")
+    ends = f.penalty(dept, ent, at=PAST, publicity_end=date(2025, 7, 1))
+    repaired = f.penalty(dept, ent, at=PAST, publicity_end=date(2025, 12, 31), credit_repair_date=date(2025, 7, 2))
+    db.session.commit()
+    cases = [("task", lifting, FUTURE), ("task", waiting, china_midnight(date(2025, 8, 1))),
+             ("plan", future_plan, FUTURE), ("plan", scheduled, FUTURE),
+             ("penalty", ends, china_midnight(date(2025, 7, 2))), ("penalty", repaired, china_midnight(date(2025, 7, 2)))]
+    for kind, record, boundary in cases:
+        for moment in (boundary - timedelta(seconds=1), boundary, boundary + timedelta(days=1), NOW):
+            pure = public_state(kind, record, moment).is_visible
+            assert in_index_window(kind, record, moment) == pure, (kind, record.id, moment.isoformat(), pure)
+        before = public_state(kind, record, boundary - timedelta(seconds=1)).is_visible
+        assert before != public_state(kind, record, boundary).is_visible, (kind, "the boundary is where it changes")
 
 
 # ---------------------------------------------------------------- every channel

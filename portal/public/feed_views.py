@@ -123,7 +123,7 @@ def _respond(fmt: str, entries: list, *, feed_key: str, title: str, subtitle: st
 # publications). /feeds/all with `q` is the feed of a search: the same search as /search, sorted by
 # date, with its facets (kind = record kind there); without `q`, the four lists' filters combined.
 LIST_ENDPOINTS = {"plans": "public.plans", "tasks": None, "results": "public.results", "penalties": "public.penalties"}
-SEARCH_FACETS = ("kind", "dept", "year", "conclusion", "category")
+SEARCH_FACETS = search.FACETS  # the same filters as /search (industry included)
 DEPT_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")  # as portal.queries.parse_filters accepts
 IGNORED_ARGS = ("page", "per_page", "sort")
 

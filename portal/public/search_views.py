@@ -6,7 +6,8 @@ from ..web import paging_from_request, url_with, wants_fragment
 from . import bp
 
 FILTER_ARGS = search.FACETS
-FACET_LABELS = {"kind": "类别", "dept": "部门", "year": "年度", "conclusion": "检查结论", "category": "处罚类别"}
+FACET_LABELS = {"kind": "类别", "dept": "部门", "year": "年度", "conclusion": "检查结论", "category": "处罚类别",
+                "industry": "行业"}
 SORTS = {"relevance": "按相关度", "date": "按日期（新→旧）"}
 
 
@@ -17,7 +18,7 @@ def _run():
     sort = sort if sort in SORTS else "relevance"
     paging = paging_from_request(current_app.config.get("PER_PAGE_DEFAULT", 20), 100)
     results = search.query(q, filters=filters, sort=sort, page=paging.page, per_page=paging.per_page,
-                           now=clock.now())
+                           now=clock.now(), suggest=True)
     return q, filters, sort, results
 
 

@@ -1,6 +1,8 @@
 """Active search: type, results update in place (no reload), click a facet, the URL follows."""
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 NO_RELOAD = "window.__noFullReload = 'still-here'"
 STILL_SAME_DOCUMENT = "() => window.__noFullReload === 'still-here'"
 
@@ -55,3 +57,63 @@ def test_header_search_jumps_to_an_entity(page, live_server):
     with page.expect_navigation():
         page.press("#site-q", "Enter")
     assert page.url.endswith(f"/entities/{uscc}")
+
+
+def _fill_search(page, text):
+    """Type a new query into the search box; wait until the results answer it."""
+    box = page.locator("#search-q")
+    box.fill("")
+    box.press_sequentially(text, delay=40)
+    page.wait_for_function("(q) => new URLSearchParams(location.search).get('q') === q", arg=text)
+    page.wait_for_function("() => !document.querySelector('#search-results.htmx-request')")
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_search_finds_what_people_type(page, live_server, screenshot, js_errors, width):
+    """A name piece, a 文号 fragment and a piece of a USCC each find their record on the first page; an
+    answer with nothing suggests what to try; the industry facet is in Chinese. Desktop and phone."""
+    page.set_viewport_size({"width": width, "height": 900})
+    assert page.request.get("/search.json?q=食品", timeout=120_000).ok  # the index exists
+    entity = page.request.get("/search.json?q=有限公司&kind=entity").json()["items"][0]
+    name, uscc = entity["title"], entity["url"].rsplit("/", 1)[1]
+    penalty = page.request.get("/search.json?q=罚&kind=penalty").json()["items"][0]
+    decision = penalty["title"].split(" ", 1)[0]
+    fragment = decision[decision.index("〔"):]  # e.g. 〔2025〕12号
+    brand = name[3:5]  # after the county name: the firm's word (字号)
+
+    page.goto("/search")
+    _fill_search(page, brand)
+    titles = page.locator("#search-results .hit-title").all_inner_texts()
+    assert any(brand in t for t in titles), titles
+    screenshot(f"search-name-piece-{width}")
+
+    _fill_search(page, fragment)
+    first = page.locator("#search-results .hit-title").first.inner_text()
+    assert decision in first, (fragment, first)
+    assert "共找到" in page.locator("#search-summary").inner_text()
+    screenshot(f"search-decision-fragment-{width}")
+
+    _fill_search(page, uscc[-8:])
+    assert name in page.locator("#search-results .hit-title").first.inner_text()
+    screenshot(f"search-uscc-piece-{width}")
+
+    _fill_search(page, f"{brand}有限责任公司西区分店不存在")
+    empty = page.locator("#search-empty").inner_text()
+    assert "没有找到" in empty and "试试：" in empty
+    suggestion = page.locator("#search-suggestions a").first
+    suggested = suggestion.inner_text()
+    assert suggested == brand, suggested  # the distinctive part of the name typed
+    screenshot(f"search-suggestions-{width}")
+    suggestion.click()
+    page.wait_for_function("(q) => new URLSearchParams(location.search).get('q') === q", arg=suggested)
+    page.wait_for_selector("#search-results .hit")
+    assert "共找到" in page.locator("#search-summary").inner_text()
+
+    page.goto("/search?q=有限公司&kind=entity")
+    industry = page.locator("#facet-industry")
+    assert industry.locator("h2").inner_text() == "行业"
+    labels = [t.strip() for t in industry.locator("a").all_inner_texts()]
+    assert labels and all(len(label) >= 2 for label in labels), labels  # names, not letter codes
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    screenshot(f"search-industry-facet-{width}")
+    assert js_errors == []
