@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..domain.dates import china_midnight
 from ..domain.industries import industry_section, section_label
-from ..domain.visibility import embargo_lifts_at, public_state
+from ..domain.visibility import embargo_lifts_at
 from ..models import (CheckItem, Draw, Entity, Penalty, Plan, Result, ResultConclusion, ResultFinding, Status,
                       Task)
 from ..visibility_sql import public_clause
@@ -27,6 +27,7 @@ from .analysis import exact_key, norm_code
 from .store import NEVER
 
 KINDS = ("plan", "task", "result", "penalty", "item", "entity")
+SHAPED = ("plan", "task", "result", "penalty", "item", "entity")
 KIND_LABELS = {"plan": "抽查计划", "task": "抽查任务", "result": "检查结果", "penalty": "行政处罚",
                "item": "抽查事项", "entity": "检查对象"}
 MODELS = {"plan": Plan, "task": Task, "result": Result, "penalty": Penalty, "item": CheckItem,
@@ -100,68 +101,63 @@ class PublicFields:
 
 
 def public_fields(kind: str, record, now: datetime, *, has_publications: bool | None = None) -> PublicFields | None:
-    """The one adapter every document's text comes from (see the module docstring)."""
+    """The one adapter every document's text comes from: the record's public shape
+    (portal.public.shape, the allow-list every channel renders through), so search indexes and
+    shows exactly what the record's page shows: natural persons as surname + 某, free text masked,
+    an embargoed surprise task by title only, a non-public plan unnamed."""
+    if kind not in SHAPED:
+        return None
+    from ..public.shape import shape  # (here: portal.public's package imports the search views)
+    s = shape(kind, record, now)
     label = KIND_LABELS.get(kind)
+    names = lambda rows: "、".join(r["name"] for r in rows)  # noqa: E731
     if kind == "plan":
-        dept = record.department
         return PublicFields(
-            title=record.title, url=f"/plans/{record.id}", year=str(record.year), dept=dept.code,
-            text=_join(record.description, "、".join(d.name for d in record.participants)),
-            subtitle=_join(label, dept.name, f"{record.year}年"), date=record.published_at)
+            title=s["title"], url=s["url"], year=str(s["year"]), dept=s["department_code"],
+            text=_join(s["description"], names(s["participants"])),
+            subtitle=_join(label, s["department"], f"{s['year']}年"), date=record.published_at)
     if kind == "task":
-        dept = record.department
-        plan_title = record.plan.title if record.plan else "临时任务"
+        # The plan is named only while public (the shape gives its id then).
+        plan_title = "临时任务" if s["temporary"] else (record.plan.title if s["plan_id"] else "")
         return PublicFields(
-            title=record.title, url=f"/tasks/{record.code}", year=str(record.year), dept=dept.code,
-            codes=[record.code], shown=f"任务编号 {record.code}",
-            text=_join(plan_title, "、".join(i.name for i in record.items),
-                       record.description, "、".join(d.name for d in record.departments)),
-            subtitle=_join(label, dept.name, record.code), date=record.published_at)
+            title=s["title"], url=s["url"], year=str(s["year"]), dept=s["department_code"],
+            codes=[s["code"]], shown=f"任务编号 {s['code']}",
+            text=_join(plan_title, names(s["check_items"]), s["description"], names(s["departments"])),
+            subtitle=_join(label, s["department"], s["code"]), date=record.published_at)
     if kind == "result":
-        ent, task, dept = record.entity, record.task, record.department
-        # A withheld or embargoed task is never named, even beside a public result.
-        task_public = public_state("task", task, now).is_visible
-        findings = [_join(f.check_item.name if f.check_item else "", f.text) for f in record.findings]
+        findings = [_join(f["check_item"], f["text"]) for f in s["findings"]]
+        task_title = s["task_title"]
         return PublicFields(
-            title=f"{ent.name}（{task.title}）" if task_public else ent.name, title_terms=ent.name,
-            url=f"/results/{record.id}", year=str(record.formed_date.year), dept=dept.code,
-            conclusion=[c.code for c in record.conclusions],
-            text=_join("；".join(c.label for c in record.conclusions), record.remark, record.follow_up, *findings,
-                       task.title if task_public else "", "、".join(i.name for i in task.items)),
-            shown=_join(f"统一社会信用代码 {ent.uscc}", f"任务编号 {task.code}" if task_public else ""),
-            subtitle=_join(label, dept.name, record.formed_date.isoformat()), date=record.published_at)
+            title=f"{s['entity_name']}（{task_title}）" if task_title else s["entity_name"],
+            title_terms=s["entity_name"], url=s["url"], year=str(record.formed_date.year),
+            dept=s["department_code"], conclusion=[c["code"] for c in s["conclusions"]],
+            text=_join("；".join(c["label"] for c in s["conclusions"]), s["remark"], s["follow_up"], *findings,
+                       task_title or "", "、".join(s["check_items"])),
+            shown=_join(f"统一社会信用代码 {s['uscc']}", f"任务编号 {s['task_code']}" if s["task_code"] else ""),
+            subtitle=_join(label, s["department"], s["formed_date"]), date=record.published_at)
     if kind == "penalty":
-        dept = record.department
-        # A natural person's name is personal data: index the linked entity's name instead.
-        party = record.party_name if record.party_kind != "natural_person" else \
-            (record.entity.name if record.entity is not None else "")
         return PublicFields(
-            title=_join(record.decision_no, party).replace("\n", " "), url=f"/penalties/{record.id}",
-            year=str(record.decision_date.year), dept=dept.code, codes=[record.decision_no],
-            category=list(record.categories),
-            text=_join(record.violation_type, record.facts, record.legal_basis, "、".join(record.categories),
-                       record.authority),
-            shown=f"统一社会信用代码 {record.entity.uscc}" if record.entity else "",
-            subtitle=_join(label, dept.name, record.decision_date.isoformat()), date=record.published_at)
+            title=_join(s["decision_no"], s["party_name"]).replace("\n", " "), url=s["url"],
+            year=str(record.decision_date.year), dept=s["department_code"], codes=[s["decision_no"]],
+            category=list(s["categories"]),
+            text=_join(s["violation_type"], s["facts"], s["legal_basis"], "、".join(s["categories"]),
+                       s["authority"]),
+            shown=f"统一社会信用代码 {s['uscc']}" if s["uscc"] else "",
+            subtitle=_join(label, s["department"], s["decision_date"]), date=record.published_at)
     if kind == "item":
-        v, dept = record.current, record.department
         return PublicFields(
-            title=v.name, url=f"/items?dept={dept.code}#item-{record.code}", year=str(v.effective_from.year),
-            dept=dept.code, codes=[record.code], shown=f"事项编码 {record.code}",
-            text=_join(v.target_type, v.content, v.legal_basis, v.method, v.kind),
-            subtitle=_join(label, dept.name, record.code), date=record.published_at)
-    if kind == "entity":
-        etype = getattr(record.entity_type, "value", record.entity_type)
-        section = industry_section(record.industry)
-        # Never the operator name of a 个体工商户 (personal data) nor address/legal representative.
-        return PublicFields(
-            title=record.name, url=f"/entities/{record.uscc}", codes=[record.uscc], industry=section,
-            text=etype,
-            shown=_join(f"统一社会信用代码 {record.uscc}", f"行政区划 {record.region_code}",
-                        _industry_line(record.industry)),
-            subtitle=_join(label, etype, record.uscc), date=record.created_at,
-            published=bool(has_publications))
-    return None
+            title=s["name"], url=f"/items?dept={s['department_code']}#item-{s['code']}",
+            year=str(s["effective_from"])[:4], dept=s["department_code"], codes=[s["code"]],
+            shown=f"事项编码 {s['code']}",
+            text=_join(s["target_type"], s["content"], s["legal_basis"], s["method"], s["kind"]),
+            subtitle=_join(label, s["department"], s["code"]), date=record.published_at)
+    # entity: never the operator name of a 个体工商户 (not on the entity's own page: own_page=False)
+    section = industry_section(s["industry"])
+    return PublicFields(
+        title=s["name"], url=s["url"], codes=[s["uscc"]], industry=section, text=s["entity_type"],
+        shown=_join(f"统一社会信用代码 {s['uscc']}", f"行政区划 {s['region_code']}", _industry_line(s["industry"])),
+        subtitle=_join(label, s["entity_type"], s["uscc"]), date=record.created_at,
+        published=bool(has_publications))
 
 
 def to_document(kind: str, record, now: datetime, *, has_publications: bool | None = None) -> dict | None:
@@ -214,12 +210,12 @@ _LOAD = {
     "plan": (selectinload(Plan.department), selectinload(Plan.participants)),
     "task": (selectinload(Task.department), selectinload(Task.plan), selectinload(Task.items)
              .selectinload(CheckItem.versions), selectinload(Task.departments)),
-    "result": (selectinload(Result.entity), selectinload(Result.department),
+    "result": (selectinload(Result.entity), selectinload(Result.department), selectinload(Result.inspectors),
                selectinload(Result.task).selectinload(Task.items).selectinload(CheckItem.versions),
                selectinload(Result.conclusions),
                selectinload(Result.findings).selectinload(ResultFinding.check_item)
                .selectinload(CheckItem.versions)),
-    "penalty": (selectinload(Penalty.department), selectinload(Penalty.entity)),
+    "penalty": (selectinload(Penalty.department), selectinload(Penalty.entity), selectinload(Penalty.task)),
     "item": (selectinload(CheckItem.department), selectinload(CheckItem.versions)),
     "entity": (),
 }
