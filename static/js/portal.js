@@ -51,6 +51,19 @@
     }
   });
 
+  /* The 长者模式 toggle returns to the page being read: after htmx pushed new filters into the
+     address bar, point its `next` at the new address (without JavaScript the page reloads anyway). */
+  function followAddress() {
+    var toggle = document.getElementById("display-toggle");
+    if (!toggle) return;
+    var url = new URL(toggle.href, window.location.href);
+    url.searchParams.set("next", window.location.pathname + window.location.search);
+    toggle.href = url.pathname + url.search;
+  }
+  document.addEventListener("htmx:pushedIntoHistory", followAddress);
+  document.addEventListener("htmx:replacedInHistory", followAddress);
+  document.addEventListener("htmx:historyRestore", followAddress);
+
   document.addEventListener("htmx:afterRequest", function (event) {
     var target = swapTarget(event);
     if (target && target.removeAttribute) target.removeAttribute("aria-busy");
