@@ -71,3 +71,14 @@ def test_an_unknown_mode_is_a_chinese_400(client):
     assert response.status_code == 400
     assert "显示模式只能是" in text(response)
     assert "display=" not in response.headers.get("Set-Cookie", "")
+
+
+def test_the_toggle_comes_back_to_any_page_even_a_404(client):
+    page = client.get("/no such/页面")
+    assert page.status_code == 404
+    html = text(page)
+    href = html.split('id="display-toggle" href="', 1)[1].split('"', 1)[0]
+    assert href == "/display?next=/no%2520such/%25E9%25A1%25B5%25E9%259D%25A2"
+    back = client.get(href)
+    assert back.status_code == 303
+    assert back.headers["Location"] == "/no%20such/%E9%A1%B5%E9%9D%A2"
