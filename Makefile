@@ -13,7 +13,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 # `make run` serves here, so absolute links in feeds point at it (see PUBLIC_BASE_URL in README).
 export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: setup setup-dev run demo test test-pg test-redis test-browser test-all ci screenshot serve bench clean
+.PHONY: setup setup-dev run demo test test-pg test-redis test-browser browser-deps test-all ci screenshot serve bench clean
 
 ## Runtime dependencies only (requirements.txt).
 setup: $(STAMP)
@@ -68,8 +68,14 @@ test-redis: setup-dev
 	TEST_REDIS_URL=$(REDIS_TEST_URL) TEST_DATABASE_URL=$(PG_TEST_URL) \
 	    $(BIN)/python -m pytest -m "not browser" tests/test_limits.py tests/test_signin.py tests/test_deploy.py
 
-test-browser: setup-dev
+## Browser tests; first installs the pinned test-only npm packages (axe-core) into tests/browser/node_modules.
+test-browser: setup-dev browser-deps
 	$(BIN)/python -m pytest -m browser
+
+browser-deps: tests/browser/node_modules/.package-lock.json
+
+tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
 
 test-all: test test-pg test-redis test-browser
 
@@ -85,4 +91,4 @@ bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache tests/browser/node_modules

@@ -56,8 +56,15 @@ def test_certificate_page_and_json(db, client, set_now):
 def test_script_shown_on_the_page_verifies_the_json(db, client, set_now, tmp_path):
     *_, d = _public_draw(db, set_now)
     html = client.get(f"/draws/{d.id}").get_data(as_text=True)
-    script = unescape(re.search(r'<pre class="code" id="verify-script"><code>(.*?)</code></pre>', html, re.S).group(1))
-    (tmp_path / "verify_draw.py").write_text(script, encoding="utf-8")
+    script = unescape(re.search(r'<pre class="code" id="verify-script"[^>]*><code>(.*?)</code></pre>', html, re.S).group(1))
+    # The same program is a download (a link with `download`), byte for byte what the page shows.
+    assert 'href="/draws/verify_draw.py" download="verify_draw.py"' in html
+    download = client.get("/draws/verify_draw.py")
+    assert download.status_code == 200
+    assert download.headers["Content-Type"] == "text/x-python; charset=utf-8"
+    assert download.headers["Content-Disposition"] == 'attachment; filename="verify_draw.py"'
+    assert download.get_data(as_text=True) == script
+    (tmp_path / "verify_draw.py").write_bytes(download.data)
     (tmp_path / "draw.json").write_bytes(client.get(f"/draws/{d.id}.json").data)
     out = subprocess.run([sys.executable, "verify_draw.py", "draw.json"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=60)

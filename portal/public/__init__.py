@@ -11,3 +11,4 @@ from . import draws  # noqa: E402,F401
 from . import transparency  # noqa: E402,F401
 from . import browse  # noqa: E402,F401
 from . import objections  # noqa: E402,F401
+from . import display  # noqa: E402,F401

@@ -90,6 +90,14 @@ def draw_pool(draw_id):
     return response
 
 
+@bp.get("/draws/verify_draw.py")
+def draw_verify_script():
+    """The certificate's standard-library check as a file to save and run (`python3 verify_draw.py draw.json`)."""
+    response = Response(VERIFY_SCRIPT_PATH.read_bytes(), content_type="text/x-python; charset=utf-8")
+    response.headers["Content-Disposition"] = 'attachment; filename="verify_draw.py"'
+    return response
+
+
 @bp.app_template_global("draw_why_drawn")
 def draw_why_drawn(entity):
     """For the entity page: each public draw that selected `entity`, with stratum, ratio and key rank."""

@@ -240,8 +240,10 @@ def _detail(kind, kind_path, record_key, detail, fmt, to_json, template, **conte
     return render_template(template, detail=detail, record=detail.record, objection=objection, **context)
 
 
-@bp.get("/plans/<int:plan_id>", defaults={"fmt": "html"})
+# Decorators apply bottom-up, so each detail's HTML rule (the lower one) is registered first and
+# url_for(endpoint) without fmt builds the HTML page's URL, not the .json one (issue 9 item 1).
 @bp.get("/plans/<int:plan_id>.json", defaults={"fmt": "json"})
+@bp.get("/plans/<int:plan_id>", defaults={"fmt": "html"})
 def plan(plan_id, fmt):
     now = clock.now()
     detail = queries.get_plan(plan_id, now)
@@ -261,8 +263,8 @@ def plan(plan_id, fmt):
                    task_disclosure=task_disclosure)
 
 
-@bp.get("/tasks/<code>", defaults={"fmt": "html"})
 @bp.get("/tasks/<code>.json", defaults={"fmt": "json"})
+@bp.get("/tasks/<code>", defaults={"fmt": "html"})
 def task(code, fmt):
     now = clock.now()
     detail = queries.get_task(code, now)
@@ -294,8 +296,8 @@ def task(code, fmt):
                    draws=draws, results=results_, plan_public=plan_public)
 
 
-@bp.get("/results/<int:result_id>", defaults={"fmt": "html"})
 @bp.get("/results/<int:result_id>.json", defaults={"fmt": "json"})
+@bp.get("/results/<int:result_id>", defaults={"fmt": "html"})
 def result(result_id, fmt):
     now = clock.now()
     detail = queries.get_result(result_id, now)
@@ -305,8 +307,8 @@ def result(result_id, fmt):
                    "public/results/detail.html", task_public=task_public, task_named=task_named)
 
 
-@bp.get("/penalties/<int:penalty_id>", defaults={"fmt": "html"})
 @bp.get("/penalties/<int:penalty_id>.json", defaults={"fmt": "json"})
+@bp.get("/penalties/<int:penalty_id>", defaults={"fmt": "html"})
 def penalty(penalty_id, fmt):
     now = clock.now()
     detail = queries.get_penalty(penalty_id, now)
@@ -319,8 +321,8 @@ def penalty(penalty_id, fmt):
                    "public/penalties/detail.html", task_public=task_public, credit_repair=credit_repair)
 
 
-@bp.get("/entities/<uscc>", defaults={"fmt": "html"})
 @bp.get("/entities/<uscc>.json", defaults={"fmt": "json"})
+@bp.get("/entities/<uscc>", defaults={"fmt": "html"})
 def entity(uscc, fmt):
     now = clock.now()
     profile = queries.get_entity(uscc, now)
