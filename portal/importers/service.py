@@ -184,8 +184,11 @@ def _serialise_imports() -> None:
 
 
 def commit(kind: str, data: bytes, filename: str, department: Department, actor=None, *,
-           accept_warnings: bool = False, publish: bool = False, progress=None) -> ImportBatch:
-    """Validate again and write everything in one transaction, or raise ImportRejected (nothing written)."""
+           accept_warnings: bool = False, publish: bool = False, progress=None, before_commit=None) -> ImportBatch:
+    """Validate again and write everything in one transaction, or raise ImportRejected (nothing written).
+
+    `progress(done, total)` is called after each chunk of rows; `before_commit(batch)` last, inside
+    the transaction (the upload job records its outcome there, so both commit or neither does)."""
     today = clock.today()
     with write_transaction():
         _serialise_imports()
@@ -217,6 +220,8 @@ def commit(kind: str, data: bytes, filename: str, department: Department, actor=
                               "created": counts["new"], "updated": counts["updated"],
                               "unchanged": counts["unchanged"], "published": writer.published},
                        summary=f"导入{KIND_LABELS[kind]}：{filename}（{batch.message}）")
+        if before_commit is not None:
+            before_commit(batch)
     return batch
 
 
