@@ -92,6 +92,10 @@ def test_running_job_page_polls_itself_and_refreshes_without_javascript(client, 
     job.done = 1
     _db.session.commit()
     assert "正在写入：已处理 1 / 2 行" in page_text(client.get(url))
+    # The clerk who left the page finds the import again on the upload page.
+    uploads = client.get("/admin/uploads")
+    assert "我的导入任务 r.csv （检查结果，2 行）：正在导入，已处理 1 行" in page_text(uploads)
+    assert f'href="{url}"' in uploads.get_data(as_text=True)
     assert _job(fields["run"]).owner == "host-b:4242:abcd"
     # A second click on 确认导入 while it runs starts nothing new: it follows the running job.
     response = client.post("/admin/uploads/confirm", data=fields)

@@ -71,6 +71,7 @@ def _recent(limit=10):
 def _index(status=200, error=None, kind=None):
     return render_template("admin/uploads/index.html", kinds=KINDS, kind_labels=KIND_LABELS, columns=COLUMNS,
                            departments=_departments() if role_of() == ADMIN else [], batches=_recent(),
+                           jobs=jobs.open_jobs(current_user) if role_of() in (ADMIN, CLERK) else [],
                            error=error, selected_kind=kind or request.values.get("kind", "results"),
                            max_bytes=current_app.config.get("MAX_CONTENT_LENGTH")), status
 

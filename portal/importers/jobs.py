@@ -91,6 +91,13 @@ def find(token: str, user) -> UploadJob | None:
         .scalar()
 
 
+def open_jobs(user, limit: int = 10) -> list[UploadJob]:
+    """The user's imports still running, or ended without importing (not yet uploaded again), newest first."""
+    return db.session.execute(select(UploadJob).where(UploadJob.user_id == user.id,
+                                                      UploadJob.state.in_(("running", "rejected", "failed")))
+                              .order_by(UploadJob.id.desc()).limit(limit)).scalars().all()
+
+
 # ---------------------------------------------------------------- confirm: claim and run
 
 def start(job: UploadJob, *, accept_warnings: bool, publish: bool) -> tuple[str | None, bool]:
