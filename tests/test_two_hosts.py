@@ -12,6 +12,7 @@ either host, checks that:
 - a clerk signed in on A acts on B; signed out on A, the old cookie is refused on B;
 - a penalty published on A is found by a search on B within 2 s (B's index catches up from the
   change log in the database before it answers);
+- with Redis, rate-limit counters are shared: a limit is reached by requests to both hosts;
 - a sign-in window with sign-ins on both hosts is sealed into the audit chain once when both
   hosts' timers run `signins seal` at the same time;
 - a graceful reload (HUP) of one host in the middle of all this fails no request.
@@ -182,7 +183,8 @@ def test_two_hosts_on_one_postgresql_are_interchangeable(database, tmp_path):
     shared = {"DATABASE_URL": database, "SECRET_KEY": uuid.uuid4().hex * 2, "PUBLIC_BASE_URL": "https://gs.example.test",
               "TRUSTED_PROXY_HOPS": "1", "REDIS_URL": REDIS_URL, "RATELIMIT_KEY_PREFIX": name,
               # Every upload runs as a job (that is what may outlive a worker); a dead one is taken over fast.
-              "IMPORT_INLINE_ROWS": "0", "IMPORT_JOB_STALE_SECONDS": "3", "LOG_LEVEL": "WARNING"}
+              "IMPORT_INLINE_ROWS": "0", "IMPORT_JOB_STALE_SECONDS": "3", "LOG_LEVEL": "WARNING",
+              "RATELIMIT_EXPORT": "4/minute"}
     instance_a, instance_b = tmp_path / "host-a", tmp_path / "host-b"
     env_a = {**shared, "PORTAL_INSTANCE_PATH": str(instance_a)}
     env_b = {**shared, "PORTAL_INSTANCE_PATH": str(instance_b)}
@@ -298,6 +300,12 @@ def test_two_hosts_on_one_postgresql_are_interchangeable(database, tmp_path):
         assert status == 303
         status, headers, _ = browser.request(host_b + "/admin/uploads", headers={"Cookie": old_cookie})
         assert status in (302, 303) and "/admin/login" in headers["Location"]
+
+        # With Redis the rate-limit counters are shared: CSV downloads alternate between the hosts
+        # and the fifth within the minute is refused, whichever host gets it.
+        if REDIS_URL:
+            statuses = [browser.get((host_a, host_b)[i % 2] + "/results.csv")[0] for i in range(5)]
+            assert statuses == [200, 200, 200, 200, 429], statuses
 
         # Sign in on B too: one window of sign-ins on both hosts, sealed once by both hosts' timers.
         _sign_in(browser, host_b, seeded["clerk"])
