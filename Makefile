@@ -63,10 +63,11 @@ test: setup-dev
 test-pg: setup-dev
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -m "not browser"
 
-## Rate-limit, sign-in and deployment-guide tests with Redis (REDIS_TEST_URL) and PostgreSQL (PG_TEST_URL).
+## Rate-limit, sign-in, deployment-guide and two-host tests with Redis (REDIS_TEST_URL) and PostgreSQL (PG_TEST_URL).
 test-redis: setup-dev
 	TEST_REDIS_URL=$(REDIS_TEST_URL) TEST_DATABASE_URL=$(PG_TEST_URL) \
-	    $(BIN)/python -m pytest -m "not browser" tests/test_limits.py tests/test_signin.py tests/test_deploy.py
+	    $(BIN)/python -m pytest -m "not browser" tests/test_limits.py tests/test_signin.py tests/test_deploy.py \
+	    tests/test_two_hosts.py
 
 ## Browser tests; first installs the pinned test-only npm packages (axe-core) into tests/browser/node_modules.
 test-browser: setup-dev browser-deps

@@ -37,6 +37,14 @@ class Config:
     # Largest accepted request body (uploads), in bytes.
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024
 
+    # --- Uploads (kept in the database between preview and import: any host may confirm) ------
+    # Files of at most this many rows are imported within the confirming request; larger ones
+    # run as a job the clerk's page follows (0: every import runs as a job).
+    IMPORT_INLINE_ROWS = 2000
+    # Seconds without a heartbeat after which a running import counts as dead with its worker
+    # (recycled, killed) and is started again by whichever host is next asked about it.
+    IMPORT_JOB_STALE_SECONDS = 20
+
     # --- Search index ------------------------------------------------------------------------
     # This host's Whoosh index (a rebuildable cache); empty: <instance>/search-index.
     SEARCH_INDEX_DIR = ""

@@ -2,11 +2,12 @@
 in the caller's transaction, so the record, its audit trail and the index feed commit together.
 """
 from datetime import date, datetime
+from types import SimpleNamespace
 from decimal import Decimal
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from .database import utcnow
 from .domain.audit_chain import GENESIS, event_hash
@@ -74,8 +75,9 @@ def record(action: str, record_kind: str | None = None, record_id: int | None = 
     return event
 
 
-def record_many(entries, *, actor=None) -> list[AuditEvent]:
-    """Append several events at once (bulk imports): the same chain as record(), one head lookup.
+def record_many(entries, *, actor=None) -> list[SimpleNamespace]:
+    """Append several events at once (bulk imports): the same chain as record(), one head lookup
+    and one multi-row INSERT. Returns the events' fields (not ORM objects: they have no id).
 
     `entries` are dicts with record()'s keyword names (action, record_kind, record_id, before,
     after, summary, department_id, index). Added by IMPORTS: a 10,000-row upload would otherwise
@@ -89,16 +91,18 @@ def record_many(entries, *, actor=None) -> list[AuditEvent]:
     events = []
     for entry in entries:
         kind, rid = entry.get("record_kind"), entry.get("record_id")
-        event = AuditEvent(at=utcnow(), actor_id=actor_id, actor_name=actor_name, action=entry["action"],
-                           record_kind=kind, record_id=rid, department_id=entry.get("department_id"),
-                           summary=entry.get("summary"), before=_plain(entry.get("before")),
-                           after=_plain(entry.get("after")), prev_hash=prev)
+        event = SimpleNamespace(at=utcnow(), actor_id=actor_id, actor_name=actor_name, action=entry["action"],
+                                record_kind=kind, record_id=rid, department_id=entry.get("department_id"),
+                                summary=entry.get("summary"), before=_plain(entry.get("before")),
+                                after=_plain(entry.get("after")), prev_hash=prev)
         event.hash = event_hash(prev, event_fields(event))
         prev = event.hash
-        session.add(event)
         events.append(event)
         if entry.get("index", True) and kind in INDEXED_KINDS and rid is not None:
             session.add(SearchChange(record_kind=kind, record_id=rid))
+    if events:
+        # One multi-row INSERT (ORM bulk mode): no unit-of-work bookkeeping per event.
+        session.execute(insert(AuditEvent), [vars(e) for e in events])
     session.flush()
     return events
 

@@ -94,6 +94,21 @@ def publish(kind: str, record, actor=None, at: datetime | None = None):
     Publishing the last missing result of a surprise task lifts its embargo (portal.embargo
     recomputes it at commit, whatever the write path)."""
     _check_kind(kind)
+    journal.record(**_publish_event(kind, record, at or clock.now()), actor=actor)
+    return record
+
+
+def publish_many(kind: str, records, actor=None, at: datetime | None = None) -> None:
+    """publish() for many drafts at once (bulk imports): the same checks and events, appended to
+    the journal together instead of one chain-head lookup and flush per record."""
+    _check_kind(kind)
+    when = at or clock.now()
+    entries = [_publish_event(kind, record, when) for record in records]
+    if entries:
+        journal.record_many(entries, actor=actor)
+
+
+def _publish_event(kind: str, record, when: datetime) -> dict:
     if record.withheld:
         raise LifecycleError("该记录已决定不予公开，不能发布。")
     status = getattr(record.status, "value", record.status)
@@ -102,12 +117,11 @@ def publish(kind: str, record, actor=None, at: datetime | None = None):
     if status == Status.PUBLISHED.value:
         raise LifecycleError("该记录已经发布。")
     before = state_of(record)
-    when = at or clock.now()
     record.status = Status.PUBLISHED
     record.published_at = when
-    journal.record("publish", kind, record.id, actor=actor, before=before, after=state_of(record),
-                   department_id=department_of(kind, record), summary=f"发布{KIND_LABELS[kind]} {_label(kind, record)}")
-    return record
+    return {"action": "publish", "record_kind": kind, "record_id": record.id, "before": before,
+            "after": state_of(record), "department_id": department_of(kind, record),
+            "summary": f"发布{KIND_LABELS[kind]} {_label(kind, record)}"}
 
 
 def _apply_changes(kind: str, record, changes: dict) -> None:

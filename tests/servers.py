@@ -104,8 +104,10 @@ def _tail(path: Path, chars: int = 6000) -> str:
 
 @contextmanager
 def gunicorn_server(database_url: str, instance_dir, workers: int = 3, env: dict | None = None,
-                    timeout: float = 60, threads: int = 1):
+                    timeout: float = 60, threads: int = 1, info: dict | None = None):
     """Serve the app with gunicorn (`workers` processes) on a free port; yield its base URL.
+
+    `info`, if given, receives the master's process id as info["pid"] (to send it HUP, say).
 
     The database must already have its schema (run `flask_cli(["db", "upgrade"], …)` or
     `db.create_all()` first). The server is stopped (SIGTERM, then SIGKILL) on exit.
@@ -138,6 +140,8 @@ def gunicorn_server(database_url: str, instance_dir, workers: int = 3, env: dict
             _stop(proc)
             if attempt == 2 or "did not answer" in str(exc):
                 raise RuntimeError(f"{exc}\n--- {log_path} ---\n{_tail(log_path)}") from None
+    if info is not None:
+        info["pid"] = proc.pid
     try:
         yield base_url
     finally:

@@ -1,6 +1,7 @@
 """The upload pages: template download, upload → preview → confirm → result, history, access rules."""
 import io
 import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -108,7 +109,8 @@ def test_gbk_upload_with_mistakes_then_corrected_file_then_confirm(client, world
     assert "2 结果说明 手机号码 138****5678" in text and "2 结果说明 身份证号码 1101**********002X" in text
     assert "13812345678" not in text and corpus.ID_NUMBER not in text
     fields = confirm_form(response)
-    assert table_counts() == before  # the preview wrote nothing
+    # The preview wrote nothing but the file waiting for confirmation (in the database: any host may confirm).
+    assert table_counts() == {**before, "upload_job": 1}
 
     fields["publish"] = "1"
     response = client.post("/admin/uploads/confirm", data=fields)
@@ -238,18 +240,21 @@ def test_progress_component(client, world, login):
 
 
 def test_stale_stored_uploads_are_pruned(client, world, login, app):
-    import os
-    import time
-    from pathlib import Path
+    from datetime import timedelta
+
+    from portal.models import UploadJob
 
     login(client, world["clerk"])
     fields = confirm_form(upload(client, "r.csv", data=(DATA / "results_ok_gbk.csv").read_bytes()))
-    stored = Path(app.instance_path) / "uploads" / fields["sha256"]
-    assert stored.exists()
-    old = time.time() - 3 * 24 * 3600
-    os.utime(stored, (old, old))
+    # The file waits in the database (any host may confirm it), not in the instance folder.
+    stored = _db.session.execute(select(UploadJob).where(UploadJob.token == fields["run"])).scalar()
+    assert (stored.state, stored.sha256, stored.row_count) == ("previewed", fields["sha256"], 2)
+    assert not (Path(app.instance_path) / "uploads").exists()
+    stored.expires_at = stored.created_at - timedelta(seconds=1)
+    _db.session.commit()
     upload(client, "other.csv", data=(DATA / "results_ok_utf8.csv").read_bytes())
-    assert not stored.exists()
+    assert _db.session.execute(select(UploadJob.token)).scalars().all() != [] and \
+        fields["run"] not in _db.session.execute(select(UploadJob.token)).scalars().all()
     # Confirming a forgotten preview is a clear 404, not a half import.
     response = client.post("/admin/uploads/confirm", data=fields)
     assert response.status_code == 404 and "预览已过期" in page_text(response)

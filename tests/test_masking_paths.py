@@ -126,7 +126,7 @@ def test_upload_and_command_line_import_mask_and_report(world, client, login, db
     masked = re.search(r'<section class="admin-panel" id="preview-masked">(.*?)</section>', preview, re.S).group(1)
     assert "身份证号码" in masked and ID_MASKED in masked and MOBILE_MASKED in masked and ID not in preview
     sha = re.search(r'name="sha256" value="([0-9a-f]{64})"', preview).group(1)
-    run = re.search(r'name="run" value="([0-9a-f]{16})"', preview).group(1)
+    run = re.search(r'name="run" value="([0-9a-f]{32})"', preview).group(1)
     confirm = client.post("/admin/uploads/confirm", data={"csrf_token": extract_csrf(preview), "kind": "results",
                                                           "sha256": sha, "filename": "结果.csv", "run": run,
                                                           "department_id": str(w["dept"].id)})

@@ -1,16 +1,14 @@
 """批量上传: template download, upload → preview → confirm → result, import history.
 
-The uploaded file is kept under instance/uploads/<sha256> between preview and confirm; the
-confirm POST names it by hash and re-validates everything inside the write transaction.
-While a large file commits, the page polls /admin/uploads/progress/<sha256>/<run> (htmx, every 1 s); the
-committing worker writes its progress next to the stored file (one `run` per confirm form).
+The uploaded file is kept in the database (`upload_job`, portal/importers/jobs.py) between preview
+and confirm, so any host may answer the confirmation; the confirm POST names it by its token (the
+form's `run`) and re-validates everything inside the write transaction. A file of at most
+IMPORT_INLINE_ROWS rows is imported within the confirm request (the page polls
+/admin/uploads/progress/<sha256>/<run> meanwhile); a larger one runs as a job in the background and
+the clerk follows /admin/uploads/jobs/<token> (htmx polls it; without JavaScript it refreshes
+itself), which survives the worker that runs it being recycled.
 """
-import json
-import os
 import re
-import secrets
-import tempfile
-from pathlib import Path
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -19,73 +17,15 @@ from sqlalchemy import func, select
 from .. import clock
 from ..auth.access import ADMIN, AUDITOR, CLERK, department_scope, role_of, roles_required
 from ..extensions import db
-from ..importers import KIND_LABELS, KINDS, COLUMNS, ImportRejected, build_preview, commit, file_hash
+from ..importers import KIND_LABELS, KINDS, COLUMNS, build_preview, jobs
 from ..importers import template_csv, template_xlsx
-from ..models import Department, ImportBatch
+from ..models import Department, ImportBatch, UploadJob
+from ..web import wants_fragment
 from . import bp
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
-_RUN = re.compile(r"^[0-9a-f]{16}$")
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 HISTORY_PER_PAGE = 50
-
-
-def _upload_dir() -> Path:
-    path = Path(current_app.instance_path) / "uploads"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-STORED_UPLOAD_SECONDS = 2 * 24 * 3600  # a preview older than this must be uploaded again
-
-
-def _prune(directory: Path) -> None:
-    """Forget stored uploads and progress files nobody confirmed within STORED_UPLOAD_SECONDS."""
-    import time
-
-    limit = time.time() - STORED_UPLOAD_SECONDS
-    for path in directory.iterdir():
-        try:
-            if path.is_file() and path.stat().st_mtime < limit:
-                path.unlink()
-        except OSError:
-            pass  # another worker removed it first
-
-
-def _store(data: bytes) -> str:
-    digest = file_hash(data)
-    _prune(_upload_dir())
-    target = _upload_dir() / digest
-    if not target.exists():
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    else:
-        os.utime(target)
-    return digest
-
-
-def _stored(digest: str) -> bytes:
-    if not _HASH.match(digest or ""):
-        abort(404)
-    path = _upload_dir() / digest
-    if not path.exists():
-        return None
-    return path.read_bytes()
-
-
-def _progress_path(digest: str, run: str) -> Path:
-    return _upload_dir() / f"{digest}.{run}.progress.json"
-
-
-def _write_progress(digest: str, run: str, done: int, total: int, state: str = "running", batch_id=None) -> None:
-    if not _RUN.match(run or ""):
-        return
-    path = _progress_path(digest, run)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"done": done, "total": total, "state": state, "batch_id": batch_id,
-                               "user_id": current_user.id}))
-    os.replace(tmp, path)
 
 
 def _clean_filename(name: str) -> str:
@@ -131,6 +71,7 @@ def _recent(limit=10):
 def _index(status=200, error=None, kind=None):
     return render_template("admin/uploads/index.html", kinds=KINDS, kind_labels=KIND_LABELS, columns=COLUMNS,
                            departments=_departments() if role_of() == ADMIN else [], batches=_recent(),
+                           jobs=jobs.open_jobs(current_user) if role_of() in (ADMIN, CLERK) else [],
                            error=error, selected_kind=kind or request.values.get("kind", "results"),
                            max_bytes=current_app.config.get("MAX_CONTENT_LENGTH")), status
 
@@ -174,9 +115,11 @@ def upload_preview():
     finally:
         upload.close()  # large uploads are spooled to a temporary file
     filename = _clean_filename(upload.filename)
-    digest = _store(data)
     preview = build_preview(kind, data, filename, department, clock.today(), actor=current_user)
-    return _render_preview(preview, department, 200 if preview.ok else 422)
+    job = None
+    if preview.ok:  # only a file that may be imported is kept (until confirmed, or for jobs.KEEP)
+        job = jobs.store_upload(kind, data, filename, preview.sha256, department, current_user, len(preview.rows))
+    return _render_preview(preview, department, 200 if preview.ok else 422, job=job)
 
 
 def _htmx_status(status: int) -> int:
@@ -184,10 +127,19 @@ def _htmx_status(status: int) -> int:
     return 200 if request.headers.get("HX-Request") else status
 
 
-def _render_preview(preview, department, status, message=None):
+def _render_preview(preview, department, status, message=None, job=None):
     return render_template("admin/uploads/preview.html", preview=preview, department=department,
-                           counts=preview.counts, message=message, run=secrets.token_hex(8),
+                           counts=preview.counts, message=message, run=job.token if job else "",
                            problem_rows=[r for r in preview.rows if r.problems or r.maskings]), status
+
+
+def _see_other(target: str):
+    """303 to `target`, or HX-Redirect for htmx (which would otherwise swap the target in place)."""
+    if request.headers.get("HX-Request"):
+        response = Response(status=204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
 
 
 @bp.post("/uploads/confirm")
@@ -198,47 +150,64 @@ def upload_confirm():
     department = _target_department(request.form.get("department_id"))
     if department is None:
         abort(400)
-    data = _stored(digest)
-    if data is None:
+    job = jobs.find(request.form.get("run", ""), current_user)
+    if job is None or job.sha256 != digest or job.kind != kind or job.department_id != department.id:
         return _index(404, "预览已过期（或文件已被清理），请重新上传文件后再确认", kind)
-    filename = _clean_filename(request.form.get("filename"))
-    accept = request.form.get("accept_warnings") == "1"
-    publish = request.form.get("publish") == "1"
-    run = request.form.get("run", "")
-    total = max(data.count(b"\n"), 1)
-    _write_progress(digest, run, 0, total, state="validating")
-    try:
-        batch = commit(kind, data, filename, department, actor=current_user, accept_warnings=accept, publish=publish,
-                       progress=lambda done, all_: _write_progress(digest, run, done, all_))
-    except ImportRejected as exc:
-        _write_progress(digest, run, 0, total, state="rejected")
-        return _render_preview(exc.preview, department, _htmx_status(422), message=str(exc))
-    _write_progress(digest, run, batch.row_count, batch.row_count, state="done", batch_id=batch.id)
-    target = url_for("admin.upload_batch", batch_id=batch.id)
-    if request.headers.get("HX-Request"):
-        response = Response(status=204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, 303)
+    owner, started = jobs.start(job, accept_warnings=request.form.get("accept_warnings") == "1",
+                                publish=request.form.get("publish") == "1")
+    job_url = url_for("admin.upload_job", token=job.token)
+    if not started:  # already being imported (a second click, another tab): follow it
+        return _see_other(job_url)
+    if job.row_count > current_app.config["IMPORT_INLINE_ROWS"]:
+        jobs.run_in_background(job.id, owner)
+        return _see_other(job_url)
+    state, rejection = jobs.run(job.id, owner)
+    if state == "rejected":
+        return _render_preview(rejection.preview, department, _htmx_status(422), message=str(rejection), job=job)
+    db.session.expire_all()
+    job = db.session.get(UploadJob, job.id)
+    if job.state == "done" and job.batch_id:
+        return _see_other(url_for("admin.upload_batch", batch_id=job.batch_id))
+    return _see_other(job_url)  # failed (or taken over): its page says what happened
+
+
+def _own_job(token: str, digest: str | None = None) -> UploadJob:
+    if not _TOKEN.match(token or "") or (digest is not None and not _HASH.match(digest or "")):
+        abort(404)
+    job = jobs.find(token, current_user)
+    if job is None or (digest is not None and job.sha256 != digest):
+        abort(404)
+    jobs.resume_if_stale(job)  # its worker died: this host takes the import over
+    return job
 
 
 @bp.get("/uploads/progress/<digest>/<run>")
 @roles_required(ADMIN, CLERK)
 def upload_progress(digest, run):
-    if not _HASH.match(digest) or not _RUN.match(run):
-        abort(404)
-    path = _progress_path(digest, run)
-    state = {"done": 0, "total": 0, "state": "waiting", "batch_id": None, "user_id": current_user.id}
-    if path.exists():
-        try:
-            state = json.loads(path.read_text())
-        except (OSError, ValueError):
-            pass
-    if state.get("user_id") not in (None, current_user.id):
-        abort(404)
-    response = Response(render_template("admin/uploads/_progress.html", progress=state))
-    if state.get("state") == "done" and state.get("batch_id"):
-        response.headers["HX-Redirect"] = url_for("admin.upload_batch", batch_id=state["batch_id"])
+    """Progress of a confirmation running in another request (polled while the confirm form waits)."""
+    job = _own_job(run, digest)
+    response = Response(render_template("admin/uploads/_progress.html", job=job))
+    if job.state == "done" and job.batch_id:
+        response.headers["HX-Redirect"] = url_for("admin.upload_batch", batch_id=job.batch_id)
+    return response
+
+
+@bp.get("/uploads/jobs/<token>")
+@roles_required(ADMIN, CLERK)
+def upload_job(token):
+    """An import running as a job: its progress (htmx polls this; without JavaScript the page refreshes
+    itself) and, when it ends, its true outcome: the batch page, or why nothing was written."""
+    job = _own_job(token)
+    batch_url = url_for("admin.upload_batch", batch_id=job.batch_id) if job.state == "done" and job.batch_id else None
+    if batch_url and not wants_fragment():
+        return redirect(batch_url, 303)
+    department = db.session.get(Department, job.department_id)
+    template = "admin/uploads/_job.html" if wants_fragment() else "admin/uploads/job.html"
+    response = Response(render_template(template, job=job, department=department, kind_labels=KIND_LABELS,
+                                        batch_url=batch_url))
+    if batch_url:
+        response.headers["HX-Redirect"] = batch_url
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -184,8 +184,11 @@ def _serialise_imports() -> None:
 
 
 def commit(kind: str, data: bytes, filename: str, department: Department, actor=None, *,
-           accept_warnings: bool = False, publish: bool = False, progress=None) -> ImportBatch:
-    """Validate again and write everything in one transaction, or raise ImportRejected (nothing written)."""
+           accept_warnings: bool = False, publish: bool = False, progress=None, before_commit=None) -> ImportBatch:
+    """Validate again and write everything in one transaction, or raise ImportRejected (nothing written).
+
+    `progress(done, total)` is called after each chunk of rows; `before_commit(batch)` last, inside
+    the transaction (the upload job records its outcome there, so both commit or neither does)."""
     today = clock.today()
     with write_transaction():
         _serialise_imports()
@@ -217,6 +220,8 @@ def commit(kind: str, data: bytes, filename: str, department: Department, actor=
                               "created": counts["new"], "updated": counts["updated"],
                               "unchanged": counts["unchanged"], "published": writer.published},
                        summary=f"导入{KIND_LABELS[kind]}：{filename}（{batch.message}）")
+        if before_commit is not None:
+            before_commit(batch)
     return batch
 
 
@@ -282,18 +287,20 @@ class _Writer:
                 keep_version(record, before, f"批量导入：{self.batch.filename}（第 {row.number} 行）", self.actor)
         if entries:
             journal.record_many(entries, actor=self.actor)
+        from .. import lifecycle
+        to_publish = []
         for action, row, record, _before in pending:
             if action == "correct":
-                from .. import lifecycle
                 changes = {k: v for k, v in self._changes(record, row.values).items() if k in row.changed_fields
                            or k == "publicity_end" or (k == "findings" and "item_ids" in row.changed_fields)}
                 lifecycle.correct(self.record_kind, record, changes,
                                   reason=f"批量导入更正：{self.batch.filename}（第 {row.number} 行）", actor=self.actor)
             if self.publish and hasattr(record, "status") and _status(record) == Status.DRAFT.value \
                     and not record.withheld:
-                from .. import lifecycle
-                lifecycle.publish(self.record_kind, record, actor=self.actor)
-                self.published += 1
+                to_publish.append(record)
+        if to_publish:  # one journal append for the chunk's publications, not a head lookup and flush per row
+            lifecycle.publish_many(self.record_kind, to_publish, actor=self.actor)
+            self.published += len(to_publish)
 
     def _model(self):
         return {"results": Result, "penalties": Penalty, "entities": Entity, "inspectors": Inspector}[self.kind]
