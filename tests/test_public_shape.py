@@ -190,6 +190,9 @@ def _public_bodies(client, world) -> dict[str, str]:
     urls += [path, path + ".json", path + "?version=1", path + ".json?version=1"]
     urls += [f"/penalties/{world['company_penalty'].id}", f"/penalties/{world['company_penalty'].id}.json"]
     urls += ["/feeds/all.atom", "/feeds/all.rss", "/items.csv", "/penalties?q=张", "/penalties.csv?q=张"]
+    urls += ["/search.json?q=民市监罚", "/search.json?q=张", f"/search?q={world['shop'].uscc[2:10]}",
+             "/search?q=〔2025〕72号", "/search.json?q=民市监罚〔2025〕72号", "/search.json?q=形状",
+             "/feeds/all.atom?q=民市监罚"]
     bodies = {url: _readable(client.get(url)) for url in urls}
     bodies["/penalties (fragment)"] = text(client.get("/penalties", headers={"HX-Request": "true"}))
     return bodies
@@ -206,7 +209,8 @@ def test_natural_person_and_operator_names_and_internal_fields_appear_nowhere(cl
     person = world["person_penalty"]
     for url in (f"/penalties/{person.id}", f"/penalties/{person.id}.json", f"/penalties/{person.id}?version=1",
                 f"/penalties/{person.id}.json?version=1", "/penalties", "/penalties (fragment)", "/penalties.json",
-                "/penalties.csv", "/feeds/penalties.atom", "/feeds/penalties.rss", "/feeds/all.atom", "/"):
+                "/penalties.csv", "/feeds/penalties.atom", "/feeds/penalties.rss", "/feeds/all.atom", "/",
+                "/search?q=〔2025〕72号", "/search.json?q=民市监罚〔2025〕72号"):
         assert "张某" in bodies[url], url
     # the individual business is named by its business name wherever its penalty is shown
     shop_penalty = world["shop_penalty"]
@@ -215,6 +219,7 @@ def test_natural_person_and_operator_names_and_internal_fields_appear_nowhere(cl
         assert SHOP in bodies[url], url
     # a natural person's full name does not find the record either
     assert client.get(f"/penalties.json?q={PERSON}").get_json()["total"] == 0
+    assert not [h for h in client.get(f"/search.json?q={PERSON}").get_json()["items"] if h["kind"] == "penalty"]
 
 
 def test_kept_version_of_corrected_individual_business_penalty_shows_no_operator_and_no_internal_field(client, world):
