@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from . import deadlines
+from . import caching, deadlines
 from .domain.dates import china_date, parse_date
 from .draw_service import public_successors
 from .domain.visibility import PublicState, Visibility, public_state, task_named_beside_result
@@ -197,9 +197,8 @@ def _entity_ids_matching(q: str):
 # Counting every public row of a 100,000-row table costs tens of milliseconds on SQLite,
 # which would dominate a list page. Totals are therefore kept per app for a short while
 # (config PUBLIC_COUNT_TTL seconds; default 30, 0 under TESTING), keyed by the exact count
-# query and the newest change-log id: every write through portal.journal adds a
-# SearchChange row, so a journaled write invalidates them at once; writes that bypass the
-# journal (bulk loads) show up within the TTL.
+# query and the public revision (portal/caching.py: raised by every public-relevant commit,
+# and read once per request anyway for the page's ETag), so a write invalidates them at once.
 # A cached total is computed at `now` floored to the minute (so the key repeats): it may lag
 # a publication or withdrawal by under a minute, while the rows themselves use the exact now.
 def _count(count_for, now: datetime) -> int:
@@ -211,8 +210,7 @@ def _count(count_for, now: datetime) -> int:
     cache = current_app.extensions.setdefault("public_counts", {})
     compiled = count_stmt.compile(db.engine)
     params = tuple(sorted((k, repr(v)) for k, v in compiled.params.items()))
-    change = db.session.execute(select(func.max(SearchChange.id))).scalar()
-    key = (str(compiled), params, change)
+    key = (str(compiled), params, caching.revision_key(now))  # any public write is a new key
     hit = cache.get(key)
     moment = time.monotonic()
     if hit is not None and moment - hit[1] < ttl:
