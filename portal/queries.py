@@ -203,23 +203,28 @@ def _entity_ids_matching(q: str):
 # a publication or withdrawal by under a minute, while the rows themselves use the exact now.
 def _count(count_for, now: datetime) -> int:
     """`count_for(now)` is the count statement at `now`."""
+    return _cached_row(count_for, now)[0]
+
+
+def _cached_row(stmt_for, now: datetime) -> tuple:
+    """The one row of `stmt_for(now)` (counts), cached as said above."""
     ttl = current_app.config.get("PUBLIC_COUNT_TTL", 0 if current_app.testing else 30)
     if not ttl:
-        return db.session.execute(count_for(now)).scalar_one()
-    count_stmt = count_for(now.replace(second=0, microsecond=0))
+        return tuple(db.session.execute(stmt_for(now)).one())
+    stmt = stmt_for(now.replace(second=0, microsecond=0))
     cache = current_app.extensions.setdefault("public_counts", {})
-    compiled = count_stmt.compile(db.engine)
+    compiled = stmt.compile(db.engine)
     params = tuple(sorted((k, repr(v)) for k, v in compiled.params.items()))
     key = (str(compiled), params, caching.revision_key(now))  # any public write is a new key
     hit = cache.get(key)
     moment = time.monotonic()
     if hit is not None and moment - hit[1] < ttl:
         return hit[0]
-    total = db.session.execute(count_stmt).scalar_one()
+    row = tuple(db.session.execute(stmt).one())
     if len(cache) > 2000:
         cache.clear()
-    cache[key] = (total, moment)
-    return total
+    cache[key] = (row, moment)
+    return row
 
 
 def cached_count(count_for, now: datetime) -> int:
@@ -228,7 +233,7 @@ def cached_count(count_for, now: datetime) -> int:
 
 
 def _page(stmt, count_for, now: datetime, paging: Paging) -> Page:
-    total = _count(count_for, now)
+    total = _count(count_for, now) if paging.count else None
     items = list(db.session.execute(stmt.limit(paging.per_page).offset(paging.offset)).unique().scalars())
     return Page(items=items, total=total, page=paging.page, per_page=paging.per_page)
 
@@ -401,7 +406,8 @@ def _detail(kind: str, record, now: datetime) -> Detail | None:
 
 
 def get_result(result_id: int, now: datetime) -> Detail | None:
-    record = db.session.execute(select(Result).where(Result.id == result_id).options(*RESULT_LOAD)).scalar()
+    record = db.session.execute(select(Result).where(Result.id == result_id).options(
+        *RESULT_LOAD, joinedload(Result.task).selectinload(Task.items).selectinload(CheckItem.versions))).scalar()
     return _detail("result", record, now)
 
 
@@ -639,6 +645,12 @@ def iter_tasks(f: Filters, now: datetime):
 
 FEED_LISTS = {"plan": (Plan, _plan_conditions), "task": (Task, _task_conditions),
               "result": (Result, _result_conditions), "penalty": (Penalty, _penalty_conditions)}
+# What a feed entry shows (portal/public/feed_views.py _entry), loaded with the records: no query per entry.
+FEED_LOAD = {"plan": (joinedload(Plan.department),), "task": (joinedload(Task.department),),
+             "result": (joinedload(Result.entity), joinedload(Result.department), joinedload(Result.task),
+                        selectinload(Result.conclusions)),
+             "penalty": (joinedload(Penalty.entity), joinedload(Penalty.department), selectinload(Penalty.category_rows)),
+             "draw": (joinedload(Draw.task).joinedload(Task.department),)}
 
 
 def feed_records(kind: str, f: Filters, now: datetime, limit: int, ids=None) -> list:
@@ -646,7 +658,7 @@ def feed_records(kind: str, f: Filters, now: datetime, limit: int, ids=None) -> 
     (so a feed carries exactly the entries of the list it was subscribed from), newest first.
     `ids` narrows them to these records (e.g. those whose objection status changed lately)."""
     model, conditions = FEED_LISTS[kind]
-    stmt = select(model).where(*conditions(f, now))
+    stmt = select(model).where(*conditions(f, now)).options(*FEED_LOAD[kind])
     if ids is not None:
         stmt = stmt.where(model.id.in_(ids))
     stmt = stmt.order_by(model.published_at.desc(), model.id.desc()).limit(limit)
@@ -783,9 +795,13 @@ def get_entity(uscc: str, now: datetime) -> EntityProfile | None:
 # ---------------------------------------------------------------- home, code lists
 
 def public_counts(now: datetime) -> dict[str, int]:
+    """Public records of each kind, in one statement."""
     models = {"item": CheckItem, "plan": Plan, "task": Task, "result": Result, "penalty": Penalty}
-    return {kind: _count(lambda at, kind=kind, model=model: select(func.count(model.id)).where(
-        public_clause(kind, at)), now) for kind, model in models.items()}
+
+    def counts_at(at):
+        return select(*(select(func.count(model.id)).where(public_clause(kind, at)).scalar_subquery().label(kind)
+                        for kind, model in models.items()))
+    return dict(zip(models, _cached_row(counts_at, now)))
 
 
 def departments() -> list[Department]:

@@ -92,7 +92,7 @@ def _entry(kind: str, record, now=None, objection=(None, None)) -> feeds.FeedEnt
 
 def _records(kind: str, now, dept_id=None, ids=None) -> list:
     model = MODELS[kind]
-    stmt = select(model).where(public_clause(kind, now))
+    stmt = select(model).where(public_clause(kind, now)).options(*queries.FEED_LOAD[kind])
     if dept_id is not None:
         stmt = stmt.where(model.department_id == dept_id)
     if ids is not None:
@@ -255,12 +255,13 @@ def entity_feed(uscc: str):
     now = clock.now()
     entries = []
     for kind, model in (("result", Result), ("penalty", Penalty)):
-        stmt = select(model).where(model.entity_id == entity.id, public_clause(kind, now))
+        stmt = select(model).where(model.entity_id == entity.id, public_clause(kind, now)).options(*queries.FEED_LOAD[kind])
         records = [r for r in db.session.execute(stmt).scalars() if public_state(kind, r, now).is_visible]
         statuses = objections.objection_feed_info(kind, records, now)
         entries += [_entry(kind, r, now, statuses[r.id]) for r in records]
     draws = db.session.execute(select(Draw).join(DrawSelection, DrawSelection.draw_id == Draw.id)
-                               .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))).scalars()
+                               .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))
+                               .options(*queries.FEED_LOAD["draw"])).unique().scalars()
     entries += [_entry("draw", d, now) for d in draws if public_state("draw", d, now).is_visible]
     base = urls.base_url()
     return _respond("atom", entries, feed_key=f"entity/{entity.uscc}", title=f"{entity.name} 的公示信息",
