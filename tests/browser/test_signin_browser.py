@@ -132,11 +132,13 @@ def test_searching_too_fast_gets_the_chinese_page(page, screenshot, strict_serve
     page.set_viewport_size(WIDTHS[width])
     # Each run comes "from" its own address (the server trusts one proxy hop): its own budget.
     page.set_extra_http_headers({"X-Forwarded-For": f"192.0.2.{list(WIDTHS).index(width) + 10}"})
-    for _ in range(2):
-        response = page.goto(f"{strict_server}/search?q=粮油")
+    # Three different searches (the browser may keep a page it has seen for a minute: a repeated
+    # search need not reach the server at all, see "Caching of public pages" in the README).
+    for q in ("粮油", "食品"):
+        response = page.goto(f"{strict_server}/search?q={q}")
         assert response.status == 200
         assert page.locator("h1").inner_text() != "请求过于频繁"
-    response = page.goto(f"{strict_server}/search?q=粮油")
+    response = page.goto(f"{strict_server}/search?q=超市")
     assert response.status == 429
     assert page.locator("h1").inner_text() == "请求过于频繁"
     assert "您的请求过于频繁，请" in page.locator("main").inner_text()
@@ -155,10 +157,8 @@ def test_guessing_on_after_the_sign_in_limit_gets_the_short_refusal(page, screen
     for _ in range(2):
         _submit(page, "someone-guessing", "guess")
         assert page.locator(".form-error").inner_text() == "用户名或密码不正确。"
-    _submit(page, "someone-guessing", "guess")  # the attempt that crosses the limit: the full page
-    assert page.locator(".form-error").inner_text().startswith("登录尝试过于频繁，请")
-    assert page.locator("nav.site-nav").count() == 1
-    _submit(page, "someone-guessing", "guess")  # the budget was already spent: the short refusal
+        assert page.locator("nav.site-nav").count() == 1
+    _submit(page, "someone-guessing", "guess")  # the budget is spent: the short refusal, with the form
     assert page.locator("h1").inner_text() == "登录尝试过于频繁"
     message = page.locator(".form-error").inner_text()
     assert message.startswith("登录尝试过于频繁，请") and message.endswith("后再试。"), message
@@ -179,7 +179,7 @@ def test_an_anonymous_visitor_gets_no_cookie_and_cacheable_pages(page, screensho
         assert response.headers["etag"].startswith('W/"') and "last-modified" in response.headers
     assert "检查结果" in page.locator("h1").inner_text()
     with page.expect_navigation():
-        page.locator("#results-list a[href^='/results/']").first.click()
-    assert "/results/" in page.url and page.locator("h1").inner_text()
+        page.click("nav.site-nav >> text=行政处罚")
+    assert "行政处罚" in page.locator("h1").inner_text()
     assert page.context.cookies() == []  # nothing set anywhere on the way
     screenshot(f"anonymous-no-cookie-{width}")
