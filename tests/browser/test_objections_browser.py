@@ -208,8 +208,9 @@ def test_badges_in_lists_and_entity_page_and_credit_repair_to_tombstone(page, sc
 
     # /stats shows the objection figures per department.
     page.goto("/stats")
-    table = page.locator("#objection-stats")
-    assert table.count() == 1 and "异议成立率" in table.inner_text()
+    table = page.locator("#table-objections")
+    assert table.count() == 1
+    assert "当事人异议" in table.inner_text() and "成立率" in table.inner_text()
     table.scroll_into_view_if_needed()
     _no_sideways_scroll(page, width)
     screenshot(f"credit-repair-{width}-7-stats", full_page=False)

@@ -41,10 +41,10 @@ def test_quarterly_report_from_home_to_download(page, screenshot, js_errors, wid
     # Choosing the year and the quarter swaps the report in place (htmx) and puts both in the URL.
     with page.expect_response(lambda r: "/stats?year=2026" in r.url):
         page.select_option("#stats-year", "2026")
-    page.wait_for_function("document.querySelector('#report-title').innerText === '2026年度'")
+    page.wait_for_function("() => document.querySelector('#report-title').innerText === '2026年度'")
     page.select_option("#stats-quarter", "3")
     page.wait_for_url(re.compile(r"/stats\?year=2026&quarter=3$"))
-    page.wait_for_function("document.querySelector('#report-title').innerText === '2026年第三季度'")
+    page.wait_for_function("() => document.querySelector('#report-title').innerText === '2026年第三季度'")
     assert page.evaluate("window.__sameDocument") is True, "the period change reloaded the page"
     assert "2026-07-01 至 2026-09-30" in page.locator("#stats-report .summary").inner_text()
 
