@@ -210,6 +210,9 @@ def run(instance: Path, repeat: int = 30, exports: bool = True) -> list[tuple]:
     print(table(["page", "status", "p50 ms", "p95 ms", "max ms", "cpu p50", "cpu p95", "sql p50", "cpu/sql",
                  "stmts", "bytes", ""], rows))
     print("(sql: time inside the database driver's execute per request; stmts: SQL statements per request)")
+    if os.getloadavg()[0] > (os.cpu_count() or 1):
+        print(f"note: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: wall times include waiting "
+              "for the CPU; the cpu columns (process CPU time per request) are the fairer measure")
     conditional = []
     for label, (url, etag) in etags.items():
         if not etag or label.startswith("/search"):

@@ -28,8 +28,7 @@ Signed-in users (any session cookie) get `no-store` on every page, as do the bac
 forms that carry a CSRF token and the objection filer's private pages.
 """
 import hashlib
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timezone
 
 from flask import Flask, current_app, g, request, session
 from sqlalchemy import Integer, bindparam, column, event, text

@@ -24,7 +24,7 @@ from .errors import BadInput
 from .extensions import db
 from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelection, Entity, EntityType, Inspector,
                      Penalty, PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding,
-                     SearchChange, Task, VocabularyKind, VocabularyTerm, plan_department, result_inspector,
+                     Task, VocabularyKind, VocabularyTerm, plan_department, result_inspector,
                      task_department)
 from .visibility_sql import _no_index, lifecycle_clause, public_clause
 from .web import Page, Paging
