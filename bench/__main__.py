@@ -11,7 +11,7 @@ from bench.common import DEFAULT_INSTANCE
 
 OTHERS = [
     ("bench.generate", "generate the 100,000-result data set (--force to regenerate, --instance DIR)"),
-    ("bench.pages", "p50/p95 server time of list, filter and entity pages; CSV export of all results"),
+    ("bench.pages", "p50/p95 server time, CPU and SQL time, SQL statements of pages and feeds; 304 cost; CSV export"),
     ("bench.stats", "p50/p95 server time of /stats (period reports, warm and computed)"),
     ("bench.index", "search index speed on the data set: rebuild and sync documents/s (--profile)"),
     ("bench.search", "search index build, query latency, publish-to-searchable (SEARCH)"),

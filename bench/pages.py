@@ -5,12 +5,16 @@
 Starts nothing external: requests go through Flask's test client against the SQLite
 data set made by bench/generate.py (generated first if missing). For each page it
 prints p50/p95/max server time (wall clock, and the process CPU time, which stays fair
-on a busy machine) over --repeat requests after two warm-up requests,
+on a busy machine) over --repeat requests after two warm-up requests, the SQL part of that
+time and the number of SQL statements per request (SQLAlchemy event hooks), the cost of a 304
+(a conditional request with the page's own ETag; issue 12 item 3: ≤ 2 ms CPU) and the ratio of
+page CPU to SQL time (target ≤ 3×),
 and for the CSV export of every result: time, bytes, rows and the peak Python heap
 while streaming (constant memory means the peak does not grow with the row count).
 Numbers only; no assertions.
 """
 import argparse
+from datetime import datetime
 import os
 import time
 import tracemalloc
@@ -19,6 +23,27 @@ from pathlib import Path
 from bench.common import DEFAULT_INSTANCE, make_app, median, percentile, table
 
 TARGET_P95_MS = 50.0
+TARGET_CPU_PER_SQL = 3.0  # issue 12 item 3: a page's CPU at most 3x its SQL time
+TARGET_304_CPU_MS = 2.0
+
+
+def search_index_ready(app) -> bool:
+    return (Path(app.config["SEARCH_INDEX_DIR"]) / "_MAIN_WRITELOCK").exists() or \
+        any(Path(app.config["SEARCH_INDEX_DIR"]).glob("*.toc"))
+
+
+def company_name(app, uscc: str) -> str:
+    from urllib.parse import quote
+
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import Entity
+
+    with app.app_context():
+        name = db.session.execute(select(Entity.name).where(Entity.uscc == uscc)).scalar()
+        db.session.remove()
+    return quote(name)
 
 
 def pick_targets(app):
@@ -46,20 +71,50 @@ def pick_targets(app):
     return dept, int(year), uscc, uscc2
 
 
-def time_get(client, url, repeat):
+class SqlMeter:
+    """Statements and time spent in the database driver, from SQLAlchemy's cursor events."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        self.statements = 0
+        self.seconds = 0.0
+        self._started = None
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, *_args):
+        self._started = time.perf_counter()
+
+    def _after(self, *_args):
+        self.statements += 1
+        self.seconds += time.perf_counter() - self._started
+
+    def reset(self):
+        self.statements, self.seconds = 0, 0.0
+
+
+def time_get(client, url, repeat, meter=None, headers=None):
     for _ in range(2):
-        response = client.get(url)
+        response = client.get(url, headers=headers)
         response.close()
-    times, cpu, status, size = [], [], None, 0
+    times, cpu, sql, statements, status, size = [], [], [], [], None, 0
     for _ in range(repeat):
+        if meter is not None:
+            meter.reset()
         started, cpu_started = time.perf_counter(), time.process_time()
-        response = client.get(url)
+        response = client.get(url, headers=headers)
         body = response.get_data()
         times.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - cpu_started) * 1000)
+        if meter is not None:
+            sql.append(meter.seconds * 1000)
+            statements.append(meter.statements)
         status, size = response.status_code, len(body)
         response.close()
-    return times, cpu, status, size
+    if meter is None:
+        return times, cpu, status, size
+    return times, cpu, status, size, sql, statements
 
 
 def time_csv(client, url, runs=1):
@@ -85,7 +140,7 @@ def time_csv(client, url, runs=1):
     return times, cpu, status, size, rows, peak
 
 
-def run(instance: Path, repeat: int = 30) -> list[tuple]:
+def run(instance: Path, repeat: int = 30, exports: bool = True) -> list[tuple]:
     from bench.generate import generate, is_generated
 
     if not is_generated(instance):
@@ -99,6 +154,13 @@ def run(instance: Path, repeat: int = 30) -> list[tuple]:
         from portal.extensions import db
         from portal.models import Result
         total = db.session.execute(select(func.count(Result.id))).scalar()
+        from portal.models import Penalty
+        from portal.visibility_sql import public_clause
+        now = datetime.fromisoformat(app.config["FIXED_NOW"])
+        result_id = db.session.execute(select(Result.id).where(public_clause("result", now))
+                                       .order_by(Result.id.desc()).limit(1)).scalar()
+        penalty_id = db.session.execute(select(Penalty.id).where(public_clause("penalty", now))
+                                        .order_by(Penalty.id.desc()).limit(1)).scalar()
         db.session.remove()
     print(f"data set: {instance} ({total:,} results); now = {app.config['FIXED_NOW']}; {repeat} requests per page\n")
     pages = [
@@ -117,19 +179,58 @@ def run(instance: Path, repeat: int = 30) -> list[tuple]:
         ("/entities/<uscc> (most results)", f"/entities/{uscc}"),
         ("/entities/<uscc> (most penalties)", f"/entities/{uscc2}"),
         ("/", "/"),
+        ("/results/<id>", f"/results/{result_id}"),
+        ("/penalties/<id>", f"/penalties/{penalty_id}"),
     ]
+    with app.app_context():
+        from portal.extensions import db as _db
+        meter = SqlMeter(_db.engine)
+    pages += [("/feeds/all.atom", "/feeds/all.atom"), ("/feeds/results.atom", "/feeds/results.atom"),
+              (f"/entities/<uscc>/feed.atom", f"/entities/{uscc}/feed.atom")]
+    if search_index_ready(app):
+        pages.append(("/search.json?q=<company name>", "/search.json?q=" + company_name(app, uscc)))
+    else:
+        print("(/search.json left out: no search index in this instance; `python -m bench.search` measures search)")
     rows = []
-    client = app.test_client()
+    client = app.test_client(use_cookies=False)
+    etags = {}
     for label, url in pages:
-        times, cpu, status, size = time_get(client, url, repeat)
+        times, cpu, status, size, sql, statements = time_get(client, url, repeat, meter)
         p95 = percentile(times, 95)
         flag = "" if p95 <= TARGET_P95_MS else "  > 50 ms"
+        ratio = median(cpu) / median(sql) if median(sql) else float("inf")
+        if ratio > TARGET_CPU_PER_SQL:
+            flag += f"  cpu > {TARGET_CPU_PER_SQL:g}x sql"
         rows.append((label, status, f"{median(times):.1f}", f"{p95:.1f}", f"{max(times):.1f}",
-                     f"{median(cpu):.1f}", f"{percentile(cpu, 95):.1f}", f"{size:,}", flag))
-    print(table(["page", "status", "p50 ms", "p95 ms", "max ms", "cpu p50", "cpu p95", "bytes", ""], rows))
+                     f"{median(cpu):.1f}", f"{percentile(cpu, 95):.1f}", f"{median(sql):.1f}", f"{ratio:.1f}",
+                     f"{max(statements)}", f"{size:,}", flag))
+        response = client.get(url)
+        etags[label] = (url, response.headers.get("ETag"))
+        response.close()
+    print(table(["page", "status", "p50 ms", "p95 ms", "max ms", "cpu p50", "cpu p95", "sql p50", "cpu/sql",
+                 "stmts", "bytes", ""], rows))
+    print("(sql: time inside the database driver's execute per request; stmts: SQL statements per request)")
     if os.getloadavg()[0] > (os.cpu_count() or 1):
         print(f"note: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: wall times include waiting "
               "for the CPU; the cpu columns (process CPU time per request) are the fairer measure")
+    conditional = []
+    for label, (url, etag) in etags.items():
+        if not etag or label.startswith("/search"):
+            continue
+        times, cpu, status, size, sql, statements = time_get(client, url, repeat, meter,
+                                                             headers={"If-None-Match": etag})
+        flag = "" if percentile(cpu, 95) <= TARGET_304_CPU_MS else f"  > {TARGET_304_CPU_MS:g} ms"
+        conditional.append((label, status, f"{median(cpu):.2f}", f"{percentile(cpu, 95):.2f}", f"{median(sql):.2f}",
+                            f"{max(statements)}", flag))
+    print()
+    if conditional:
+        print(table(["conditional request (If-None-Match)", "status", "cpu p50", "cpu p95", "sql p50", "stmts", ""],
+                    conditional))
+    else:
+        print("(no ETag on the pages: no conditional requests measured)")
+    print()
+    if not exports:
+        return rows
     exports = []
     for label, url in (("/results.csv (all results)", "/results.csv"),
                        ("/sitemaps/results-1.xml (50,000 URLs)", "/sitemaps/results-1.xml"),
@@ -147,8 +248,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instance", type=Path, default=DEFAULT_INSTANCE)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--no-exports", action="store_true", help="pages only (skip the CSV and sitemap exports)")
     args = parser.parse_args(argv)
-    run(args.instance, args.repeat)
+    run(args.instance, args.repeat, exports=not args.no_exports)
 
 
 if __name__ == "__main__":

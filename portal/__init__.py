@@ -30,6 +30,8 @@ def create_app(config_class=Config, **overrides) -> Flask:
     from . import limits, objections
     objections.init_app(app)
     limits.init_app(app)  # after the blueprints: limits attach to their routes
+    from . import caching
+    caching.init_app(app)  # after the limits: a 304 is counted like any request
 
     from . import search
     search.init_app(app)  # the after-commit hook that applies the search change log

@@ -73,6 +73,9 @@ class Config:
     # Rows per list page, and the most a client may ask for with ?per_page=.
     PER_PAGE_DEFAULT = 20
     PER_PAGE_MAX = 200
+    # Seconds a shared cache (or a browser) may keep an anonymous public page without asking
+    # again (Cache-Control: public, max-age=…); after that it revalidates with ETag/Last-Modified.
+    PUBLIC_MAX_AGE = 60
     # Seconds the public record counts (home page) are kept in memory; 0: computed every time.
     PUBLIC_COUNT_TTL = 30
     # A fixed "now" (ISO 8601 with offset) for demos and tests; empty: the real clock.

@@ -153,6 +153,51 @@ def init_app(app: Flask) -> None:
     app.extensions["portal_limited_endpoints"] = set()
     attach(app)
     app.register_error_handler(RateLimitExceeded, too_many_requests)
+    # The spent-budget check runs right after the request id is set, before the CSRF check,
+    # the edge checks and Flask-Limiter's own hooks.
+    hooks = app.before_request_funcs.setdefault(None, [])
+    position = next((i + 1 for i, hook in enumerate(hooks) if hook.__module__ == "portal.logs"), 0)
+    hooks.insert(position, _refuse_spent_signin)
+
+
+def _refuse_spent_signin():
+    """A sign-in POST from an address whose budget (RATELIMIT_SIGNIN) is already spent: 429 at once.
+
+    A flood of guesses is nearly all such requests. Answering them with one read of the counter
+    (the window's reset time comes with it) and a small page, before the CSRF token is checked,
+    Flask-Limiter's hooks run or the full site layout is rendered, keeps their
+    cost to the server small, so clerks' requests are not queued behind them. The answer is the
+    sign-in form with the reason, without the site's navigation (templates/auth/refused.html).
+    """
+    if request.method != "POST" or request.endpoint != "auth.login":
+        return None
+    limiter = current_app.extensions.get("portal_limiter")
+    if limiter is None or not limiter.enabled:
+        return None
+    identifiers = (current_app.config["RATELIMIT_KEY_PREFIX"], client_address(), SIGNIN.name)
+    try:
+        for item in _parsed(SIGNIN()):
+            stats = limiter.limiter.get_window_stats(item, *[i for i in identifiers if i])
+            if stats.remaining <= 0:
+                seconds = max(1, math.ceil(stats.reset_time - time.time()))
+                message = f"登录尝试过于频繁，请 {wait_text(seconds)}后再试。"
+                page = render_template("auth/refused.html", message=message, next_url=request.form.get("next", ""),
+                                       username=(request.form.get("username") or "").strip()[:80])
+                return refusal(message, seconds, html_response=page)
+    except Exception:  # the storage is unreachable: Flask-Limiter's own path decides (memory fallback)
+        current_app.logger.warning("sign-in budget check failed; falling back to the limiter", exc_info=True)
+    return None
+
+
+_PARSED: dict = {}
+
+
+def _parsed(value: str) -> list:
+    from limits import parse_many
+
+    if value not in _PARSED:
+        _PARSED[value] = parse_many(value)
+    return _PARSED[value]
 
 
 def attach(app: Flask) -> None:

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from . import deadlines
+from . import caching, deadlines
 from .domain.dates import china_date, parse_date
 from .draw_service import public_successors
 from .domain.visibility import PublicState, Visibility, public_state, task_named_beside_result
@@ -24,7 +24,7 @@ from .errors import BadInput
 from .extensions import db
 from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelection, Entity, EntityType, Inspector,
                      Penalty, PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding,
-                     SearchChange, Task, VocabularyKind, VocabularyTerm, plan_department, result_inspector,
+                     Task, VocabularyKind, VocabularyTerm, plan_department, result_inspector,
                      task_department)
 from .visibility_sql import _no_index, lifecycle_clause, public_clause
 from .web import Page, Paging
@@ -197,31 +197,34 @@ def _entity_ids_matching(q: str):
 # Counting every public row of a 100,000-row table costs tens of milliseconds on SQLite,
 # which would dominate a list page. Totals are therefore kept per app for a short while
 # (config PUBLIC_COUNT_TTL seconds; default 30, 0 under TESTING), keyed by the exact count
-# query and the newest change-log id: every write through portal.journal adds a
-# SearchChange row, so a journaled write invalidates them at once; writes that bypass the
-# journal (bulk loads) show up within the TTL.
+# query and the public revision (portal/caching.py: raised by every public-relevant commit,
+# and read once per request anyway for the page's ETag), so a write invalidates them at once.
 # A cached total is computed at `now` floored to the minute (so the key repeats): it may lag
 # a publication or withdrawal by under a minute, while the rows themselves use the exact now.
 def _count(count_for, now: datetime) -> int:
     """`count_for(now)` is the count statement at `now`."""
+    return _cached_row(count_for, now)[0]
+
+
+def _cached_row(stmt_for, now: datetime) -> tuple:
+    """The one row of `stmt_for(now)` (counts), cached as said above."""
     ttl = current_app.config.get("PUBLIC_COUNT_TTL", 0 if current_app.testing else 30)
     if not ttl:
-        return db.session.execute(count_for(now)).scalar_one()
-    count_stmt = count_for(now.replace(second=0, microsecond=0))
+        return tuple(db.session.execute(stmt_for(now)).one())
+    stmt = stmt_for(now.replace(second=0, microsecond=0))
     cache = current_app.extensions.setdefault("public_counts", {})
-    compiled = count_stmt.compile(db.engine)
+    compiled = stmt.compile(db.engine)
     params = tuple(sorted((k, repr(v)) for k, v in compiled.params.items()))
-    change = db.session.execute(select(func.max(SearchChange.id))).scalar()
-    key = (str(compiled), params, change)
+    key = (str(compiled), params, caching.revision_key(now))  # any public write is a new key
     hit = cache.get(key)
     moment = time.monotonic()
     if hit is not None and moment - hit[1] < ttl:
         return hit[0]
-    total = db.session.execute(count_stmt).scalar_one()
+    row = tuple(db.session.execute(stmt).one())
     if len(cache) > 2000:
         cache.clear()
-    cache[key] = (total, moment)
-    return total
+    cache[key] = (row, moment)
+    return row
 
 
 def cached_count(count_for, now: datetime) -> int:
@@ -230,7 +233,7 @@ def cached_count(count_for, now: datetime) -> int:
 
 
 def _page(stmt, count_for, now: datetime, paging: Paging) -> Page:
-    total = _count(count_for, now)
+    total = _count(count_for, now) if paging.count else None
     items = list(db.session.execute(stmt.limit(paging.per_page).offset(paging.offset)).unique().scalars())
     return Page(items=items, total=total, page=paging.page, per_page=paging.per_page)
 
@@ -404,7 +407,8 @@ def _detail(kind: str, record, now: datetime) -> Detail | None:
 
 
 def get_result(result_id: int, now: datetime) -> Detail | None:
-    record = db.session.execute(select(Result).where(Result.id == result_id).options(*RESULT_LOAD)).scalar()
+    record = db.session.execute(select(Result).where(Result.id == result_id).options(
+        *RESULT_LOAD, joinedload(Result.task).selectinload(Task.items).selectinload(CheckItem.versions))).scalar()
     return _detail("result", record, now)
 
 
@@ -644,6 +648,12 @@ def iter_tasks(f: Filters, now: datetime):
 
 FEED_LISTS = {"plan": (Plan, _plan_conditions), "task": (Task, _task_conditions),
               "result": (Result, _result_conditions), "penalty": (Penalty, _penalty_conditions)}
+# What a feed entry shows (portal/public/feed_views.py _entry), loaded with the records: no query per entry.
+FEED_LOAD = {"plan": (joinedload(Plan.department),), "task": (joinedload(Task.department),),
+             "result": (joinedload(Result.entity), joinedload(Result.department), joinedload(Result.task),
+                        selectinload(Result.conclusions)),
+             "penalty": (joinedload(Penalty.entity), joinedload(Penalty.department), selectinload(Penalty.category_rows)),
+             "draw": (joinedload(Draw.task).joinedload(Task.department),)}
 
 
 def feed_records(kind: str, f: Filters, now: datetime, limit: int, ids=None) -> list:
@@ -651,7 +661,7 @@ def feed_records(kind: str, f: Filters, now: datetime, limit: int, ids=None) -> 
     (so a feed carries exactly the entries of the list it was subscribed from), newest first.
     `ids` narrows them to these records (e.g. those whose objection status changed lately)."""
     model, conditions = FEED_LISTS[kind]
-    stmt = select(model).where(*conditions(f, now))
+    stmt = select(model).where(*conditions(f, now)).options(*FEED_LOAD[kind])
     if ids is not None:
         stmt = stmt.where(model.id.in_(ids))
     stmt = stmt.order_by(model.published_at.desc(), model.id.desc()).limit(limit)
@@ -788,9 +798,13 @@ def get_entity(uscc: str, now: datetime) -> EntityProfile | None:
 # ---------------------------------------------------------------- home, code lists
 
 def public_counts(now: datetime) -> dict[str, int]:
+    """Public records of each kind, in one statement."""
     models = {"item": CheckItem, "plan": Plan, "task": Task, "result": Result, "penalty": Penalty}
-    return {kind: _count(lambda at, kind=kind, model=model: select(func.count(model.id)).where(
-        public_clause(kind, at)), now) for kind, model in models.items()}
+
+    def counts_at(at):
+        return select(*(select(func.count(model.id)).where(public_clause(kind, at)).scalar_subquery().label(kind)
+                        for kind, model in models.items()))
+    return dict(zip(models, _cached_row(counts_at, now)))
 
 
 def departments() -> list[Department]:

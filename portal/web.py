@@ -34,6 +34,7 @@ def render_page(page_template: str, fragment_template: str, **context):
 class Paging:
     page: int
     per_page: int
+    count: bool = True  # False: only the rows (Page.total is None), e.g. the home page's latest five
 
     @property
     def offset(self) -> int:

@@ -128,6 +128,14 @@ def test_signin_posts_are_limited_per_address_with_the_form(limited_app, db):
     html = refused.get_data(as_text=True)
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
     assert "登录尝试过于频繁" in html and 'name="password"' in html and 'value="nobody-3"' in html
+    # Once the budget is spent, further attempts are answered before the CSRF check, the edge
+    # checks and Flask-Limiter's hooks (a flood costs little): the form and the reason, no site navigation.
+    again = client.post("/admin/login", environ_base=A, data={"username": "nobody-4", "password": "x"})
+    html = again.get_data(as_text=True)
+    assert again.status_code == 429 and 1 <= int(again.headers["Retry-After"]) <= 60
+    assert "登录尝试过于频繁，请" in html and "后再试。" in html and 'name="password"' in html
+    assert 'value="nobody-4"' in html and "主导航" not in html
+    assert again.headers["Cache-Control"] == "no-store"
     # GETs of the form are not counted, and another address signs in.
     assert client.get("/admin/login", environ_base=A).status_code == 200
     assert attempt("real-clerk", f.PASSWORD, B).status_code == 303

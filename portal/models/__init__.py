@@ -10,6 +10,7 @@ from .plans import Plan, Task, plan_department, task_check_item, task_department
 from .records import Penalty, PenaltyCategory, RecordVersion, Result, ResultConclusion, ResultFinding, result_inspector
 from .objections import (CaseKind, CaseStatus, Objection, ObjectionAttachment, OPEN_STATUSES, Outcome,
                          Relation)
+from .revision import PublicMoment, PublicRevision
 from .system import CalendarOverride, DeadlineRule, ImportBatch, SearchChange, Setting, UploadJob
 
 __all__ = [name for name in dir() if not name.startswith("_")]

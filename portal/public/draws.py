@@ -9,12 +9,13 @@ import json
 from pathlib import Path
 
 from flask import Response, abort, jsonify, render_template
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import clock, draw_service
 from ..domain import draw as algo
 from ..domain.visibility import public_state
 from ..extensions import db
-from ..models import Draw
+from ..models import Draw, DrawAssignment, DrawSelection
 from . import bp
 from .shape import shape
 
@@ -22,8 +23,16 @@ from .shape import shape
 VERIFY_SCRIPT_PATH = Path(__file__).resolve().parents[2] / "templates" / "public" / "draws" / "_verify_script.py.txt"
 
 
+# What a certificate shows, loaded with the draw (no query per selected target or inspector).
+CERTIFICATE_LOAD = (selectinload(Draw.selections).joinedload(DrawSelection.entity),
+                    selectinload(Draw.selections).selectinload(DrawSelection.assignments)
+                    .joinedload(DrawAssignment.department),
+                    selectinload(Draw.strata), selectinload(Draw.substitutions), selectinload(Draw.witnesses),
+                    joinedload(Draw.task))
+
+
 def _public_draw_or_404(draw_id: int):
-    draw = db.session.get(Draw, draw_id)
+    draw = db.session.get(Draw, draw_id, options=CERTIFICATE_LOAD)
     if draw is None:
         abort(404)
     state = public_state("draw", draw, clock.now())

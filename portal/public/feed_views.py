@@ -1,7 +1,8 @@
 """/feeds/<kind>.rss|.atom and /entities/<uscc>/feed.atom (SPEC §8).
 
 Every entry comes from a query through `public_clause` and is re-checked with
-`public_state`; ETag and Last-Modified let readers poll cheaply (304).
+`public_state`; ETag and Last-Modified (portal/caching.py, checked before a feed is built)
+let readers poll cheaply (304).
 """
 import hashlib
 import re
@@ -13,7 +14,7 @@ from flask import Response, abort, current_app, make_response, request, url_for
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from .. import clock, feeds, queries, search, urls
+from .. import caching, clock, feeds, queries, search, urls
 from ..domain.visibility import public_state
 from ..extensions import db
 from ..models import Department, Draw, DrawSelection, Entity, Penalty, Plan, Result, Task
@@ -88,7 +89,7 @@ def _entry(kind: str, record, now=None, objection=(None, None)) -> feeds.FeedEnt
 
 def _records(kind: str, now, dept_id=None, ids=None) -> list:
     model = MODELS[kind]
-    stmt = select(model).where(public_clause(kind, now))
+    stmt = select(model).where(public_clause(kind, now)).options(*queries.FEED_LOAD[kind])
     if dept_id is not None:
         stmt = stmt.where(model.department_id == dept_id)
     if ids is not None:
@@ -99,17 +100,19 @@ def _records(kind: str, now, dept_id=None, ids=None) -> list:
 
 def _respond(fmt: str, entries: list, *, feed_key: str, title: str, subtitle: str, page_link: str):
     entries = sorted(entries, key=lambda e: (e.updated, e.id), reverse=True)[:LIMIT]
-    digest = hashlib.sha256(repr((fmt, feed_key, [(e.id, e.updated.isoformat(), e.title, e.summary)
-                                                  for e in entries])).encode()).hexdigest()[:32]
     response = make_response()
-    response.set_etag(digest)
-    if entries:
-        response.last_modified = entries[0].updated
-    response.headers["Cache-Control"] = "public, max-age=300"
     response.mimetype = "application/atom+xml" if fmt == "atom" else "application/rss+xml"
-    response = response.make_conditional(request)
-    if response.status_code == 304:
-        return response
+    if caching.uses_search_index():
+        # A search's feed follows this host's index, not only the database: validators from its
+        # entries (portal.caching gives every other feed validators before it is built).
+        digest = hashlib.sha256(repr((fmt, feed_key, [(e.id, e.updated.isoformat(), e.title, e.summary)
+                                                      for e in entries])).encode()).hexdigest()[:32]
+        response.set_etag(digest)
+        if entries:
+            response.last_modified = entries[0].updated
+        response = response.make_conditional(request)
+        if response.status_code == 304:
+            return response
     response.set_data(feeds.render(fmt, feed_id=feeds.tag_uri(_authority(), "feed", feed_key), title=title,
                                    subtitle=subtitle, link=page_link, self_link=urls.current_absolute(),
                                    entries=entries))
@@ -249,12 +252,13 @@ def entity_feed(uscc: str):
     now = clock.now()
     entries = []
     for kind, model in (("result", Result), ("penalty", Penalty)):
-        stmt = select(model).where(model.entity_id == entity.id, public_clause(kind, now))
+        stmt = select(model).where(model.entity_id == entity.id, public_clause(kind, now)).options(*queries.FEED_LOAD[kind])
         records = [r for r in db.session.execute(stmt).scalars() if public_state(kind, r, now).is_visible]
         statuses = objections.objection_feed_info(kind, records, now)
         entries += [_entry(kind, r, now, statuses[r.id]) for r in records]
     draws = db.session.execute(select(Draw).join(DrawSelection, DrawSelection.draw_id == Draw.id)
-                               .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))).scalars()
+                               .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))
+                               .options(*queries.FEED_LOAD["draw"])).unique().scalars()
     entries += [_entry("draw", d, now) for d in draws if public_state("draw", d, now).is_visible]
     base = urls.base_url()
     return _respond("atom", entries, feed_key=f"entity/{entity.uscc}", title=f"{entity.name} 的公示信息",

@@ -104,7 +104,7 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light
 @bp.get("/")
 def home():
     now = clock.now()
-    latest = Paging(1, 5)
+    latest = Paging(1, 5, count=False)  # the latest five of each list; the totals come from public_counts
     f = queries.Filters()
     return render_template(
         "public/home.html", counts=queries.public_counts(now),

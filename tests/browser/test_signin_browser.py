@@ -4,6 +4,8 @@
    wait is over the right password opens the workbench.
 2. An auditor reads the sealed sign-in records in the audit log.
 3. Someone searching too fast gets the Chinese "请求过于频繁" page and can go back to the site.
+4. Someone who keeps guessing after the sign-in limit is spent gets the short refusal with the form.
+5. An anonymous visitor browsing public pages is given no cookie, and the pages are cacheable.
 """
 import sqlite3
 from datetime import datetime, timedelta, timezone
@@ -117,9 +119,9 @@ def test_an_auditor_reads_the_sealed_sign_in_records(page, screenshot, live_serv
 
 @pytest.fixture(scope="module")
 def strict_server(live_server, live_instance, tmp_path_factory):
-    """A second host on the demo database with the production-like search limit made small (2 a minute)."""
+    """A second host on the demo database with the search and sign-in limits made small (2 a minute)."""
     env = {"PORTAL_FIXED_NOW": "2026-11-23T02:00:00+00:00", "SECRET_KEY": "browser-tests-secret",
-           "RATELIMIT_SEARCH": "2/minute", "TRUSTED_PROXY_HOPS": "1"}
+           "RATELIMIT_SEARCH": "2/minute", "RATELIMIT_SIGNIN": "2/minute", "TRUSTED_PROXY_HOPS": "1"}
     with gunicorn_server(f"sqlite:///{_database(live_instance)}", tmp_path_factory.mktemp("strict"), workers=1,
                          env=env) as base_url:
         yield base_url
@@ -130,11 +132,13 @@ def test_searching_too_fast_gets_the_chinese_page(page, screenshot, strict_serve
     page.set_viewport_size(WIDTHS[width])
     # Each run comes "from" its own address (the server trusts one proxy hop): its own budget.
     page.set_extra_http_headers({"X-Forwarded-For": f"192.0.2.{list(WIDTHS).index(width) + 10}"})
-    for _ in range(2):
-        response = page.goto(f"{strict_server}/search?q=粮油")
+    # Three different searches (the browser may keep a page it has seen for a minute: a repeated
+    # search need not reach the server at all, see "Caching of public pages" in the README).
+    for q in ("粮油", "食品"):
+        response = page.goto(f"{strict_server}/search?q={q}")
         assert response.status == 200
         assert page.locator("h1").inner_text() != "请求过于频繁"
-    response = page.goto(f"{strict_server}/search?q=粮油")
+    response = page.goto(f"{strict_server}/search?q=超市")
     assert response.status == 429
     assert page.locator("h1").inner_text() == "请求过于频繁"
     assert "您的请求过于频繁，请" in page.locator("main").inner_text()
@@ -143,3 +147,39 @@ def test_searching_too_fast_gets_the_chinese_page(page, screenshot, strict_serve
     screenshot(f"rate-limit-search-{width}")
     page.click("main >> text=返回首页")
     assert page.url == f"{strict_server}/"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_guessing_on_after_the_sign_in_limit_gets_the_short_refusal(page, screenshot, strict_server, width):
+    page.set_viewport_size(WIDTHS[width])
+    page.set_extra_http_headers({"X-Forwarded-For": f"192.0.2.{list(WIDTHS).index(width) + 20}"})
+    page.goto(f"{strict_server}/admin/login")
+    for _ in range(2):
+        _submit(page, "someone-guessing", "guess")
+        assert page.locator(".form-error").inner_text() == "用户名或密码不正确。"
+        assert page.locator("nav.site-nav").count() == 1
+    _submit(page, "someone-guessing", "guess")  # the budget is spent: the short refusal, with the form
+    assert page.locator("h1").inner_text() == "登录尝试过于频繁"
+    message = page.locator(".form-error").inner_text()
+    assert message.startswith("登录尝试过于频繁，请") and message.endswith("后再试。"), message
+    assert page.locator("nav.site-nav").count() == 0 and page.locator("#password").is_visible()
+    assert page.input_value("#username") == "someone-guessing"
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[width]["width"]
+    screenshot(f"signin-limit-spent-{width}")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_an_anonymous_visitor_gets_no_cookie_and_cacheable_pages(page, screenshot, live_server, width):
+    page.set_viewport_size(WIDTHS[width])
+    page.context.clear_cookies()
+    for path in ("/", "/results"):
+        response = page.goto(path)
+        assert response.status == 200
+        assert response.headers["cache-control"] == "public, max-age=60"
+        assert response.headers["etag"].startswith('W/"') and "last-modified" in response.headers
+    assert "检查结果" in page.locator("h1").inner_text()
+    with page.expect_navigation():
+        page.click("nav.site-nav >> text=行政处罚")
+    assert "行政处罚" in page.locator("h1").inner_text()
+    assert page.context.cookies() == []  # nothing set anywhere on the way
+    screenshot(f"anonymous-no-cookie-{width}")
