@@ -53,6 +53,9 @@ SCHEDULE_COLUMNS = ("published_at", "withdrawn_at")
 INDEX_ENDPOINTS = frozenset({"public.search", "public.search_json"})
 # Public endpoints that are private to one visitor or carry a form with a CSRF token.
 PRIVATE_ENDPOINTS = frozenset({"public.objection_new", "public.credit_repair_new", "public.objection_case"})
+# Public endpoints that set their own caching headers (the elder-mode toggle and its per-browser
+# stylesheet: they depend on a preference cookie, so no shared cache may keep them).
+OWN_HEADERS_ENDPOINTS = frozenset({"public.display", "public.display_css"})
 # Request headers that choose what a public URL answers (page or htmx fragment).
 VARY_HEADERS = ("HX-Request", "HX-History-Restore-Request", "HX-Boosted")
 
@@ -225,7 +228,8 @@ def _policy() -> str | None:
     """'validated', 'public' (no validators) or 'private' for a public GET; None for anything else."""
     if request.blueprint in ("admin", "auth"):
         return "private"  # the back office and its sign-in form (a CSRF token in a cookie)
-    if request.method not in ("GET", "HEAD") or request.blueprint != "public":
+    if request.method not in ("GET", "HEAD") or request.blueprint != "public" \
+            or request.endpoint in OWN_HEADERS_ENDPOINTS:
         return None
     if request.endpoint in PRIVATE_ENDPOINTS or not _anonymous():
         return "private"

@@ -283,7 +283,9 @@ RESULT_LIST_LOAD = (joinedload(Result.entity), joinedload(Result.department), jo
                     selectinload(Result.conclusions))
 RESULT_LOAD = RESULT_LIST_LOAD + (
     selectinload(Result.inspectors),
-    selectinload(Result.findings).joinedload(ResultFinding.check_item).selectinload(CheckItem.versions),
+    joinedload(Result.task).selectinload(Task.items).options(joinedload(CheckItem.department),
+                                                             joinedload(CheckItem.versions)),
+    selectinload(Result.findings).joinedload(ResultFinding.check_item).joinedload(CheckItem.versions),
 )
 
 
@@ -408,7 +410,7 @@ def _detail(kind: str, record, now: datetime) -> Detail | None:
 
 def get_result(result_id: int, now: datetime) -> Detail | None:
     record = db.session.execute(select(Result).where(Result.id == result_id).options(
-        *RESULT_LOAD, joinedload(Result.task).selectinload(Task.items).selectinload(CheckItem.versions))).scalar()
+        *RESULT_LOAD)).scalar()
     return _detail("result", record, now)
 
 
@@ -648,12 +650,30 @@ def iter_tasks(f: Filters, now: datetime):
 
 FEED_LISTS = {"plan": (Plan, _plan_conditions), "task": (Task, _task_conditions),
               "result": (Result, _result_conditions), "penalty": (Penalty, _penalty_conditions)}
-# What a feed entry shows (portal/public/feed_views.py _entry), loaded with the records: no query per entry.
-FEED_LOAD = {"plan": (joinedload(Plan.department),), "task": (joinedload(Task.department),),
-             "result": (joinedload(Result.entity), joinedload(Result.department), joinedload(Result.task),
-                        selectinload(Result.conclusions)),
-             "penalty": (joinedload(Penalty.entity), joinedload(Penalty.department), selectinload(Penalty.category_rows)),
-             "draw": (joinedload(Draw.task).joinedload(Task.department),)}
+# What a record's public shape reads (portal/public/shape.py), loaded with the records: feeds,
+# JSON items and the entity page run no query per record (tests/test_sql_counts.py).
+_ITEMS = (joinedload(CheckItem.department), joinedload(CheckItem.versions))
+SHAPE_LOAD = {
+    "plan": (joinedload(Plan.department), selectinload(Plan.participants)),
+    "task": (joinedload(Task.department), joinedload(Task.plan), selectinload(Task.departments),
+             selectinload(Task.items).options(*_ITEMS)),
+    "result": RESULT_LOAD,
+    "penalty": (joinedload(Penalty.entity), joinedload(Penalty.department), joinedload(Penalty.task),
+                selectinload(Penalty.category_rows)),
+}
+# A feed (at most 50 records per kind) joins its small collections into the main statement.
+FEED_LOAD = {
+    "plan": (joinedload(Plan.department), joinedload(Plan.participants)),
+    "task": (joinedload(Task.department), joinedload(Task.plan), joinedload(Task.departments),
+             selectinload(Task.items).options(*_ITEMS)),
+    "result": RESULT_LIST_LOAD[:3] + (
+        joinedload(Result.conclusions), joinedload(Result.inspectors),
+        joinedload(Result.task).selectinload(Task.items).options(*_ITEMS),
+        selectinload(Result.findings).joinedload(ResultFinding.check_item).joinedload(CheckItem.versions)),
+    "penalty": (joinedload(Penalty.entity), joinedload(Penalty.department), joinedload(Penalty.task),
+                joinedload(Penalty.category_rows)),
+    "draw": (joinedload(Draw.task).joinedload(Task.department),),
+}
 
 
 def feed_records(kind: str, f: Filters, now: datetime, limit: int, ids=None) -> list:
@@ -764,7 +784,8 @@ class EntityProfile:
         return self.entity.entity_type is EntityType.INDIVIDUAL and bool(self.entity.operator_name)
 
 
-def get_entity(uscc: str, now: datetime) -> EntityProfile | None:
+def get_entity(uscc: str, now: datetime, full: bool = True) -> EntityProfile | None:
+    """The entity's public records; `full=False` loads only what the HTML page's rows show."""
     code = (uscc or "").strip().upper()
     entity = db.session.execute(select(Entity).where(Entity.uscc == code)).scalar()
     if entity is None:
@@ -777,11 +798,12 @@ def get_entity(uscc: str, now: datetime) -> EntityProfile | None:
         .order_by(Draw.drawn_at.desc())).scalars())
     results = list(db.session.execute(
         select(Result).where(Result.entity_id == entity.id, public_clause("result", now))
-        .options(joinedload(Result.task), joinedload(Result.department), selectinload(Result.conclusions))
+        .options(*(SHAPE_LOAD["result"] if full else RESULT_LIST_LOAD))
         .order_by(Result.formed_date.desc(), Result.id.desc())).scalars())
     penalties = list(db.session.execute(
         select(Penalty).where(Penalty.entity_id == entity.id, public_clause("penalty", now))
-        .options(joinedload(Penalty.department), selectinload(Penalty.category_rows))
+        .options(*(SHAPE_LOAD["penalty"] if full else (joinedload(Penalty.department),
+                                                           selectinload(Penalty.category_rows))))
         .order_by(Penalty.decision_date.desc(), Penalty.id.desc())).scalars())
     # A selection in a draw that a later public draw replaced stays listed, marked as such
     # (only public draws count: draw_service.public_successors).

@@ -95,7 +95,7 @@ def _records(kind: str, now, dept_id=None, ids=None) -> list:
     if ids is not None:
         stmt = stmt.where(model.id.in_(ids))
     stmt = stmt.order_by(model.published_at.desc(), model.id.desc()).limit(LIMIT)
-    return [r for r in db.session.execute(stmt).scalars() if public_state(kind, r, now).is_visible]
+    return [r for r in db.session.execute(stmt).unique().scalars() if public_state(kind, r, now).is_visible]
 
 
 def _respond(fmt: str, entries: list, *, feed_key: str, title: str, subtitle: str, page_link: str):
@@ -253,7 +253,7 @@ def entity_feed(uscc: str):
     entries = []
     for kind, model in (("result", Result), ("penalty", Penalty)):
         stmt = select(model).where(model.entity_id == entity.id, public_clause(kind, now)).options(*queries.FEED_LOAD[kind])
-        records = [r for r in db.session.execute(stmt).scalars() if public_state(kind, r, now).is_visible]
+        records = [r for r in db.session.execute(stmt).unique().scalars() if public_state(kind, r, now).is_visible]
         statuses = objections.objection_feed_info(kind, records, now)
         entries += [_entry(kind, r, now, statuses[r.id]) for r in records]
     draws = db.session.execute(select(Draw).join(DrawSelection, DrawSelection.draw_id == Draw.id)

@@ -325,7 +325,7 @@ def penalty(penalty_id, fmt):
 @bp.get("/entities/<uscc>", defaults={"fmt": "html"})
 def entity(uscc, fmt):
     now = clock.now()
-    profile = queries.get_entity(uscc, now)
+    profile = queries.get_entity(uscc, now, full=fmt == "json")
     if profile is None:
         abort(404)
     if fmt == "json":

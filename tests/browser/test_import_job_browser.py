@@ -13,7 +13,9 @@ from datetime import datetime, timezone
 import pytest
 
 from servers import gunicorn_server
-from .test_import_browser import DEPT, HEADERS
+from .test_import_browser import HEADERS
+
+DEPT = "411421-scjg"  # the clerk of 市场监管局 (its own server and copy of the demo)
 
 pytestmark = pytest.mark.browser
 
