@@ -29,7 +29,7 @@ def data(app, db, set_now, tmp_path):
             f.penalty(dept, f.entity(name=f"鑫达食品{dept.code}{year}{i}"), decided=date(year, 3 + i, 10),
                       categories=("罚款",) if i % 2 else ("警告", "罚款"), at=next(moments),
                       publicity_end=date(2027, 1, 1)) for i in range(n)]
-    ended = f.penalty(scj, f.entity(name="已停止公示的当事人"), decided=date(2025, 2, 1), decision_no="民市监罚〔2025〕999号",
+    ended = f.penalty(scj, f.entity(name="已停止公示的当事人"), decided=date(2025, 2, 1), decision_no="民市监罚〔2025〕停示1号",
                       publicity_end=date(2025, 5, 1), at=T0)
     results = [f.result(planned, f.entity(), formed=date(2025, 5, 1 + i), at=next(moments),
                         conclusions=(("C05", "发现问题已责令改正"),) if i % 2 else (("C01", "未发现问题"),))
@@ -138,7 +138,7 @@ def test_lists_and_search_show_a_feed_link_with_the_same_filters(client, data):
 def test_penalty_list_counts_records_whose_publicity_ended(client, data):
     page = client.get("/penalties?dept=SCJ&year=2025").get_data(as_text=True)
     assert "另有 1 条符合条件的行政处罚已停止公示" in page
-    assert "999号" not in page and "已停止公示的当事人" not in page
+    assert "停示1号" not in page and "已停止公示的当事人" not in page
     assert "已停止公示" not in client.get("/penalties?dept=NYJ").get_data(as_text=True)
     # A keyword would tell whether a named party was once penalised: no count then.
     assert 'id="penalties-ended"' not in client.get("/penalties?q=已停止公示的当事人").get_data(as_text=True)
