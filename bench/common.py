@@ -14,7 +14,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def make_app(instance: Path, database_url: str | None = None):
+def make_app(instance: Path, database_url: str | None = None, **overrides):
     """The real app on a bench instance dir (SQLite file inside it unless a URL is given)."""
     from portal import create_app
 
@@ -23,7 +23,7 @@ def make_app(instance: Path, database_url: str | None = None):
     url = database_url or f"sqlite:///{instance / 'portal.db'}"
     os.environ.setdefault("SECRET_KEY", "bench-secret-key")
     return create_app(INSTANCE_PATH=str(instance), SQLALCHEMY_DATABASE_URI=url, FIXED_NOW=FIXED_NOW,
-                      SEARCH_INDEX_DIR=str(instance / "search-index"), SEARCH_SYNC_ON_COMMIT=False)
+                      SEARCH_INDEX_DIR=str(instance / "search-index"), SEARCH_SYNC_ON_COMMIT=False, **overrides)
 
 
 def percentile(values, p: float) -> float:
