@@ -16,6 +16,7 @@ OTHERS = [
     ("bench.index", "search index speed on the data set: rebuild and sync documents/s (--profile)"),
     ("bench.search", "search index build, query latency, publish-to-searchable (SEARCH)"),
     ("bench.draw", "draw-v1 speed on large pools and the fairness check (DRAW)"),
+    ("bench.province", "1M entities, 300k results, 100k penalties on PostgreSQL: page p95s, search, throughput"),
     ("bench.signin_flood", "a clerk's publish p50/p95 quiet vs during a flood of failed sign-ins; audit growth"),
 ]
 

@@ -287,7 +287,8 @@ def estimate_index(app) -> None:
         db.session.remove()
     print(f"search index skipped (--no-index): about {n:,} documents (an upper bound: every row of the "
           f"searchable tables); at {TARGET_DOCS_PER_SECOND:,} documents/s that is about "
-          f"{n / TARGET_DOCS_PER_SECOND / 60:.0f} min (`python -m bench.index` measures the rate)\n", flush=True)
+          f"{n / TARGET_DOCS_PER_SECOND:,.0f} s (≈ {n / TARGET_DOCS_PER_SECOND / 60:.0f} min; `python -m bench.index` "
+          "measures the rate); the search rows are left out\n", flush=True)
 
 
 # --- server time -----------------------------------------------------------------------------------
@@ -540,10 +541,11 @@ def run(args) -> None:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--entities", type=int, default=1_000_000)
-    parser.add_argument("--results", type=int, default=300_000)
-    parser.add_argument("--penalties", type=int, default=100_000)
-    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--entities", type=int, default=1_000_000, help="entities (1,000,000)")
+    parser.add_argument("--results", type=int, default=300_000, help="inspection results (300,000)")
+    parser.add_argument("--penalties", type=int, default=100_000, help="penalties (100,000)")
+    parser.add_argument("--database-url", default=DEFAULT_URL,
+                        help=f"a dedicated PostgreSQL database, created if missing ({DEFAULT_URL})")
     parser.add_argument("--skip-generate", action="store_true", help="reuse the data already in the database")
     parser.add_argument("--no-index", action="store_true", help="skip the search index build (and the search rows)")
     parser.add_argument("--procs", type=int, default=os.cpu_count() or 1,
