@@ -457,20 +457,53 @@ def stop(proc) -> None:
         proc.wait()
 
 
-def throughput(url: str, seconds: float) -> tuple[float, float, int, int]:
+def worker_rss_mb(master_pid: int) -> list[float]:
+    """Resident memory (MB) of each gunicorn worker, from /proc (Linux)."""
+    out = []
+    try:
+        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    except OSError:
+        return out
+    for pid in children:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out.append(int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+    return out
+
+
+def get(port: int, path: str) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        head = sock.recv(12)
+        while sock.recv(65536):
+            pass
+    return int(head[9:12])
+
+
+def throughput(url: str, seconds: float, search: bool) -> tuple[float, float, int, int, list, list]:
     workdir = INSTANCE / "throughput"
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "bench_hello.py").write_text(HELLO)
     results = []
+    rss = rss_search = []
     for spec, extra in (("wsgi:app", None), ("bench_hello:app", str(workdir))):
         proc, port = serve(spec, url, workdir, extra)
         try:
             results.append(load(port, "/results", seconds))
+            if spec == "wsgi:app":
+                rss = worker_rss_mb(proc.pid)
+                if search:  # every worker opens the index and answers a few searches
+                    for q in ("食", "食品", "食品安全", "有限公司", "超市") * WORKERS * 2:
+                        get(port, "/search?q=" + quote(q))
+                    rss_search = worker_rss_mb(proc.pid)
         finally:
             stop(proc)
         print(f"  {spec}: {results[-1][0]:,.0f} requests/s", flush=True)
     (portal_rps, portal_bad), (hello_rps, hello_bad) = results
-    return portal_rps, hello_rps, portal_bad, hello_bad
+    return portal_rps, hello_rps, portal_bad, hello_bad, rss, rss_search
 
 
 # --- main ------------------------------------------------------------------------------------------
@@ -528,13 +561,18 @@ def run(args) -> None:
               "for the CPU; the cpu columns are the fairer measure")
     print(f"\nthroughput of GET /results, gunicorn {WORKERS} sync workers, {args.seconds:g} s each, "
           "2 client processes × 5 connections …", flush=True)
-    portal_rps, hello_rps, portal_bad, hello_bad = throughput(args.database_url, args.seconds)
+    portal_rps, hello_rps, portal_bad, hello_bad, rss, rss_search = throughput(args.database_url, args.seconds,
+                                                                                index_ready())
     percent = 100 * portal_rps / hello_rps if hello_rps else 0.0
     print(table(["server", "requests/s", "non-200/errors"],
                 [("portal /results", f"{portal_rps:,.0f}", portal_bad),
                  ("bare Flask hello", f"{hello_rps:,.0f}", hello_bad)]))
     verdict = "ok" if percent >= TARGET_THROUGHPUT_PERCENT else "MISS"
     print(f"portal /results = {percent:.1f} % of bare Flask (target >= {TARGET_THROUGHPUT_PERCENT:g} %: {verdict})")
+    if rss:
+        print(f"memory per portal worker (RSS): {min(rss):.0f}–{max(rss):.0f} MB after the /results load"
+              + (f", {min(rss_search):.0f}–{max(rss_search):.0f} MB after 50 searches over the whole index"
+                 if rss_search else ""))
     print(f"\nrun time {time.monotonic() - run_started:.0f} s")
 
 
