@@ -9,7 +9,7 @@ with their state so the page can say "已撤回" / "停止公示" and nothing el
 """
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import date, datetime
 
 from flask import current_app
@@ -201,26 +201,33 @@ def _entity_ids_matching(q: str):
 # and read once per request anyway for the page's ETag), so a write invalidates them at once.
 # A cached total is computed at `now` floored to the minute (so the key repeats): it may lag
 # a publication or withdrawal by under a minute, while the rows themselves use the exact now.
-def _count(count_for, now: datetime) -> int:
-    """`count_for(now)` is the count statement at `now`."""
-    return _cached_row(count_for, now)[0]
+def _count(count_for, now: datetime, key: tuple | None = None) -> int:
+    """`count_for(now)` is the count statement at `now`; `key` (see _cached_row) names it."""
+    return _cached_row(count_for, now, key)[0]
 
 
-def _cached_row(stmt_for, now: datetime) -> tuple:
-    """The one row of `stmt_for(now)` (counts), cached as said above."""
+def _cached_row(stmt_for, now: datetime, key: tuple | None = None) -> tuple:
+    """The one row of `stmt_for(now)` (counts), cached as said above. `key`: what the statement
+    depends on besides the time (list name and filters): then the statement is built only on
+    a miss (building and compiling it for the key costs ~1 ms of CPU per page)."""
     ttl = current_app.config.get("PUBLIC_COUNT_TTL", 0 if current_app.testing else 30)
     if not ttl:
         return tuple(db.session.execute(stmt_for(now)).one())
-    stmt = stmt_for(now.replace(second=0, microsecond=0))
+    at = now.replace(second=0, microsecond=0)
     cache = current_app.extensions.setdefault("public_counts", {})
-    compiled = stmt.compile(db.engine)
-    params = tuple(sorted((k, repr(v)) for k, v in compiled.params.items()))
-    key = (str(compiled), params, caching.revision_key(now))  # any public write is a new key
+    if key is not None:
+        stmt = None
+        key = (key, at, caching.revision_key(now))
+    else:
+        stmt = stmt_for(at)
+        compiled = stmt.compile(db.engine)
+        params = tuple(sorted((k, repr(v)) for k, v in compiled.params.items()))
+        key = (str(compiled), params, caching.revision_key(now))  # any public write is a new key
     hit = cache.get(key)
     moment = time.monotonic()
     if hit is not None and moment - hit[1] < ttl:
         return hit[0]
-    row = tuple(db.session.execute(stmt).one())
+    row = tuple(db.session.execute(stmt if stmt is not None else stmt_for(at)).one())
     if len(cache) > 2000:
         cache.clear()
     cache[key] = (row, moment)
@@ -232,8 +239,8 @@ def cached_count(count_for, now: datetime) -> int:
     return _count(count_for, now)
 
 
-def _page(stmt, count_for, now: datetime, paging: Paging) -> Page:
-    total = _count(count_for, now) if paging.count else None
+def _page(stmt, count_for, now: datetime, paging: Paging, key: tuple | None = None) -> Page:
+    total = _count(count_for, now, key) if paging.count else None
     items = list(db.session.execute(stmt.limit(paging.per_page).offset(paging.offset)).unique().scalars())
     return Page(items=items, total=total, page=paging.page, per_page=paging.per_page)
 
@@ -278,7 +285,7 @@ def _result_conditions(f: Filters, now: datetime, for_count: bool = False) -> li
     return conds
 
 
-# What a list row shows; RESULT_LOAD adds what the JSON item and detail page show.
+# What the detail page and the entity page load (the ORM's relationships).
 RESULT_LIST_LOAD = (joinedload(Result.entity), joinedload(Result.department), joinedload(Result.task),
                     selectinload(Result.conclusions))
 RESULT_LOAD = RESULT_LIST_LOAD + (
@@ -287,22 +294,70 @@ RESULT_LOAD = RESULT_LIST_LOAD + (
                                                              joinedload(CheckItem.versions)),
     selectinload(Result.findings).joinedload(ResultFinding.check_item).joinedload(CheckItem.versions),
 )
+RESULT_ORDER = (Result.formed_date.desc(), Result.id.desc())
+# The columns a result's public dict is made of (the rest comes in one query per batch).
+RESULT_COLUMNS = (Result.id, Result.task_id, Result.department_id, Result.inspection_date, Result.formed_date,
+                  Result.remark, Result.follow_up, Result.verification_method, Result.published_at,
+                  Result.corrected_at, Result.version, Entity.uscc, Entity.name, Entity.entity_type,
+                  Entity.region_code, Result.status)
 
 
-def _results_stmt(f: Filters, now: datetime, full: bool = True):
-    return (select(Result).where(*_result_conditions(f, now)).options(*(RESULT_LOAD if full else RESULT_LIST_LOAD))
-            .order_by(Result.formed_date.desc(), Result.id.desc()))
+def _page_ids(key, conds: list, order, paging: Paging):
+    """The ids of one page, by the list's conditions and order alone ("deferred join"): the
+    database walks a narrow index (ix_result_list_order, ix_penalty_list_order: the order and
+    the publication columns, so an index-only scan) past the OFFSET, and only the page's rows
+    are then read in full. A deep page (/results?page=7500 at 300k rows) costs ~tens of ms
+    instead of joining and discarding 150,000 wide rows."""
+    return (select(key).where(*conds).order_by(*order).limit(paging.per_page).offset(paging.offset)
+            .correlate(None))
 
 
-def list_results(f: Filters, now: datetime, paging: Paging, full: bool = True) -> Page:
-    """One page of results; `full=False` loads only what an HTML list row shows."""
+# A page's rows also carry their task's and department's columns (the stream caches those instead).
+TASK_STATE_COLUMNS = (Task.code, Task.title, Task.status, Task.published_at, Task.withheld, Task.withdrawn_at,
+                      Task.withdrawal_reason, Task.surprise, Task.period_end, Task.results_complete_at)
+_TASK_LABELS = tuple(f"task_{column.key}" for column in TASK_STATE_COLUMNS)
+_PAGE_EXTRA = tuple(column.label(label) for column, label in zip(TASK_STATE_COLUMNS, _TASK_LABELS)) + (
+    Department.code.label("dept_code"), Department.name.label("dept_name"))
+
+
+class _TaskColumns:
+    """A row's task columns read as the task (what public_state("task", …) reads)."""
+
+    __slots__ = ("id",) + tuple(column.key for column in TASK_STATE_COLUMNS)
+
+    def __init__(self, row):
+        self.id = row.task_id
+        for column, label in zip(TASK_STATE_COLUMNS, _TASK_LABELS):
+            setattr(self, column.key, getattr(row, label))
+
+
+def _fill_caches(rows, now: datetime, tasks: dict, departments: dict) -> None:
+    """The tasks' public state and the departments' names from a page's joined columns."""
+    for row in rows:
+        if row.task_id is not None and row.task_id not in tasks:
+            task = _TaskColumns(row)
+            tasks[row.task_id] = (task.code, task.title, None, public_state("task", task, now).is_visible,
+                                  task_named_beside_result(task, now))
+        departments[row.department_id] = (row.dept_code, row.dept_name)
+
+
+def list_results(f: Filters, now: datetime, paging: Paging, full: bool = True, disclosure: bool = True) -> Page:
+    """One page of results as public dicts (the shape of `shape("result", …)`, with
+    `disclosure`); `full=False` (HTML rows) leaves out findings, inspectors and check items,
+    `disclosure=False` (the home page) the disclosure status."""
     def count_at(at):
         return select(func.count(Result.id)).where(*_result_conditions(f, at, for_count=True))
 
-    page = _page(_results_stmt(f, now, full), count_at, now, paging)
-    if full:
-        _preload_task_items({r.task_id for r in page.items})
-    return page
+    total = _count(count_at, now, ("result", astuple(f))) if paging.count else None
+    ids = _page_ids(Result.id, _result_conditions(f, now), RESULT_ORDER, paging)
+    rows = db.session.execute(select(*RESULT_COLUMNS, *_PAGE_EXTRA).join(Entity, Result.entity_id == Entity.id)
+                              .join(Task, Result.task_id == Task.id)
+                              .join(Department, Result.department_id == Department.id)
+                              .where(Result.id.in_(ids)).order_by(*RESULT_ORDER)).all()
+    tasks, departments = {}, {}
+    _fill_caches(rows, now, tasks, departments)
+    items = list(_result_dicts(rows, now, tasks, departments, full=full, with_disclosure=disclosure))
+    return Page(items=items, total=total, page=paging.page, per_page=paging.per_page)
 
 
 def iter_results(f: Filters, now: datetime):
@@ -311,59 +366,91 @@ def iter_results(f: Filters, now: datetime):
     Core rows in batches plus one query per batch for conclusions and inspectors, and a
     cache of tasks and departments: the ORM would spend minutes on 100,000 rows.
     """
-    from .public.shape import restrict  # the public shape (imports portal.public lazily)
-    stmt = (select(Result.id, Result.task_id, Result.department_id, Result.inspection_date, Result.formed_date,
-                   Result.remark, Result.follow_up, Result.verification_method, Result.published_at,
-                   Result.corrected_at, Result.version, Entity.uscc, Entity.name, Entity.entity_type,
-                   Entity.region_code, Result.status)
-            .join(Entity, Result.entity_id == Entity.id)
-            .where(*_result_conditions(f, now))
-            .order_by(Result.formed_date.desc(), Result.id.desc())
+    stmt = (select(*RESULT_COLUMNS).join(Entity, Result.entity_id == Entity.id)
+            .where(*_result_conditions(f, now)).order_by(*RESULT_ORDER)
             .execution_options(yield_per=STREAM_BATCH))
     tasks, departments = {}, {}
     for batch in db.session.execute(stmt).partitions():
-        ids = [row.id for row in batch]
-        conclusions, inspectors = {}, {}
-        for result_id, code, label in db.session.execute(
-                select(ResultConclusion.result_id, ResultConclusion.code, ResultConclusion.label)
-                .where(ResultConclusion.result_id.in_(ids)).order_by(ResultConclusion.code)):
-            conclusions.setdefault(result_id, []).append({"code": code, "label": label})
+        yield from _result_dicts(batch, now, tasks, departments, full=False, inspectors=True)
+
+
+def _result_dicts(batch, now: datetime, tasks: dict, departments: dict, full: bool, inspectors: bool = None,
+                  with_disclosure: bool = True):
+    """The public dicts of a batch of RESULT_COLUMNS rows, in order: one query each for
+    conclusions, inspectors (JSON and CSV) and findings (`full`: the JSON list), and the
+    tasks and departments not yet in the caches."""
+    from .public.shape import restrict  # the public shape (imports portal.public lazily)
+    inspectors = full if inspectors is None else inspectors
+    ids = [row.id for row in batch]
+    if not ids:
+        return
+    conclusions, people, findings = {}, {}, {}
+    for result_id, code, label in db.session.execute(
+            select(ResultConclusion.result_id, ResultConclusion.code, ResultConclusion.label)
+            .where(ResultConclusion.result_id.in_(ids)).order_by(ResultConclusion.code)):
+        conclusions.setdefault(result_id, []).append({"code": code, "label": label})
+    if inspectors:
         for result_id, name, licence_no in db.session.execute(
                 select(result_inspector.c.result_id, Inspector.name, Inspector.licence_no)
                 .join(Inspector, Inspector.id == result_inspector.c.inspector_id)
                 .where(result_inspector.c.result_id.in_(ids)).order_by(Inspector.licence_no)):
-            inspectors.setdefault(result_id, []).append({"name": name, "licence_no": licence_no})
-        _cache_tasks(tasks, {row.task_id for row in batch} - tasks.keys(), now)
-        missing = {row.department_id for row in batch} - departments.keys()
-        if missing:
-            departments.update({d.id: (d.code, d.name) for d in db.session.execute(
-                select(Department).where(Department.id.in_(missing))).scalars()})
-        disclosure = deadlines.disclosure_status_json("result")(batch, now)
-        for row in batch:
-            code, title, items, public, named = tasks[row.task_id]
-            dept_code, dept_name = departments[row.department_id]
-            yield restrict("result", {
-                "id": row.id, "url": f"/results/{row.id}",
-                "task_code": code if public else None, "task_title": title if named else None,
-                "department_code": dept_code, "department": dept_name,
-                "uscc": row.uscc, "entity_name": row.name, "entity_type": _enum_value(row.entity_type),
-                "region_code": row.region_code, "check_items": items if public else [],
-                "inspection_date": _iso(row.inspection_date), "formed_date": _iso(row.formed_date),
-                "conclusions": conclusions.get(row.id, []), "remark": row.remark,
-                "verification_method": row.verification_method, "follow_up": row.follow_up,
-                "inspectors": inspectors.get(row.id, []),
-                "published_at": _iso(row.published_at), "corrected_at": _iso(row.corrected_at),
-                "version": row.version, "disclosure": disclosure[row.id],
-            })
+            people.setdefault(result_id, []).append({"name": name, "licence_no": licence_no})
+    if full:
+        for finding in db.session.execute(
+                select(ResultFinding).where(ResultFinding.result_id.in_(ids)).order_by(ResultFinding.id)
+                .options(joinedload(ResultFinding.check_item).joinedload(CheckItem.versions))).unique().scalars():
+            findings.setdefault(finding.result_id, []).append(
+                {"check_item": finding.check_item.name if finding.check_item else None,
+                 "conclusion_code": finding.conclusion_code, "text": finding.text})
+    with_items = full or inspectors
+    _cache_tasks(tasks, {row.task_id for row in batch
+                         if row.task_id not in tasks or (with_items and tasks[row.task_id][2] is None)},
+                 now, items=with_items)
+    missing = {row.department_id for row in batch} - departments.keys()
+    if missing:
+        departments.update({d.id: (d.code, d.name) for d in db.session.execute(
+            select(Department).where(Department.id.in_(missing))).scalars()})
+    disclosure = deadlines.disclosure_status_json("result")(batch, now) if with_disclosure else None
+    for row in batch:
+        code, title, items, public, named = tasks[row.task_id]
+        dept_code, dept_name = departments[row.department_id]
+        data = {
+            "id": row.id, "url": f"/results/{row.id}",
+            "task_code": code if public else None, "task_title": title if named else None,
+            "department_code": dept_code, "department": dept_name,
+            "uscc": row.uscc, "entity_name": row.name, "entity_type": _enum_value(row.entity_type),
+            "region_code": row.region_code, "check_items": (items if public else []) if items is not None else None,
+            "inspection_date": _iso(row.inspection_date), "formed_date": _iso(row.formed_date),
+            "conclusions": conclusions.get(row.id, []), "remark": row.remark,
+            "verification_method": row.verification_method, "follow_up": row.follow_up,
+        }
+        if items is None:
+            del data["check_items"]  # not loaded for an HTML row
+        if full:
+            data["findings"] = findings.get(row.id, [])
+        if inspectors:
+            data["inspectors"] = people.get(row.id, [])
+        data.update({"published_at": _iso(row.published_at), "corrected_at": _iso(row.corrected_at),
+                     "version": row.version})
+        if disclosure is not None:
+            data["disclosure"] = disclosure[row.id]
+        yield restrict("result", data)
 
 
-def _cache_tasks(cache: dict, task_ids, now: datetime) -> None:
+def _cache_tasks(cache: dict, task_ids, now: datetime, items: bool = True) -> None:
+    """cache[task id] = (code, title, check item names or None, public, named beside a result);
+    `items=False` skips the check items (a list row does not show them)."""
     if not task_ids:
         return
-    for task in db.session.execute(select(Task).where(Task.id.in_(task_ids))
-                                   .options(selectinload(Task.items).selectinload(CheckItem.versions))).scalars():
-        cache[task.id] = (task.code, task.title, [item.name for item in task.items],
-                          public_state("task", task, now).is_visible, task_named_beside_result(task, now))
+    if items:
+        for task in db.session.execute(select(Task).where(Task.id.in_(task_ids))
+                                       .options(selectinload(Task.items).selectinload(CheckItem.versions))).scalars():
+            cache[task.id] = (task.code, task.title, [item.name for item in task.items],
+                              public_state("task", task, now).is_visible, task_named_beside_result(task, now))
+        return
+    for task in db.session.execute(select(Task.id, *TASK_STATE_COLUMNS).where(Task.id.in_(task_ids))):
+        cache[task.id] = (task.code, task.title, None, public_state("task", task, now).is_visible,
+                          task_named_beside_result(task, now))
 
 
 def _iso(value):
@@ -372,13 +459,6 @@ def _iso(value):
 
 def _enum_value(value):
     return getattr(value, "value", value)
-
-
-def _preload_task_items(task_ids) -> None:
-    """Load the check items of these tasks in two queries (results show their task's items)."""
-    if task_ids:
-        db.session.execute(select(Task).where(Task.id.in_(task_ids))
-                           .options(selectinload(Task.items).selectinload(CheckItem.versions))).scalars().all()
 
 
 @dataclass
@@ -446,9 +526,13 @@ PENALTY_LOAD = (joinedload(Penalty.entity), joinedload(Penalty.department), join
                 selectinload(Penalty.category_rows))
 
 
-def _penalties_stmt(f: Filters, now: datetime):
-    return (select(Penalty).where(*_penalty_conditions(f, now)).options(*PENALTY_LOAD)
-            .order_by(Penalty.decision_date.desc(), Penalty.id.desc()))
+PENALTY_ORDER = (Penalty.decision_date.desc(), Penalty.id.desc())
+# The columns a penalty's public dict is made of.
+PENALTY_COLUMNS = (Penalty.id, Penalty.decision_no, Penalty.party_name, Penalty.party_kind, Penalty.violation_type,
+                   Penalty.facts, Penalty.legal_basis, Penalty.fine_amount, Penalty.confiscation_amount,
+                   Penalty.decision_date, Penalty.authority, Penalty.department_id, Penalty.task_id,
+                   Penalty.publicity_end, Penalty.published_at, Penalty.corrected_at, Penalty.version, Entity.uscc,
+                   Entity.name, Entity.entity_type, Penalty.status)
 
 
 def count_ended_penalties(f: Filters, now: datetime) -> int | None:
@@ -460,56 +544,72 @@ def count_ended_penalties(f: Filters, now: datetime) -> int | None:
     today = china_date(now)
     ended = and_(lifecycle_clause(Penalty, now), Penalty.publicity_end.is_not(None),
                  or_(Penalty.publicity_end < today, Penalty.credit_repair_date <= today))
-    return _count(lambda at: select(func.count(Penalty.id)).where(ended, *_penalty_filters(f)), now)
+    return _count(lambda at: select(func.count(Penalty.id)).where(ended, *_penalty_filters(f)), now,
+                  ("penalty-ended", astuple(f)))
 
 
-def list_penalties(f: Filters, now: datetime, paging: Paging) -> Page:
-    return _page(_penalties_stmt(f, now),
-                 lambda at: select(func.count(Penalty.id)).where(*_penalty_conditions(f, at)), now, paging)
+def list_penalties(f: Filters, now: datetime, paging: Paging, disclosure: bool = True) -> Page:
+    """One page of penalties as public dicts (the shape of `shape("penalty", …)`, with `disclosure`
+    unless `disclosure=False`)."""
+    total = (_count(lambda at: select(func.count(Penalty.id)).where(*_penalty_conditions(f, at)), now,
+                    ("penalty", astuple(f))) if paging.count else None)
+    ids = _page_ids(Penalty.id, _penalty_conditions(f, now), PENALTY_ORDER, paging)
+    rows = db.session.execute(select(*PENALTY_COLUMNS, *_PAGE_EXTRA).outerjoin(Entity, Penalty.entity_id == Entity.id)
+                              .outerjoin(Task, Penalty.task_id == Task.id)
+                              .join(Department, Penalty.department_id == Department.id)
+                              .where(Penalty.id.in_(ids)).order_by(*PENALTY_ORDER)).all()
+    tasks, departments = {}, {}
+    _fill_caches(rows, now, tasks, departments)
+    return Page(items=list(_penalty_dicts(rows, now, tasks, departments, with_disclosure=disclosure)), total=total,
+                page=paging.page, per_page=paging.per_page)
 
 
 def iter_penalties(f: Filters, now: datetime):
     """Every matching penalty as the dict `shape("penalty", …)` makes (Core rows in batches)."""
-    from .public.shape import party_display, restrict  # the public shape (imports portal.public lazily)
-    stmt = (select(Penalty.id, Penalty.decision_no, Penalty.party_name, Penalty.party_kind, Penalty.violation_type,
-                   Penalty.facts,
-                   Penalty.legal_basis, Penalty.fine_amount, Penalty.confiscation_amount, Penalty.decision_date,
-                   Penalty.authority, Penalty.department_id, Penalty.task_id, Penalty.publicity_end,
-                   Penalty.published_at, Penalty.corrected_at, Penalty.version, Entity.uscc, Entity.name,
-                   Entity.entity_type, Penalty.status)
-            .outerjoin(Entity, Penalty.entity_id == Entity.id)
-            .where(*_penalty_conditions(f, now))
-            .order_by(Penalty.decision_date.desc(), Penalty.id.desc())
+    stmt = (select(*PENALTY_COLUMNS).outerjoin(Entity, Penalty.entity_id == Entity.id)
+            .where(*_penalty_conditions(f, now)).order_by(*PENALTY_ORDER)
             .execution_options(yield_per=STREAM_BATCH))
     tasks, departments = {}, {}
     for batch in db.session.execute(stmt).partitions():
-        categories = {}
-        for penalty_id, category in db.session.execute(
-                select(PenaltyCategory.penalty_id, PenaltyCategory.category)
-                .where(PenaltyCategory.penalty_id.in_([row.id for row in batch])).order_by(PenaltyCategory.id)):
-            categories.setdefault(penalty_id, []).append(category)
-        _cache_tasks(tasks, {row.task_id for row in batch if row.task_id} - tasks.keys(), now)
-        missing = {row.department_id for row in batch} - departments.keys()
-        if missing:
-            departments.update({d.id: (d.code, d.name) for d in db.session.execute(
-                select(Department).where(Department.id.in_(missing))).scalars()})
-        disclosure = deadlines.disclosure_status_json("penalty")(batch, now)
-        for row in batch:
-            task = tasks.get(row.task_id)
-            dept_code, dept_name = departments[row.department_id]
-            yield restrict("penalty", {
-                "id": row.id, "url": f"/penalties/{row.id}", "decision_no": row.decision_no, "uscc": row.uscc,
-                # The one natural-person rule (surname + 某; an individual business by its business name).
-                "party_name": party_display(row.party_name, row.party_kind, row.entity_type, row.name),
-                "violation_type": row.violation_type, "facts": row.facts, "legal_basis": row.legal_basis,
-                "categories": categories.get(row.id, []), "fine_amount": _money(row.fine_amount),
-                "confiscation_amount": _money(row.confiscation_amount),
-                "decision_date": _iso(row.decision_date), "authority": row.authority,
-                "department_code": dept_code, "department": dept_name,
-                "task_code": task[0] if task and task[3] else None,
-                "publicity_end": _iso(row.publicity_end), "published_at": _iso(row.published_at),
-                "corrected_at": _iso(row.corrected_at), "version": row.version, "disclosure": disclosure[row.id],
-            })
+        yield from _penalty_dicts(batch, now, tasks, departments)
+
+
+def _penalty_dicts(batch, now: datetime, tasks: dict, departments: dict, with_disclosure: bool = True):
+    """The public dicts of a batch of PENALTY_COLUMNS rows, in order (one query for their
+    categories, the tasks and departments not yet in the caches)."""
+    from .public.shape import party_display, restrict  # the public shape (imports portal.public lazily)
+    if not batch:
+        return
+    categories = {}
+    for penalty_id, category in db.session.execute(
+            select(PenaltyCategory.penalty_id, PenaltyCategory.category)
+            .where(PenaltyCategory.penalty_id.in_([row.id for row in batch])).order_by(PenaltyCategory.id)):
+        categories.setdefault(penalty_id, []).append(category)
+    _cache_tasks(tasks, {row.task_id for row in batch if row.task_id} - tasks.keys(), now, items=False)
+    missing = {row.department_id for row in batch} - departments.keys()
+    if missing:
+        departments.update({d.id: (d.code, d.name) for d in db.session.execute(
+            select(Department).where(Department.id.in_(missing))).scalars()})
+    disclosure = deadlines.disclosure_status_json("penalty")(batch, now) if with_disclosure else None
+    for row in batch:
+        task = tasks.get(row.task_id)
+        dept_code, dept_name = departments[row.department_id]
+        data = {
+            "id": row.id, "url": f"/penalties/{row.id}", "decision_no": row.decision_no, "uscc": row.uscc,
+            # The one natural-person rule (surname + 某; an individual business by its business name).
+            "party_name": party_display(row.party_name, row.party_kind, row.entity_type, row.name),
+            "violation_type": row.violation_type, "facts": row.facts, "legal_basis": row.legal_basis,
+            "categories": categories.get(row.id, []), "fine_amount": _money(row.fine_amount),
+            "confiscation_amount": _money(row.confiscation_amount),
+            "decision_date": _iso(row.decision_date), "authority": row.authority,
+            "department_code": dept_code, "department": dept_name,
+            "task_code": task[0] if task and task[3] else None,
+            "publicity_end": _iso(row.publicity_end), "published_at": _iso(row.published_at),
+            "corrected_at": _iso(row.corrected_at), "version": row.version,
+        }
+        if disclosure is not None:
+            data["disclosure"] = disclosure[row.id]
+        yield restrict("penalty", data)
 
 
 def _money(value):
@@ -567,7 +667,7 @@ def public_task_counts(plan_ids, now: datetime) -> dict[int, int]:
 
 def list_plans(f: Filters, now: datetime, paging: Paging) -> Page:
     page = _page(_plans_stmt(f, now), lambda at: select(func.count(Plan.id)).where(*_plan_conditions(f, at)),
-                 now, paging)
+                 now, paging, ("plan", astuple(f)))
     counts = public_task_counts([p.id for p in page.items], now)
     for plan in page.items:
         plan.public_task_count = counts.get(plan.id, 0)
@@ -639,7 +739,7 @@ def _tasks_stmt(f: Filters, now: datetime):
 def list_tasks(f: Filters, now: datetime, paging: Paging) -> Page:
     """Public tasks, newest publication first (the /tasks list and the home page)."""
     return _page(_tasks_stmt(f, now), lambda at: select(func.count(Task.id)).where(*_task_conditions(f, at)),
-                 now, paging)
+                 now, paging, ("task", astuple(f)))
 
 
 def iter_tasks(f: Filters, now: datetime):
@@ -762,7 +862,8 @@ def _items_stmt(f: Filters, now: datetime):
 
 def list_items(f: Filters, now: datetime, paging: Paging) -> Page:
     return _page(_items_stmt(f, now),
-                 lambda at: select(func.count(CheckItem.id)).where(*_item_conditions(f, at)), now, paging)
+                 lambda at: select(func.count(CheckItem.id)).where(*_item_conditions(f, at)), now, paging,
+                 ("item", astuple(f)))
 
 
 def iter_items(f: Filters, now: datetime):
@@ -826,7 +927,7 @@ def public_counts(now: datetime) -> dict[str, int]:
     def counts_at(at):
         return select(*(select(func.count(model.id)).where(public_clause(kind, at)).scalar_subquery().label(kind)
                         for kind, model in models.items()))
-    return dict(zip(models, _cached_row(counts_at, now)))
+    return dict(zip(models, _cached_row(counts_at, now, ("public_counts",))))
 
 
 def departments() -> list[Department]:

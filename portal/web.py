@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from flask import current_app, render_template, request
+from flask import current_app, render_template, request, url_for
 
 from . import clock
 from .domain.dates import CHINA
@@ -108,6 +108,18 @@ def url_with(**changes) -> str:
     return request.path + ("?" + query if query else "")
 
 
+_MARK = "1234567"  # valid for every converter (int or string) the public URLs use
+
+
+def url_prefix(endpoint: str, name: str) -> str:
+    """The URL of `endpoint` up to its argument `name`, which must end it: a list builds it once
+    per page and each row's link is prefix + value (a url_for call per row costs ~0.1 ms)."""
+    url = url_for(endpoint, **{name: _MARK})
+    if not url.endswith(_MARK):
+        raise ValueError(f"{endpoint}: {name} does not end the URL")
+    return url[:-len(_MARK)]
+
+
 def china_time(value) -> datetime | None:
     """An instant in China time: aware datetimes, naive ones (the database stores UTC) or
     ISO 8601 text (JSON-shaped data such as a draw certificate); None when empty."""
@@ -126,6 +138,8 @@ def format_date(value) -> str:
         return ""
     if isinstance(value, date) and not isinstance(value, datetime):
         return value.strftime("%Y-%m-%d")
+    if isinstance(value, str) and len(value) == 10:
+        return date.fromisoformat(value).strftime("%Y-%m-%d")  # a public dict's date
     return china_time(value).strftime("%Y-%m-%d")
 
 
@@ -157,7 +171,7 @@ def site_footer() -> dict:
 
 
 def register(app) -> None:
-    app.jinja_env.globals.update(url_with=url_with, site_name=app.config["SITE_NAME"],
+    app.jinja_env.globals.update(url_with=url_with, url_prefix=url_prefix, site_name=app.config["SITE_NAME"],
                                  clock_now=clock.now, site_footer=site_footer)
     app.jinja_env.filters.update(date=format_date, datetime=format_datetime, money=format_money)
 

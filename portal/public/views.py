@@ -16,7 +16,7 @@ from ..objections import queries as objections
 from ..web import Page, Paging, paging_from_request, render_page
 from . import bp
 from .datasets import (ENTITY_KEYS, FIELD_LABELS, ITEMS, LISTS, PENALTIES, PLANS, RESULTS, TASK_KEYS, entity_json,
-                       item_json, penalty_json, plan_json, public_party_name, result_json, task_json)
+                       item_json, penalty_json, plan_json, result_json, task_json)
 from .draws import task_draw_history_json
 from .shape import restrict, shape, shape_version
 
@@ -30,11 +30,22 @@ LIST_EXTRAS = {
            "objection": lambda records, now, kind=kind: objections.objection_status_many(kind, records, now)}
     for kind in ("result", "penalty")}
 OBJECTION_KINDS = ("result", "penalty")
+# Lists whose list_* function returns public dicts (portal.public.shape), not records.
+SHAPED_KINDS = ("result", "penalty")
+
+
+def _by_id(items, key) -> dict:
+    return {item["id"]: item[key] for item in items}
 
 
 def _paging():
     return paging_from_request(current_app.config.get("PER_PAGE_DEFAULT", 20),
                                current_app.config.get("PER_PAGE_MAX", 200))
+
+
+def _short_names(departments) -> dict:
+    """{department code: the name a list row shows (the short name when there is one)}."""
+    return {d.code: d.short_name or d.name for d in departments}
 
 
 def _year_choices() -> list[int]:
@@ -84,15 +95,24 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light
         page = Page([], 0, paging.page, paging.per_page)
     else:
         page = list_fn(filters, now, paging, **({"full": fmt == "json"} if light_html else {}))
-    extras = {key: batch(page.items, now) for key, batch in LIST_EXTRAS.get(dataset.kind, {}).items()}
+    # Results and penalties come as public dicts already carrying `disclosure` (portal.queries
+    # reads them as plain rows); the other lists as records that to_json shapes.
+    shaped = dataset.kind in SHAPED_KINDS
+    extras = {key: (_by_id(page.items, key) if shaped and key == "disclosure" else batch(page.items, now))
+              for key, batch in LIST_EXTRAS.get(dataset.kind, {}).items()}
     if fmt == "json":
+        if shaped:
+            return json_list([restrict(dataset.kind, {**item, "objection": extras["objection"].get(item["id"])})
+                              for item in page.items], page.total, page.page, page.per_page)
         return json_list([restrict(dataset.kind, {**to_json(record, now),
                                                   **{key: values.get(record.id) for key, values in extras.items()}})
                           for record in page.items], page.total, page.page, page.per_page)
     context["objection_status"] = extras.get("objection", {})
+    departments = queries.departments()
     context.update(page=page, filters=filters, errors=errors, dataset=dataset, args=request.args, extras=extras,
                    task_visible=lambda task: queries.public_state_visible("task", task, now),
-                   dept_options=[(d.code, d.name) for d in queries.departments()],
+                   dept_options=[(d.code, d.name) for d in departments], dept_short=_short_names(departments),
+                   root=request.script_root,
                    year_options=[(str(y), f"{y}年") for y in _year_choices()])
     if page_extras is not None and not errors:
         context.update(page_extras(filters, now))
@@ -109,9 +129,9 @@ def home():
     return render_template(
         "public/home.html", counts=queries.public_counts(now),
         plans=queries.list_plans(f, now, latest).items, tasks=queries.list_tasks(f, now, latest).items,
-        results=queries.list_results(f, now, latest, full=False).items,
-        penalties=queries.list_penalties(f, now, latest).items,
-        public_party_name=public_party_name)
+        results=queries.list_results(f, now, latest, full=False, disclosure=False).items,
+        penalties=queries.list_penalties(f, now, latest, disclosure=False).items,
+        dept_short=_short_names(queries.departments()), root=request.script_root)
 
 
 @bp.get("/data")
@@ -151,7 +171,6 @@ def results(fmt):
 def penalties(fmt):
     return _list(fmt, PENALTIES, queries.list_penalties, queries.iter_penalties, penalty_json, "public/penalties",
                  categories=[(label, label) for _, label in queries.vocabulary(VocabularyKind.PENALTY_CATEGORY)],
-                 public_party_name=public_party_name,
                  page_extras=lambda filters, now: {"ended_count": queries.count_ended_penalties(filters, now)})
 
 
