@@ -549,16 +549,22 @@ def run(args) -> None:
                          ("USCC, 303 to its page", t["uscc_clone"]), ("company name", t["name_clone"])):
             pages.append((f"/search?q=<{label}>", "/search?q=" + quote(q), L))
         pages.append(("/search.json?q=<2 characters>", "/search.json?q=" + quote("食品"), L))
-    pages += [("/stats (warm)", "/stats", None), (f"/stats?year={t['year']}", f"/stats?year={t['year']}", None),
-              ("/feeds/all.atom", "/feeds/all.atom", None), ("/feeds/results.atom", "/feeds/results.atom", None)]
+    if not args.lists_only:
+        pages += [("/stats (warm)", "/stats", None), (f"/stats?year={t['year']}", f"/stats?year={t['year']}", None),
+                  ("/feeds/all.atom", "/feeds/all.atom", None), ("/feeds/results.atom", "/feeds/results.atom", None)]
     rows = time_pages(app, pages, args.repeat)
-    app.config["PUBLIC_COUNT_TTL"] = 0  # what the first request after a write costs (bench.stats: "computed")
-    rows += time_pages(app, [("/stats (computed, PUBLIC_COUNT_TTL=0)", "/stats", None)], max(3, args.repeat // 10))
+    if not args.lists_only:
+        app.config["PUBLIC_COUNT_TTL"] = 0  # what the first request after a write costs (bench.stats: "computed")
+        rows += time_pages(app, [("/stats (computed, PUBLIC_COUNT_TTL=0)", "/stats", None)],
+                           max(3, args.repeat // 10))
     print()
     print(table(["page", "status", "p50 ms", "p95 ms", "cpu p50", "cpu p95", "target p95", "", "bytes"], rows))
     if os.getloadavg()[0] > (os.cpu_count() or 1):
         print(f"note: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: wall times include waiting "
               "for the CPU; the cpu columns are the fairer measure")
+    if args.no_throughput:
+        print(f"\nrun time {time.monotonic() - run_started:.0f} s")
+        return
     print(f"\nthroughput of GET /results, gunicorn {WORKERS} sync workers, {args.seconds:g} s each, "
           "2 client processes × 5 connections …", flush=True)
     portal_rps, hello_rps, portal_bad, hello_bad, rss, rss_search = throughput(args.database_url, args.seconds,
@@ -586,6 +592,9 @@ def main(argv=None):
                         help=f"a dedicated PostgreSQL database, created if missing ({DEFAULT_URL})")
     parser.add_argument("--skip-generate", action="store_true", help="reuse the data already in the database")
     parser.add_argument("--no-index", action="store_true", help="skip the search index build (and the search rows)")
+    parser.add_argument("--lists-only", action="store_true",
+                        help="only the list, entity (and search) pages: no /stats and feed rows")
+    parser.add_argument("--no-throughput", action="store_true", help="skip the gunicorn throughput comparison")
     parser.add_argument("--procs", type=int, default=os.cpu_count() or 1,
                         help="search index writer processes (SEARCH_BUILD_PROCS; default: the CPU count)")
     parser.add_argument("--repeat", type=int, default=30, help="requests per page (30)")

@@ -24,10 +24,17 @@ change when the page did not (any write anywhere changes every ETag), which only
 miss. Pages that depend on a host's search index (search, a search's feed) get the public
 Cache-Control but no validators: another host's index may lag the database for a moment.
 
+Each worker may also keep the rendered pages themselves (config PUBLIC_PAGE_CACHE entries, least
+recently used out first; 0: off, as in the tests) under their ETag: a page whose ETag is unchanged
+is exactly what a 304 for that ETag would confirm, so the copy is sent without running the view
+(bench/province.py prints the throughput with and without it).
+
 Signed-in users (any session cookie) get `no-store` on every page, as do the back office, the
 forms that carry a CSRF token and the objection filer's private pages.
 """
 import hashlib
+import threading
+from collections import OrderedDict
 from datetime import datetime, timezone
 
 from flask import Flask, current_app, g, request, session
@@ -246,7 +253,7 @@ def uses_search_index() -> bool:
 
 def _before_request():
     # Per-request values (the test client shares one app context between requests).
-    for name in ("_public_revision", "_cache_validators"):
+    for name in ("_public_revision", "_cache_validators", "_page_from_cache"):
         g.pop(name, None)
     policy = _policy()
     g._cache_policy = policy
@@ -259,7 +266,50 @@ def _before_request():
             response = current_app.response_class(status=304)
             _public_headers(response)
             return response
+    cache = _page_cache() if request.method == "GET" else None
+    if cache is not None:
+        page = cache.get(etag)
+        if page is not None:
+            g._page_from_cache = True
+            return current_app.response_class(page[0], status=200, headers=page[1])
     return None
+
+
+# Response headers a cached page is stored without (set again for each request).
+_NOT_STORED = frozenset({"set-cookie", "date", "x-request-id", "content-length"})
+
+
+class PageCache:
+    """Rendered pages by ETag, least recently used out first (one per app, i.e. per worker)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._pages: OrderedDict[str, tuple[bytes, list]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, etag: str):
+        with self._lock:
+            page = self._pages.get(etag)
+            if page is not None:
+                self._pages.move_to_end(etag)
+            return page
+
+    def put(self, etag: str, body: bytes, headers: list) -> None:
+        with self._lock:
+            self._pages[etag] = (body, headers)
+            self._pages.move_to_end(etag)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+
+def _page_cache() -> PageCache | None:
+    size = int(current_app.config.get("PUBLIC_PAGE_CACHE") or 0)
+    if size <= 0:
+        return None
+    cache = current_app.extensions.get("public_pages")
+    if cache is None or cache.size != size:
+        cache = current_app.extensions["public_pages"] = PageCache(size)
+    return cache
 
 
 def _public_headers(response) -> None:
@@ -285,10 +335,23 @@ def _after_request(response):
     if response.status_code != 200:
         return response
     if policy == "validated":
+        _store_page(response)
         _public_headers(response)
     else:
         response.headers["Cache-Control"] = f"public, max-age={int(current_app.config['PUBLIC_MAX_AGE'])}"
     return response
+
+
+def _store_page(response) -> None:
+    """Keep a rendered 200 page for the next request with the same ETag (PUBLIC_PAGE_CACHE)."""
+    validated = g.get("_cache_validators")
+    if validated is None or g.pop("_page_from_cache", False) or request.method != "GET" \
+            or response.is_streamed or response.direct_passthrough:
+        return
+    cache = _page_cache()
+    if cache is not None:
+        headers = [(name, value) for name, value in response.headers.items() if name.lower() not in _NOT_STORED]
+        cache.put(validated[0], response.get_data(), headers)
 
 
 def init_app(app: Flask) -> None:

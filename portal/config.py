@@ -78,6 +78,8 @@ class Config:
     PUBLIC_MAX_AGE = 60
     # Seconds the public record counts (home page) are kept in memory; 0: computed every time.
     PUBLIC_COUNT_TTL = 30
+    # Rendered public pages each worker keeps, keyed by their ETag (portal/caching.py); 0: off.
+    PUBLIC_PAGE_CACHE = 100
     # A fixed "now" (ISO 8601 with offset) for demos and tests; empty: the real clock.
     FIXED_NOW = ""
     # Footer of every page (government sites must show who runs them and their filing numbers);
@@ -140,13 +142,14 @@ class Config:
 
 class TestConfig(Config):
     """The test suite's settings: no environment, a fixed secret, no caches, no rate limits
-    (tests/test_limits.py turns them on)."""
+    (tests/test_limits.py turns them on, tests/test_caching.py the page cache)."""
 
     read_environment = False
     TESTING = True
     SECRET_KEY = "test-secret-key"
     PUBLIC_BASE_URL = "http://localhost"  # where Flask's test client sends its requests
     PUBLIC_COUNT_TTL = 0
+    PUBLIC_PAGE_CACHE = 0
     RATELIMIT_ENABLED = False
     LOG_LEVEL = "WARNING"
 

@@ -178,3 +178,41 @@ def test_penalty_end_of_publicity_moves_validators_by_date(app, db, data, set_no
     set_now(datetime(2026, 1, 10, 16, 0, tzinfo=timezone.utc) + timedelta(minutes=1))
     after = public.get(f"/penalties/{ending.id}", headers={"If-None-Match": page.headers["ETag"]})
     assert after.status_code == 200 and "停止公示" in after.get_data(as_text=True)
+
+
+def test_the_page_cache_serves_a_page_again_until_its_etag_changes(app, db, data, login, csrf_token, set_now):
+    app.config["PUBLIC_PAGE_CACHE"] = 10
+    public = anonymous(app)
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    first = public.get("/results")
+    fragment = public.get("/results", headers={"HX-Request": "true"})
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        again = public.get("/results")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    # The copy: same body and headers, the view not run (only the validators' statement).
+    assert again.status_code == 200 and again.data == first.data
+    assert again.headers["ETag"] == first.headers["ETag"] and again.headers["Cache-Control"] == PUBLIC_CC
+    assert again.headers["Content-Type"] == first.headers["Content-Type"] and "Set-Cookie" not in again.headers
+    assert len(statements) == 1
+    assert public.get("/results", headers={"HX-Request": "true"}).data == fragment.data != first.data
+    # A publication is a new ETag, so the page is built again.
+    draft = f.result(data["task"], f.entity(name="民权县新发现商贸有限公司"), publish=False, remark="新发布的结果")
+    clerk = app.test_client()
+    login(clerk, f.user("clerk", data["dept"]))
+    assert clerk.post(f"/admin/results/{draft.id}/publish", data={"csrf_token": csrf_token(clerk)}).status_code == 303
+    assert "民权县新发现商贸有限公司" in public.get("/results").get_data(as_text=True)
+    # So is a scheduled publication's moment, with nothing written.
+    f.result(data["task"], f.entity(name="定时公开的企业"), at=datetime(2026, 1, 10, 5, 0, tzinfo=timezone.utc))
+    db.session.commit()
+    assert "定时公开的企业" not in public.get("/results").get_data(as_text=True)
+    set_now("2026-01-10T05:00:00+00:00")
+    assert "定时公开的企业" in public.get("/results").get_data(as_text=True)
+    # A signed-in clerk never gets a public copy (nor leaves one behind).
+    signed_in = clerk.get("/results")
+    assert signed_in.headers["Cache-Control"] == "no-store" and "ETag" not in signed_in.headers
