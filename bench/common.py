@@ -22,6 +22,9 @@ def make_app(instance: Path, database_url: str | None = None, **overrides):
     instance.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{instance / 'portal.db'}"
     os.environ.setdefault("SECRET_KEY", "bench-secret-key")
+    # Pages are measured as built (uncached); bench/province.py's throughput run measures the
+    # per-worker page cache separately.
+    overrides.setdefault("PUBLIC_PAGE_CACHE", 0)
     return create_app(INSTANCE_PATH=str(instance), SQLALCHEMY_DATABASE_URI=url, FIXED_NOW=FIXED_NOW,
                       SEARCH_INDEX_DIR=str(instance / "search-index"), SEARCH_SYNC_ON_COMMIT=False, **overrides)
 

@@ -78,6 +78,8 @@ class Config:
     PUBLIC_MAX_AGE = 60
     # Seconds the public record counts (home page) are kept in memory; 0: computed every time.
     PUBLIC_COUNT_TTL = 30
+    # Rows into a list (page × per_page) from which a page starts at its own day (queries._page_ids).
+    LIST_DEEP_OFFSET = 5000
     # Rendered public pages each worker keeps, keyed by their ETag (portal/caching.py); 0: off.
     PUBLIC_PAGE_CACHE = 100
     # A fixed "now" (ISO 8601 with offset) for demos and tests; empty: the real clock.

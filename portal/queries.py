@@ -13,7 +13,7 @@ from dataclasses import astuple, dataclass, field
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from . import caching, deadlines
@@ -302,14 +302,47 @@ RESULT_COLUMNS = (Result.id, Result.task_id, Result.department_id, Result.inspec
                   Entity.region_code, Result.status)
 
 
-def _page_ids(key, conds: list, order, paging: Paging):
+def _page_ids(key, conds: list, order, paging: Paging, day=None, now: datetime | None = None, name: tuple = ()):
     """The ids of one page, by the list's conditions and order alone ("deferred join"): the
     database walks a narrow index (ix_result_list_order, ix_penalty_list_order: the order and
     the publication columns, so an index-only scan) past the OFFSET, and only the page's rows
-    are then read in full. A deep page (/results?page=7500 at 300k rows) costs ~tens of ms
-    instead of joining and discarding 150,000 wide rows."""
-    return (select(key).where(*conds).order_by(*order).limit(paging.per_page).offset(paging.offset)
-            .correlate(None))
+    are then read in full. A deep page (/results?page=7500 at 300k rows) costs tens of ms
+    instead of joining and discarding 150,000 wide rows.
+
+    Deeper than config LIST_DEEP_OFFSET rows, the walk starts at the page's own day (`day`: the
+    list's first order column, a date): the rows per day (_day_counts) say which day the page
+    starts on and how many rows of that day come before it, so OFFSET only skips within a day."""
+    stmt = select(key).where(*conds).order_by(*order).limit(paging.per_page).correlate(None)
+    deep = current_app.config.get("LIST_DEEP_OFFSET", 5000)
+    if day is None or not deep or paging.offset < deep:
+        return stmt.offset(paging.offset)
+    skipped = 0
+    for value, rows in _day_counts(key, day, conds, now, name):
+        if skipped + rows > paging.offset:
+            return stmt.where(day <= value).offset(paging.offset - skipped)
+        skipped += rows
+    return stmt.where(false())  # past the last page
+
+
+def _day_counts(key, day, conds: list, now: datetime, name: tuple) -> list[tuple]:
+    """[(day, rows)] of a list, newest first, cached like the totals (PUBLIC_COUNT_TTL) but
+    computed at the exact `now`: under one public revision (portal/caching.py: writes, scheduled
+    moments passed, the China date) the public rows are the same, so the offsets stay exact."""
+    stmt = select(day, func.count(key)).where(*conds).group_by(day).order_by(day.desc())
+    ttl = current_app.config.get("PUBLIC_COUNT_TTL", 0 if current_app.testing else 30)
+    if not ttl:
+        return db.session.execute(stmt).all()
+    cache = current_app.extensions.setdefault("public_day_counts", {})
+    cache_key = (name, caching.revision_key(now))
+    hit = cache.get(cache_key)
+    moment = time.monotonic()
+    if hit is not None and moment - hit[1] < ttl:
+        return hit[0]
+    rows = [tuple(row) for row in db.session.execute(stmt)]
+    if len(cache) > 200:
+        cache.clear()
+    cache[cache_key] = (rows, moment)
+    return rows
 
 
 # A page's rows also carry their task's and department's columns (the stream caches those instead).
@@ -349,7 +382,8 @@ def list_results(f: Filters, now: datetime, paging: Paging, full: bool = True, d
         return select(func.count(Result.id)).where(*_result_conditions(f, at, for_count=True))
 
     total = _count(count_at, now, ("result", astuple(f))) if paging.count else None
-    ids = _page_ids(Result.id, _result_conditions(f, now), RESULT_ORDER, paging)
+    ids = _page_ids(Result.id, _result_conditions(f, now), RESULT_ORDER, paging, Result.formed_date, now,
+                    ("result", astuple(f)))
     rows = db.session.execute(select(*RESULT_COLUMNS, *_PAGE_EXTRA).join(Entity, Result.entity_id == Entity.id)
                               .join(Task, Result.task_id == Task.id)
                               .join(Department, Result.department_id == Department.id)
@@ -553,7 +587,8 @@ def list_penalties(f: Filters, now: datetime, paging: Paging, disclosure: bool =
     unless `disclosure=False`)."""
     total = (_count(lambda at: select(func.count(Penalty.id)).where(*_penalty_conditions(f, at)), now,
                     ("penalty", astuple(f))) if paging.count else None)
-    ids = _page_ids(Penalty.id, _penalty_conditions(f, now), PENALTY_ORDER, paging)
+    ids = _page_ids(Penalty.id, _penalty_conditions(f, now), PENALTY_ORDER, paging, Penalty.decision_date, now,
+                    ("penalty", astuple(f)))
     rows = db.session.execute(select(*PENALTY_COLUMNS, *_PAGE_EXTRA).outerjoin(Entity, Penalty.entity_id == Entity.id)
                               .outerjoin(Task, Penalty.task_id == Task.id)
                               .join(Department, Penalty.department_id == Department.id)

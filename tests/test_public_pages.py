@@ -391,3 +391,40 @@ def test_every_list_answers_htmx_with_its_fragment(client, world, url):
     body = text(client.get(url, headers={"HX-Request": "true"}))
     assert body.lstrip().startswith(f'<div id="{kind}-list"') and "<html" not in body
     assert f'href="/{kind}.csv"' in body  # downloads follow the filters inside the swapped region
+
+
+@pytest.mark.parametrize("ttl", [0, 30])
+def test_deep_pages_found_by_day_hold_the_same_rows_as_an_offset(app, client, world, db, ttl):
+    # Twelve more results and penalties over four days, several on one day, so pages start mid-day.
+    for i in range(12):
+        ent = f.entity(name=f"深页测试企业{i:02d}")
+        f.result(world["task"], ent, formed=date(2025, 6, 1 + i % 4))
+        f.penalty(world["dept"], ent, decided=date(2025, 6, 1 + i % 4))
+    db.session.commit()
+    app.config["PUBLIC_COUNT_TTL"] = ttl
+
+    def pages(deep):
+        app.config["LIST_DEEP_OFFSET"] = deep
+        seen = {}
+        for url in ("/results.json?per_page=3", "/penalties.json?per_page=3", "/results.json?per_page=5&year=2025",
+                    "/penalties.json?per_page=2&dept=SCJGJ"):
+            for page in range(1, 9):
+                body = client.get(f"{url}&page={page}").get_json()
+                seen[url, page] = [item["id"] for item in body["items"]]
+        seen["html"] = [line for line in text(client.get("/results?per_page=3&page=4")).splitlines() if "/results/" in line]
+        return seen
+
+    by_offset, by_day = pages(0), pages(1)
+    assert by_day == by_offset
+    assert [i for page in range(1, 6) for i in by_day["/results.json?per_page=3", page]] == \
+        [r["id"] for r in client.get("/results.json?per_page=20").get_json()["items"]]
+    assert by_day["/results.json?per_page=3", 6] == [] and len(by_day["/penalties.json?per_page=3", 5]) == 1
+    assert by_day["/penalties.json?per_page=3", 6] == []
+    # A write is a new public revision: the rows per day are counted again.
+    newest = f.result(world["task"], f.entity(name="新增深页企业"), formed=date(2025, 6, 4))
+    db.session.commit()
+    app.config["LIST_DEEP_OFFSET"] = 1
+    assert client.get("/results.json?per_page=3&page=2").get_json()["items"][0]["id"] == \
+        client.get("/results.json?per_page=4").get_json()["items"][3]["id"]
+    assert newest.id in [r["id"] for r in client.get("/results.json?per_page=3").get_json()["items"]]
+    app.config["PUBLIC_COUNT_TTL"] = 0
