@@ -911,7 +911,7 @@ def iter_items(f: Filters, now: datetime):
 class EntityProfile:
     entity: Entity
     selections: list  # DrawSelection of public draws (with .draw and .draw.task loaded)
-    results: list
+    results: list  # records (full=True, JSON) or public dicts (the HTML page)
     penalties: list
 
     @property
@@ -932,15 +932,27 @@ def get_entity(uscc: str, now: datetime, full: bool = True) -> EntityProfile | N
         .options(joinedload(DrawSelection.draw).joinedload(Draw.task),
                  selectinload(DrawSelection.assignments))
         .order_by(Draw.drawn_at.desc())).scalars())
-    results = list(db.session.execute(
-        select(Result).where(Result.entity_id == entity.id, public_clause("result", now))
-        .options(*(SHAPE_LOAD["result"] if full else RESULT_LIST_LOAD))
-        .order_by(Result.formed_date.desc(), Result.id.desc())).scalars())
-    penalties = list(db.session.execute(
-        select(Penalty).where(Penalty.entity_id == entity.id, public_clause("penalty", now))
-        .options(*(SHAPE_LOAD["penalty"] if full else (joinedload(Penalty.department),
-                                                           selectinload(Penalty.category_rows))))
-        .order_by(Penalty.decision_date.desc(), Penalty.id.desc())).scalars())
+    if full:
+        results = list(db.session.execute(
+            select(Result).where(Result.entity_id == entity.id, public_clause("result", now))
+            .options(*SHAPE_LOAD["result"]).order_by(*RESULT_ORDER)).scalars())
+        penalties = list(db.session.execute(
+            select(Penalty).where(Penalty.entity_id == entity.id, public_clause("penalty", now))
+            .options(*SHAPE_LOAD["penalty"]).order_by(*PENALTY_ORDER)).scalars())
+    else:  # the page's rows: public dicts, as the lists read them
+        rows = db.session.execute(
+            select(*RESULT_COLUMNS, *_PAGE_EXTRA).join(Entity, Result.entity_id == Entity.id)
+            .join(Task, Result.task_id == Task.id).join(Department, Result.department_id == Department.id)
+            .where(Result.entity_id == entity.id, public_clause("result", now)).order_by(*RESULT_ORDER)).all()
+        tasks, departments = {}, {}
+        _fill_caches(rows, now, tasks, departments)
+        results = list(_result_dicts(rows, now, tasks, departments, full=False, with_disclosure=False))
+        rows = db.session.execute(
+            select(*PENALTY_COLUMNS, *_PAGE_EXTRA).outerjoin(Entity, Penalty.entity_id == Entity.id)
+            .outerjoin(Task, Penalty.task_id == Task.id).join(Department, Penalty.department_id == Department.id)
+            .where(Penalty.entity_id == entity.id, public_clause("penalty", now)).order_by(*PENALTY_ORDER)).all()
+        _fill_caches(rows, now, tasks, departments)
+        penalties = list(_penalty_dicts(rows, now, tasks, departments, with_disclosure=False))
     # A selection in a draw that a later public draw replaced stays listed, marked as such
     # (only public draws count: draw_service.public_successors).
     selections = [sel for sel in selections if public_state("draw", sel.draw, now).is_visible]
@@ -948,8 +960,9 @@ def get_entity(uscc: str, now: datetime, full: bool = True) -> EntityProfile | N
     for sel in selections:
         sel.superseded_by = later.get(sel.draw_id)
         sel.superseded = sel.superseded_by is not None
-    for r in results:  # a withheld or embargoed task is never named, even beside a public result
-        r.task_public = public_state("task", r.task, now).is_visible
+    if full:
+        for r in results:  # a withheld or embargoed task is never named, even beside a public result
+            r.task_public = public_state("task", r.task, now).is_visible
     return EntityProfile(entity, selections, results, penalties)
 
 
