@@ -507,18 +507,19 @@ def successors(draws) -> dict[int, Draw]:
     return out
 
 
-def certificate(draw) -> dict:
+def certificate(draw, siblings: list[Draw] | None = None) -> dict:
     """The public JSON of SPEC §5 step 6 (the nonce only once drawn). Inspector name + licence only.
 
     Scope, stratification and ratios are the draw's own snapshot taken at lock, never the
     task's current settings. `superseded_by` names the next draw of the task (callers that
     publish it restrict it to draws the reader may see, see public.draws.public_certificate).
+    `siblings`: the task's draws in sequence order (sibling_draws), when the caller has them.
     """
     task = draw.task
     drawn = draw.drawn_at is not None
     pool = db.session.execute(select(DrawPoolEntry.uscc, DrawPoolEntry.stratum)
                               .where(DrawPoolEntry.draw_id == draw.id).order_by(DrawPoolEntry.uscc)).all()
-    siblings = sibling_draws(draw)
+    siblings = sibling_draws(draw) if siblings is None else siblings
     later = successors(siblings).get(draw.id)
     earlier = [d for d in siblings if d.sequence < draw.sequence]
     # Substitutes are appended after the algorithm's assignments, so positions tell them apart.

@@ -252,6 +252,22 @@ def test_cli_sync_rebuild_verify(app, db, index_dir, runner, set_now):
     assert [p.name for p in index_dir.iterdir() if p.name.startswith("gen-")] == [(index_dir / "CURRENT").read_text()]
 
 
+def test_cli_rebuild_with_several_writer_processes(app, db, index_dir, runner, set_now):
+    """`search rebuild --procs 2` (Whoosh's multi-process writer) builds the same searchable index."""
+    set_now(NOW)
+    dept = f.department()
+    for i in range(30):
+        f.plan(dept, title=f"多进程重建计划{i}")
+    db.session.commit()
+    out = runner.invoke(args=["search", "rebuild", "--procs", "2"])
+    assert out.exit_code == 0, out.output
+    assert "30 document(s)" in out.output and "2 writer process(es)" in out.output
+    assert runner.invoke(args=["search", "verify"]).output.strip() == "index matches the database"
+    assert search.query("多进程重建计划7").hits[0].title == "多进程重建计划7"
+    out = runner.invoke(args=["search", "rebuild", "--procs", "0"])
+    assert out.exit_code == 2 and "--procs" in out.output
+
+
 def test_search_page_html_fragment_and_json(corpus, client):
     resp = client.get("/search?q=食品")
     body = resp.get_data(as_text=True)

@@ -45,10 +45,13 @@ def _visible(draws, now) -> list:
     return [d for d in draws if public_state("draw", d, now).is_visible]
 
 
-def public_certificate(draw, now) -> dict:
-    """The certificate with links to other draws of the task limited to those the public may see."""
-    cert = draw_service.certificate(draw)
-    visible = _visible(draw_service.sibling_draws(draw), now)
+def public_certificate(draw, now, siblings: list | None = None) -> dict:
+    """The certificate with links to other draws of the task limited to those the public may see.
+
+    `siblings`: the task's draws (sibling_draws), when the caller already has them."""
+    siblings = draw_service.sibling_draws(draw) if siblings is None else siblings
+    cert = draw_service.certificate(draw, siblings)
+    visible = _visible(siblings, now)
     visible_ids = {d.id for d in visible}
     later = draw_service.successors(visible).get(draw.id)
     cert["supersedes"] = [i for i in cert["supersedes"] if i in visible_ids]
@@ -69,12 +72,13 @@ def draw(draw_id, fmt):
             return jsonify({"kind": "draw", "id": draw_id, "status": "withdrawn",
                             "withdrawn_on": state.stopped_on.isoformat(), "reason": state.note})
         return render_template("public/tombstone.html", kind="draw", state=state, record_key=draw_id)
-    cert = public_certificate(record, now)
+    task_draws = draw_service.sibling_draws(record)
+    cert = public_certificate(record, now, task_draws)
     if fmt == "json":
         response = Response(json.dumps(cert, ensure_ascii=False, indent=1), mimetype="application/json")
         response.headers["Content-Disposition"] = f'inline; filename="draw-{draw_id}.json"'
         return response
-    siblings = {d.id: d for d in draw_service.sibling_draws(record)}
+    siblings = {d.id: d for d in task_draws}
     # Each drawn entity as its public shape (name and type; never an operator's name).
     names = {sel.uscc: shape("entity", sel.entity, now) for sel in record.selections}
     return render_template("public/draws/detail.html", draw=record, cert=cert, task=record.task,

@@ -78,20 +78,25 @@ def _first_build(base: Path) -> str:
 BUILD_CHUNK = 20_000  # documents per segment written by a rebuild (bounded memory, sorted in memory)
 
 
-def _build_writer(ix):
-    """A writer for a full build: Whoosh's multi-process writer with SEARCH_BUILD_PROCS > 1."""
-    procs = int(current_app.config.get("SEARCH_BUILD_PROCS", 1) or 1)
+def build_procs(procs: int | None = None) -> int:
+    """Writer processes of a full build: `procs` if given, else SEARCH_BUILD_PROCS."""
+    return max(1, int(procs or current_app.config.get("SEARCH_BUILD_PROCS", 1) or 1))
+
+
+def _build_writer(ix, procs: int):
+    """A writer for a full build: Whoosh's multi-process writer with procs > 1."""
     if procs > 1:
         return ix.writer(procs=procs, multisegment=True, limitmb=512)
     return ix.writer(limitmb=512)  # large enough that a chunk's postings are sorted in memory
 
 
-def _build(base: Path, now: datetime | None = None, stats: dict | None = None) -> str:
+def _build(base: Path, now: datetime | None = None, stats: dict | None = None, procs: int | None = None) -> str:
     """Build a complete index generation from the database; returns its name (now live).
 
     Writes one segment per BUILD_CHUNK documents (no merging: merging re-writes every posting
     in Python), so memory stays bounded and postings are sorted in memory, never spilled."""
     now = now or _now()
+    procs = build_procs(procs)
     gen = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{random.randrange(16 ** 6):06x}"
     path = base / gen
     path.mkdir(parents=True)
@@ -103,7 +108,7 @@ def _build(base: Path, now: datetime | None = None, stats: dict | None = None) -
         try:
             for doc in iter_documents(session, now):
                 if writer is None:
-                    writer = _build_writer(ix)
+                    writer = _build_writer(ix, procs)
                 writer.add_document(**doc)
                 count += 1
                 if count % BUILD_CHUNK == 0:
@@ -125,8 +130,10 @@ def _build(base: Path, now: datetime | None = None, stats: dict | None = None) -
     return gen
 
 
-def rebuild() -> dict:
+def rebuild(procs: int | None = None) -> dict:
     """Build a new generation beside the live one, switch atomically, drop the old ones.
+
+    `procs`: writer processes (default SEARCH_BUILD_PROCS).
 
     Returns what it did, with the build's rate (documents written per second of wall clock and
     of this process's CPU time, children included)."""
@@ -135,7 +142,7 @@ def rebuild() -> dict:
     stats: dict = {}
     with store.file_lock(base / "rebuild.lock"):
         old = store.current_gen(base)
-        gen = _build(base, stats=stats)
+        gen = _build(base, stats=stats, procs=procs)
         built, built_cpu = time.monotonic() - started, _cpu() - cpu_started
         _drop_other_generations(base, gen)
     applied = sync()
@@ -146,7 +153,8 @@ def rebuild() -> dict:
     return {"generation": gen, "replaced": old, "documents": count, "seconds": round(time.monotonic() - started, 2),
             "build_seconds": round(built, 2), "build_cpu_seconds": round(built_cpu, 2), "written": written,
             "docs_per_second": round(written / built) if built else None,
-            "docs_per_cpu_second": round(written / built_cpu) if built_cpu else None, "synced": applied}
+            "docs_per_cpu_second": round(written / built_cpu) if built_cpu else None, "synced": applied,
+            "procs": build_procs(procs)}
 
 
 def _cpu() -> float:
