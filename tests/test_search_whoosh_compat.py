@@ -39,6 +39,22 @@ def test_raw_postings_include_deleted_documents(tmp_path):
         assert sorted(reader.segment().deleted_docs()) == [2]  # public Segment API, used for the live mask
 
 
+def test_raw_postings_read_block_by_block(tmp_path):
+    ix = store.create(tmp_path)
+    w = ix.writer()
+    for i in range(700):  # several posting blocks (Whoosh writes 128 postings a block)
+        w.add_document(key=f"entity:{i}", kind="entity", rid=i, title="x", tgrams="鑫达" if i % 3 else "华润",
+                       bgrams="", date=i, show_from=0, hide_at=store.NEVER, published="1")
+    w.commit()
+    with ix.reader() as reader:
+        tbytes = reader.schema["tgrams"].to_bytes("鑫达")
+        matcher = reader._terms.matcher("tgrams", tbytes, reader.schema["tgrams"].format, scorer=None)
+        for name in ("is_active", "_read_ids", "_ids", "_next_block"):
+            assert hasattr(matcher, name), f"whoosh leaf matcher lost {name}"
+        slow = list(matcher.all_ids())
+        assert whoosh_compat.raw_postings(reader, "tgrams", "鑫达") == slow == [i for i in range(700) if i % 3]
+
+
 def test_column_values_read_in_one_slice(tmp_path):
     ix = _index(tmp_path)
     with ix.reader() as reader:

@@ -48,6 +48,7 @@ _INFO_MAX = 4096  # per-segment columns kept (a view has one per segment; old vi
 _cache_lock = threading.Lock()
 _NONZERO = re.compile(rb"[^\x00]")
 _FLAG_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
+NO_END = 2 ** 63
 
 
 class _Budgeted:
@@ -107,14 +108,12 @@ class _SegInfo:
         self.id = reader.segment().segment_id()
         self.n = n = reader.doc_count_all()
         self.nbytes = (n + 7) // 8
-        dates = column_values(reader, "date")
-        order = sorted(range(n), key=lambda d: (-dates[d], d))
+        dates = column_values(reader, "date")  # raw column values: order-preserving
+        # Newest first; the sort is stable with reverse=True, so equal dates stay in docnum order.
+        order = sorted(range(n), key=dates.__getitem__, reverse=True)
         self.order = array("i", order)
-        rank_of = array("i", bytes(4 * n))
-        for r, d in enumerate(order):
-            rank_of[d] = r
-        self.rank_of = rank_of
-        self.rdates = array("Q", [dates[d] for d in order])  # raw column values: order-preserving
+        self.rank_of = array("i", sorted(range(n), key=order.__getitem__))  # the inverse permutation
+        self.rdates = array("Q", map(dates.__getitem__, order))
         self.zero = bytes(self.nbytes)
         self._refs = None
 
@@ -243,9 +242,10 @@ class Bits:
     def hidden(self, now: datetime) -> int:
         """Documents outside their public window at `now`: show_from > now or hide_at <= now.
 
-        Walks the full-precision numeric terms from the boundary: both sets are small (sync
-        deletes documents whose window ended up to PURGED_UNTIL, so only later ends are walked;
-        few records are published ahead of time), so this is cheap.
+        Per segment, walks the full-precision numeric terms from the boundary: both sets are small
+        (sync deletes documents whose window ended up to PURGED_UNTIL, so only later ends are
+        walked; few records are published ahead of time). The answer is kept per segment until
+        the next boundary term (a future show_from or hide_at) is reached.
         """
         now_ts = ts(now)
         start = self.purged_until + 1 if self.purged_until < now_ts else 0
@@ -253,23 +253,36 @@ class Bits:
 
         def part(leaf: _Leaf):
             nonlocal found
-            reader, seg = leaf.reader, 0
-            for fname, tbytes in reader.terms_from("show_from", now_ts + 1):
-                if fname != "show_from" or tbytes[:1] != b"\x00":
-                    break
-                seg |= int.from_bytes(self._leaf_term(leaf, "show_from", tbytes), "little")
-            limit = reader.schema["hide_at"].to_bytes(now_ts)
-            for fname, tbytes in reader.terms_from("hide_at", start):
-                if fname != "hide_at" or tbytes[:1] != b"\x00" or tbytes > limit:
-                    break
-                seg |= int.from_bytes(self._leaf_term(leaf, "hide_at", tbytes), "little")
-            if not seg:
-                return None
-            found = True
-            return seg.to_bytes(leaf.info.nbytes, "little")
+            data = self._leaf_hidden(leaf, now_ts, start)
+            found = found or bool(data)
+            return data
 
         out = self._join(part)
         return out if found else 0
+
+    def _leaf_hidden(self, leaf: _Leaf, now_ts: int, start: int) -> bytes:
+        key = (leaf.info.id, "__hidden__", start)
+        cached = _SEG_BITS.get(key)
+        if cached is not None and cached[0] <= now_ts < cached[1]:
+            return cached[2]
+        reader, seg, until = leaf.reader, 0, NO_END
+        show, hide = reader.schema["show_from"], reader.schema["hide_at"]
+        for fname, tbytes in reader.terms_from("show_from", now_ts + 1):
+            if fname != "show_from" or tbytes[:1] != b"\x00":
+                break
+            until = min(until, show.from_bytes(tbytes))
+            seg |= int.from_bytes(self._leaf_term(leaf, "show_from", tbytes), "little")
+        limit = hide.to_bytes(now_ts)
+        for fname, tbytes in reader.terms_from("hide_at", start):
+            if fname != "hide_at" or tbytes[:1] != b"\x00":
+                break
+            if tbytes > limit:
+                until = min(until, hide.from_bytes(tbytes))
+                break
+            seg |= int.from_bytes(self._leaf_term(leaf, "hide_at", tbytes), "little")
+        data = seg.to_bytes(leaf.info.nbytes, "little") if seg else b""
+        _SEG_BITS.put(key, (now_ts, until, data), len(data) + 64)
+        return data
 
     def values(self, fieldname: str) -> list[str]:
         """Every term of a facet field (cached per immutable segment)."""
