@@ -100,3 +100,31 @@ def test_answers_do_not_depend_on_the_cache_budgets(segmented, client, monkeypat
     after = [titles(client, f"/search.json?q=食品&sort=date&per_page=9&page={p}") for p in (1, 3, 5)]
     assert after == before
     assert len(engine._VIEW_BITS.items) <= 1 and len(engine._SEG_BITS.items) <= 1
+
+
+def test_public_windows_follow_the_clock_without_the_database(tmp_path):
+    """The engine's own window check (before any database re-check): what a query sees at each
+    moment, the clock moving forward past each boundary and back again, on one open index."""
+    from portal.search import store
+
+    ix = store.create(tmp_path)
+    windows = {"a": (100, store.NEVER), "b": (0, 200), "c": (300, 400)}
+    for chunk in (["a"], ["b", "c"]):  # two segments
+        w = ix.writer()
+        for name in chunk:
+            start, end = windows[name]
+            w.add_document(key=f"entity:{ord(name)}", kind="entity", rid=ord(name), title=name, tgrams=name,
+                           bgrams="", date=start, show_from=start, hide_at=end, published="1")
+        w.commit(merge=False)
+    engine.clear_caches()
+
+    def seen(moment):
+        now = datetime.fromtimestamp(moment, timezone.utc)
+        with ix.searcher() as s:
+            answer = engine.search_index(s, "", filters={"kind": "entity"}, sort="date", page=1, per_page=10,
+                                         now=now, facets=False)
+        return [f["title"] for f in answer.stored]
+
+    assert [seen(t) for t in (50, 99, 100, 199, 200, 299, 300, 399, 400, 150, 350, 50)] == [
+        ["b"], ["b"], ["a", "b"], ["a", "b"], ["a"], ["a"], ["c", "a"], ["c", "a"], ["a"], ["a", "b"], ["c", "a"],
+        ["b"]]
