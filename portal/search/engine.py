@@ -7,8 +7,8 @@ facet counts are popcounts, and only the page of hits shown is ordered document 
 
 Slots, not docnums: inside each segment a document's bit is its *date rank* (newest first,
 ties by docnum), and each segment's slots start on a byte boundary. So
-  - "the newest N of a match" is, per segment, the first N set bits of its byte range (a C-speed
-    scan of the bitset's bytes): O(segments × N), whatever the size of the match;
+  - "the newest N of a match" is a merge of the segments' set bits in byte order (bytes scanned at
+    C speed): N + segments steps, whatever the size of the match;
   - a whole-index bitset is the per-segment bitsets' bytes joined (one pass, no shifting).
 `Bits.docnums(slots)` maps slots back to Whoosh docnums (stored fields); `keys_for` to keys.
 
@@ -23,6 +23,7 @@ entries without, then the newest first. sort="date": newest first.
 """
 from __future__ import annotations
 
+import heapq
 import re
 import threading
 from array import array
@@ -30,7 +31,7 @@ from bisect import bisect_right
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import repeat
+from itertools import islice, repeat
 
 from .analysis import code_grams, exact_key, grams, norm_code, query_terms, runs, text_grams
 from .documents import KINDS, REF_MASK, REF_SHIFT, ts
@@ -323,34 +324,30 @@ class Bits:
     def newest(self, bits: int, count: int, skip: int = 0) -> list[int]:
         """Up to `count` slots of `bits`, newest first (ties: Whoosh docnum), after skipping `skip`.
 
-        Within a segment slots are in date order, so each segment contributes its first
-        skip + count set bits (found by scanning bytes); those are merged by date."""
+        Within a segment slots are in date order, so each segment's set bits, found by scanning
+        its bytes, come newest first: a merge of one such stream per segment yields the answer
+        after skip + count + (number of segments) steps, whatever the size of the match."""
         want = skip + count
         if want <= 0 or not bits:
             return []
         data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
         end = len(data)
-        found = []
-        for leaf in self.leaves:
-            lo = leaf.start
-            if lo >= end:
-                break
-            info, base, got = leaf.info, lo * 8, 0
-            rdates, order, offset = info.rdates, info.order, leaf.offset
-            for m in _NONZERO.finditer(data, lo, min(lo + info.nbytes, end)):
-                i = m.start()
-                byte = data[i]
-                while byte:
-                    low = byte & -byte
-                    slot = i * 8 + low.bit_length() - 1
-                    r = slot - base
-                    found.append((-rdates[r], offset + order[r], slot))
-                    got += 1
-                    byte ^= low
-                if got >= want:
-                    break
-        found.sort()
-        return [slot for _d, _doc, slot in found[skip:want]]
+        streams = [self._stream(data, leaf, end) for leaf in self.leaves if leaf.start < end]
+        return [slot for _d, _doc, slot in islice(heapq.merge(*streams), skip, want)]
+
+    @staticmethod
+    def _stream(data: bytes, leaf: _Leaf, end: int):
+        """(-date, docnum, slot) of a segment's set bits, newest first."""
+        info, base = leaf.info, leaf.start * 8
+        rdates, order, offset = info.rdates, info.order, leaf.offset
+        for m in _NONZERO.finditer(data, leaf.start, min(leaf.start + info.nbytes, end)):
+            i = m.start()
+            byte = data[i]
+            while byte:
+                low = byte & -byte
+                r = i * 8 + low.bit_length() - 1 - base
+                yield -rdates[r], offset + order[r], base + r
+                byte ^= low
 
 
 @dataclass
