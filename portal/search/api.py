@@ -332,6 +332,8 @@ def exact_target(q: str, now: datetime | None = None) -> str | None:
     task_code = db.session.execute(select(Task.code).where(Task.code == code, public_clause("task", now))).scalar()
     if task_code:
         return f"/tasks/{task_code}"
+    if not any(ch.isdigit() for ch in code):
+        return None  # the index takes a code as exact only with a digit in it (engine.search_index)
     res = query(q, filters={"kind": "penalty"}, now=now, facets=False, per_page=2)
     if res.exact and len(res.hits) == 1:
         return res.hits[0].url
