@@ -40,11 +40,11 @@ from .whoosh_compat import column_values, is_segment, raw_postings
 FACETS = ("kind", "dept", "year", "conclusion", "category", "industry")
 
 # Byte budgets of the two bitset caches (per process). A whole-index bitset is at most one bit
-# per document: 165 KB at 1.3M documents, so _VIEW_BUDGET holds ~200 of them (every facet value,
-# the common query grams); the per-segment bitsets let a new view (after a sync adds a segment)
-# be assembled without decoding postings again.
-_SEG_BUDGET = 48 << 20
-_VIEW_BUDGET = 48 << 20
+# per document: 165 KB at 1.3M documents, so _VIEW_BUDGET holds ~200 of them (the ~60 facet
+# values of the province benchmark, the common query grams); the per-segment bitsets let a new
+# view (after a sync adds a segment) be assembled without decoding postings again.
+_SEG_BUDGET = 32 << 20
+_VIEW_BUDGET = 32 << 20
 _INFO_MAX = 4096  # per-segment columns kept (a view has one per segment; old views' age out)
 _cache_lock = threading.Lock()
 _NONZERO = re.compile(rb"[^\x00]")
