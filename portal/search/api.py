@@ -291,7 +291,8 @@ def highlight(text: str, terms: list[str], width: int = 120) -> Markup:
     """An escaped excerpt of `text` around the first match, with matches in <mark>."""
     text = text or ""
     needles = sorted({normalize(t) for t in terms if t.strip()}, key=len, reverse=True)
-    hay = normalize(text) if len(normalize(text)) == len(text) else None
+    norm = normalize(text)
+    hay = norm if len(norm) == len(text) else None
     if not needles or hay is None:
         excerpt = text[:width]
         return escape(excerpt + ("…" if len(text) > width else ""))
