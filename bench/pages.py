@@ -28,8 +28,10 @@ TARGET_304_CPU_MS = 2.0
 
 
 def search_index_ready(app) -> bool:
-    return (Path(app.config["SEARCH_INDEX_DIR"]) / "_MAIN_WRITELOCK").exists() or \
-        any(Path(app.config["SEARCH_INDEX_DIR"]).glob("*.toc"))
+    """A live index generation exists (store's layout: CURRENT names it); never built here."""
+    from portal.search import store
+
+    return store.current_gen(Path(app.config["SEARCH_INDEX_DIR"])) is not None
 
 
 def company_name(app, uscc: str) -> str:

@@ -291,7 +291,8 @@ def highlight(text: str, terms: list[str], width: int = 120) -> Markup:
     """An escaped excerpt of `text` around the first match, with matches in <mark>."""
     text = text or ""
     needles = sorted({normalize(t) for t in terms if t.strip()}, key=len, reverse=True)
-    hay = normalize(text) if len(normalize(text)) == len(text) else None
+    norm = normalize(text)
+    hay = norm if len(norm) == len(text) else None
     if not needles or hay is None:
         excerpt = text[:width]
         return escape(excerpt + ("…" if len(text) > width else ""))
@@ -332,6 +333,8 @@ def exact_target(q: str, now: datetime | None = None) -> str | None:
     task_code = db.session.execute(select(Task.code).where(Task.code == code, public_clause("task", now))).scalar()
     if task_code:
         return f"/tasks/{task_code}"
+    if not any(ch.isdigit() for ch in code):
+        return None  # the index takes a code as exact only with a digit in it (engine.search_index)
     res = query(q, filters={"kind": "penalty"}, now=now, facets=False, per_page=2)
     if res.exact and len(res.hits) == 1:
         return res.hits[0].url

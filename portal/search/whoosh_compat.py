@@ -6,7 +6,10 @@ changes them fails there with a clear message instead of returning wrong answers
 1. `raw_postings`: the document numbers of a term in one segment *including deleted
    documents*. A segment's postings never change, its deletions do; the query engine caches
    postings bitsets per segment and masks deletions itself (public `reader.postings()` filters
-   deletions, which would make every cached bitset stale after each sync).
+   deletions, which would make every cached bitset stale after each sync). The ids are read a
+   block at a time (the W3 leaf matcher's `_read_ids` / `_ids` / `_next_block`): the public
+   `all_ids()` costs several Python calls per posting, minutes of CPU over a million-document
+   index's facet terms. Other matchers (e.g. inlined postings) go the public way.
 2. `column_values`: a segment's fixed-width numeric column read in one slice (the public
    `column_reader()` unpacks one value at a time: seconds at a million documents). Falls back
    to the public reader if the layout is not the expected one.
@@ -34,7 +37,14 @@ def raw_postings(reader, fieldname: str, text) -> list[int]:
         matcher = reader._terms.matcher(fieldname, tbytes, field.format, scorer=None)
     except (KeyError, TermNotFound):
         return []
-    return list(matcher.all_ids())
+    if not all(hasattr(matcher, name) for name in ("is_active", "_read_ids", "_next_block")):
+        return list(matcher.all_ids())
+    out: list[int] = []
+    while matcher.is_active():
+        matcher._read_ids()
+        out.extend(matcher._ids)
+        matcher._next_block()
+    return out
 
 
 def column_values(reader, fieldname: str) -> list[int]:
