@@ -813,15 +813,20 @@ FEED_LOAD = {
 }
 
 
-def feed_records(kind: str, f: Filters, now: datetime, limit: int, ids=None) -> list:
+def feed_records(kind: str, f: Filters, now: datetime, limit: int, also_ids=()) -> list:
     """The `limit` most recently published records of a list: the list's own filter conditions
     (so a feed carries exactly the entries of the list it was subscribed from), newest first.
-    `ids` narrows them to these records (e.g. those whose objection status changed lately)."""
+    `also_ids`: records to add when they meet the same conditions (those whose objection status
+    changed lately), read by the same statement: they rank after the latest in the list's order."""
     model, conditions = FEED_LISTS[kind]
-    stmt = select(model).where(*conditions(f, now)).options(*FEED_LOAD[kind])
-    if ids is not None:
-        stmt = stmt.where(model.id.in_(ids))
-    stmt = stmt.order_by(model.published_at.desc(), model.id.desc()).limit(limit)
+    where = list(conditions(f, now))
+    order = (model.published_at.desc(), model.id.desc())
+    stmt = select(model).options(*FEED_LOAD[kind])
+    if also_ids:
+        latest = select(model.id).where(*where).order_by(*order).limit(limit)
+        stmt = stmt.where(*where, or_(model.id.in_(latest), model.id.in_(list(also_ids)))).order_by(*order)
+    else:
+        stmt = stmt.where(*where).order_by(*order).limit(limit)
     return list(db.session.execute(stmt).unique().scalars())
 
 

@@ -10,7 +10,7 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 import factories as f
 
@@ -40,6 +40,21 @@ def build(db, n: int) -> dict:
         f.penalty(dept, ent, categories=("罚款", "警告"), at=T0 + timedelta(hours=2, minutes=i), task=task)
         f.penalty(other, None, party_name=f"当事人{i}", at=T0 + timedelta(hours=3, minutes=i))
         first_task, first_draw = first_task or task, first_draw or draw
+    db.session.flush()
+    # Objections to the oldest records: a feed brings those back as updated entries.
+    from portal.models import Objection, Penalty, Result
+    from portal.models.objections import CaseKind, CaseStatus, Outcome, Relation
+
+    for i, (kind, model) in enumerate((("result", Result), ("penalty", Penalty)) * n):
+        record = db.session.execute(select(model).order_by(model.id).offset(i // 2).limit(1)).scalar()
+        decided = i % 4 < 2
+        db.session.add(Objection(
+            kind=CaseKind.OBJECTION, record_kind=kind, record_id=record.id, department_id=record.department_id,
+            token_hash=f"{i:064x}", relation=Relation.PARTY, contact_name="张三", contact_mobile="13800000000",
+            points=["facts"], statement="事实有误", received_at=T0 + timedelta(days=30, minutes=i),
+            status=CaseStatus.DECIDED if decided else CaseStatus.RECEIVED,
+            decided_at=T0 + timedelta(days=31, minutes=i) if decided else None,
+            outcome=Outcome.MAINTAINED if decided else None))
     db.session.commit()
     return {"plan": plan, "task": first_task, "draw": first_draw, "entity": ent,
             "result": first_task.results[0] if hasattr(first_task, "results") else None}

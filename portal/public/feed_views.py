@@ -224,16 +224,12 @@ def feed(kind: str, fmt: str):
             kinds = [KIND_OF[kind]]
         entries = []
         for k in kinds:
-            records = [r for r in queries.feed_records(k, filters, now, LIMIT) if public_state(k, r, now).is_visible]
-            statuses = {}
-            if k in ("result", "penalty"):
-                # Records of this list whose objection status changed lately come back as updated entries.
-                seen = {r.id for r in records}
-                changed = [i for i in objections.recently_changed_ids(k, now, LIMIT) if i not in seen]
-                if changed:
-                    records += [r for r in queries.feed_records(k, filters, now, LIMIT, ids=changed)
-                                if public_state(k, r, now).is_visible]
-                statuses = objections.objection_feed_info(k, records, now)
+            # Records of this list whose objection status changed lately come back as updated
+            # entries (read with the latest, by one statement).
+            changed = objections.recently_changed_ids(k, now, LIMIT) if k in ("result", "penalty") else ()
+            records = [r for r in queries.feed_records(k, filters, now, LIMIT, also_ids=changed)
+                       if public_state(k, r, now).is_visible]
+            statuses = objections.objection_feed_info(k, records, now) if k in ("result", "penalty") else {}
             entries += [_entry(k, r, now, statuses.get(r.id, (None, None))) for r in records]
         words = _describe(filters, dept, record_kind)
         endpoint = LIST_ENDPOINTS.get(kind)
