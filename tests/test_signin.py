@@ -1,5 +1,7 @@
 """Sign-in: per account+address back-off (nobody can lock out others or a named account), bounded
 password checks, and the sign-in journal sealed into the audit chain without the chain's lock."""
+import os
+import sys
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -9,7 +11,7 @@ from sqlalchemy import create_engine, func, select, text, update
 import factories as f
 from conftest import extract_csrf, make_app
 from portal import journal
-from portal.auth import signins, throttle
+from portal.auth import accounts, signins, throttle
 from portal.domain import signin as rules
 from portal.extensions import db as _db
 from portal.models import AuditEvent, SigninBackoff, SigninEvent
@@ -138,6 +140,33 @@ def test_every_password_check_slot_busy_means_retry_at_once(app, db, client):
     assert "当前登录请求较多，请稍后再试。" in busy.get_data(as_text=True)
     assert _attempt(client, "clerk-d", f.PASSWORD).status_code == 303  # a slot is free again
     assert _journal(db) == [("clerk-d", "198.51.100.20", "refused", 1), ("clerk-d", "198.51.100.20", "success", 1)]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread CPU priority (nice) is Linux behaviour")
+def test_password_checks_run_in_a_thread_at_the_lowest_cpu_priority(app, db, client, monkeypatch):
+    """A flood of guesses gets the CPU only when clerks' requests leave it idle (issue 12 item 4)."""
+    f.user("clerk", username="clerk-n")
+    db.session.commit()
+    seen = []
+    check = accounts._matches
+
+    def spy(password_hash, password):
+        me = threading.get_native_id()
+        seen.append((me, os.getpriority(os.PRIO_PROCESS, me)))
+        return check(password_hash, password)
+
+    monkeypatch.setattr(accounts, "_matches", spy)
+    request_thread = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, request_thread)
+    wrong = _attempt(client, "clerk-n", "not-the-password")
+    unknown = _attempt(client, "nobody-here", "whatever-it-is")
+    right = _attempt(client, "clerk-n", f.PASSWORD)
+    assert wrong.status_code == 200 and "用户名或密码不正确" in wrong.get_data(as_text=True)
+    assert unknown.status_code == 200 and "用户名或密码不正确" in unknown.get_data(as_text=True)
+    assert right.status_code == 303
+    assert len(seen) == 3  # the wrong password, the unknown name's dummy check, the right password
+    assert all(thread != request_thread and niceness == accounts.PASSWORD_CHECK_NICENESS for thread, niceness in seen)
+    assert os.getpriority(os.PRIO_PROCESS, request_thread) == before  # the request's own thread is untouched
 
 
 def test_next_with_control_characters_is_refused_before_signing_in(app, db, client):

@@ -1,4 +1,9 @@
 """Accounts: creating users, hashing and checking passwords (argon2)."""
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
@@ -20,6 +25,43 @@ class AccountError(ValueError):
     """A user-facing problem with account data (message in Chinese, English in parentheses)."""
 
 
+# Password checks run in one thread per process at the lowest CPU priority (nice 19, Linux), so
+# that the CPU a flood of sign-in guesses costs goes to clerks' requests first whenever they
+# want it; on an idle host the check runs at full speed. argon2-cffi releases the GIL while it
+# hashes, so the request's own thread just waits. See SIGNIN_HASH_SLOTS for the host-wide cap.
+PASSWORD_CHECK_NICENESS = 19
+_checker: ThreadPoolExecutor | None = None
+_checker_pid: int | None = None
+_checker_lock = threading.Lock()
+
+
+def _lower_priority() -> None:
+    # On Linux a thread id names one thread, so only the checker thread is niced; elsewhere
+    # setpriority would nice the whole process, so it is left alone.
+    if sys.platform == "linux":
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PASSWORD_CHECK_NICENESS)
+
+
+def in_checker_thread(function, *args):
+    """Run `function(*args)` in this process's low-priority password-check thread; return its result."""
+    global _checker, _checker_pid
+    with _checker_lock:
+        if _checker is None or _checker_pid != os.getpid():  # a forked worker starts its own thread
+            _checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="password-check",
+                                          initializer=_lower_priority)
+            _checker_pid = os.getpid()
+        checker = _checker
+    return checker.submit(function, *args).result()
+
+
+def _matches(password_hash: str, password: str) -> bool:
+    try:
+        _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+    return True
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
@@ -32,21 +74,14 @@ def burn_time(password: str) -> None:
     global _DUMMY_HASH
     if _DUMMY_HASH is None:
         _DUMMY_HASH = _hasher.hash("not a real password")
-    try:
-        _hasher.verify(_DUMMY_HASH, password or "")
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        pass
+    in_checker_thread(_matches, _DUMMY_HASH, password or "")
 
 
 def check_password(user: User, password: str) -> bool:
     """True when `password` matches (never modifies the user)."""
     if user is None or not user.password_hash or password is None:
         return False
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-    return True
+    return in_checker_thread(_matches, user.password_hash, password)
 
 
 def rehashed(user: User, password: str) -> str | None:
