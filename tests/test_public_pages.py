@@ -4,7 +4,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 import factories as f
-from portal.models import EntityType, RecordVersion, Status
+from sqlalchemy import update
+
+from portal.models import CheckItem, Department, EntityType, RecordVersion, Status
+from portal.models.plans import plan_department, task_check_item, task_department
 
 NOW = "2025-07-01T02:00:00+00:00"
 
@@ -428,3 +431,33 @@ def test_deep_pages_found_by_day_hold_the_same_rows_as_an_offset(app, client, wo
         client.get("/results.json?per_page=4").get_json()["items"][3]["id"]
     assert newest.id in [r["id"] for r in client.get("/results.json?per_page=3").get_json()["items"]]
     app.config["PUBLIC_COUNT_TTL"] = 0
+
+
+def test_departments_and_check_items_are_listed_in_a_stable_order_on_every_channel(client, db, world):
+    """Many-to-many lists come in creation order whatever order the rows were linked in (PostgreSQL
+    returns unordered rows in any order it likes, e.g. after ANALYZE)."""
+    first, second, third = (f.department(code=f"ORD{i}", name=f"排序局{i}") for i in (1, 2, 3))
+    items = [f.check_item(first, code=f"OI{i}", name=f"排序事项{i}") for i in (1, 2, 3)]
+    plan = f.plan(first, title="排序计划")
+    plan.participants = []
+    task = f.task(third, plan=plan, code="411421202504010077", items=[])  # linked to its lead, `third`
+    db.session.flush()
+    for dept in (third, first, second):  # linked in this order, one statement each
+        db.session.execute(plan_department.insert().values(plan_id=plan.id, department_id=dept.id))
+        if dept is not third:
+            db.session.execute(task_department.insert().values(task_id=task.id, department_id=dept.id))
+    for item in (items[2], items[0], items[1]):
+        db.session.execute(task_check_item.insert().values(task_id=task.id, check_item_id=item.id))
+    db.session.commit()
+    # Rewrite the first rows so that they lie last on disk (PostgreSQL writes a new row version).
+    db.session.execute(update(Department).where(Department.id == first.id).values(name=first.name))
+    db.session.execute(update(CheckItem).where(CheckItem.id == items[0].id).values(code=items[0].code))
+    db.session.commit()
+    db.session.expire_all()
+    plan_json = client.get(f"/plans/{plan.id}.json").get_json()
+    assert [d["code"] for d in plan_json["participants"]] == ["ORD1", "ORD2", "ORD3"]
+    task_json = client.get(f"/tasks/{task.code}.json").get_json()
+    assert [d["code"] for d in task_json["departments"]] == ["ORD1", "ORD2", "ORD3"]
+    assert [i["code"] for i in task_json["check_items"]] == ["OI1", "OI2", "OI3"]
+    assert "排序局1、排序局2、排序局3" in text(client.get(f"/plans/{plan.id}"))
+    assert "排序局1、排序局2、排序局3" in text(client.get("/plans"))

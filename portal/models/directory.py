@@ -132,7 +132,8 @@ class Inspector(Timestamps, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
 
     department: Mapped[Department] = relationship()
-    specialties: Mapped[list["CheckItem"]] = relationship(secondary=inspector_specialty)  # noqa: F821
+    specialties: Mapped[list["CheckItem"]] = relationship(secondary=inspector_specialty,  # noqa: F821
+                                                          order_by="CheckItem.id")
     conflicts: Mapped[list["InspectorConflict"]] = relationship(back_populates="inspector",
                                                                 cascade="all, delete-orphan")
 

@@ -45,7 +45,8 @@ class Plan(Publishable, db.Model):
     description: Mapped[str | None] = mapped_column(Text)
 
     department: Mapped[Department] = relationship(foreign_keys=[department_id])
-    participants: Mapped[list[Department]] = relationship(secondary=plan_department)
+    # Many-to-many lists in creation order: unordered rows come back in any order on PostgreSQL.
+    participants: Mapped[list[Department]] = relationship(secondary=plan_department, order_by="Department.id")
     tasks: Mapped[list["Task"]] = relationship(back_populates="plan", order_by="Task.code")
 
 
@@ -89,8 +90,9 @@ class Task(Publishable, db.Model):
 
     plan: Mapped[Plan | None] = relationship(back_populates="tasks")
     department: Mapped[Department] = relationship(foreign_keys=[department_id])
-    departments: Mapped[list[Department]] = relationship(secondary=task_department)  # all, incl. lead
-    items: Mapped[list[CheckItem]] = relationship(secondary=task_check_item)
+    departments: Mapped[list[Department]] = relationship(secondary=task_department,  # all, incl. lead
+                                                         order_by="Department.id")
+    items: Mapped[list[CheckItem]] = relationship(secondary=task_check_item, order_by="CheckItem.id")
     draws: Mapped[list["Draw"]] = relationship(back_populates="task", order_by="Draw.sequence")  # noqa: F821
 
     @property

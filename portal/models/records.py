@@ -47,7 +47,7 @@ class Result(Publishable, db.Model):
         order_by="ResultConclusion.code", cascade="all, delete-orphan")
     findings: Mapped[list["ResultFinding"]] = relationship(order_by="ResultFinding.id",
                                                            cascade="all, delete-orphan")
-    inspectors: Mapped[list[Inspector]] = relationship(secondary=result_inspector)
+    inspectors: Mapped[list[Inspector]] = relationship(secondary=result_inspector, order_by="Inspector.id")
 
 
 class ResultConclusion(db.Model):
