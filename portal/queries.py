@@ -13,7 +13,7 @@ from dataclasses import astuple, dataclass, field
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, false, func, or_, select, union
 from sqlalchemy.orm import joinedload, selectinload
 
 from . import caching, deadlines
@@ -823,8 +823,11 @@ def feed_records(kind: str, f: Filters, now: datetime, limit: int, also_ids=()) 
     order = (model.published_at.desc(), model.id.desc())
     stmt = select(model).options(*FEED_LOAD[kind])
     if also_ids:
-        latest = select(model.id).where(*where).order_by(*order).limit(limit)
-        stmt = stmt.where(*where, or_(model.id.in_(latest), model.id.in_(list(also_ids)))).order_by(*order)
+        # One IN over a UNION, not `IN (latest) OR IN (ids)`: PostgreSQL plans an OR of two INs as
+        # a filter over every row (250 ms at 300,000 results) but a UNION as a short semi-join.
+        latest = select(model.id).where(*where).order_by(*order).limit(limit).subquery()
+        wanted = union(select(latest.c.id), select(model.id).where(model.id.in_(list(also_ids))))
+        stmt = stmt.where(*where, model.id.in_(wanted)).order_by(*order)
     else:
         stmt = stmt.where(*where).order_by(*order).limit(limit)
     return list(db.session.execute(stmt).unique().scalars())
