@@ -703,16 +703,26 @@ def public_task_counts(plan_ids, now: datetime) -> dict[int, int]:
 def list_plans(f: Filters, now: datetime, paging: Paging) -> Page:
     page = _page(_plans_stmt(f, now), lambda at: select(func.count(Plan.id)).where(*_plan_conditions(f, at)),
                  now, paging, ("plan", astuple(f)))
-    counts = public_task_counts([p.id for p in page.items], now)
-    for plan in page.items:
-        plan.public_task_count = counts.get(plan.id, 0)
+    _with_task_counts(page.items, now)
     return page
 
 
 def iter_plans(f: Filters, now: datetime):
+    """Every plan of the list, with its public task count (one count query per STREAM_BATCH plans)."""
+    batch = []
     for plan in _stream(_plans_stmt(f, now)):
-        plan.public_task_count = public_task_counts([plan.id], now).get(plan.id, 0)
-        yield plan
+        batch.append(plan)
+        if len(batch) == STREAM_BATCH:
+            yield from _with_task_counts(batch, now)
+            batch = []
+    yield from _with_task_counts(batch, now)
+
+
+def _with_task_counts(plans: list, now: datetime) -> list:
+    counts = public_task_counts([p.id for p in plans], now)
+    for plan in plans:
+        plan.public_task_count = counts.get(plan.id, 0)
+    return plans
 
 
 def get_plan(plan_id: int, now: datetime) -> Detail | None:

@@ -39,6 +39,7 @@ def build(db, n: int) -> dict:
                      conclusions=(("C01", "未发现问题"), ("C05", "发现问题已责令改正")))
         f.penalty(dept, ent, categories=("罚款", "警告"), at=T0 + timedelta(hours=2, minutes=i), task=task)
         f.penalty(other, None, party_name=f"当事人{i}", at=T0 + timedelta(hours=3, minutes=i))
+        f.plan(other, year=2024, title=f"2024年度第{i}批抽查计划")  # the plans list and CSV grow too
         first_task, first_draw = first_task or task, first_draw or draw
     db.session.flush()
     # Objections to the oldest records: a feed brings those back as updated entries.
@@ -89,6 +90,9 @@ def urls(world, db) -> dict[str, str]:
         "feed of a department": "/feeds/penalties.atom?dept=SJ01&year=2025",
         "entity feed": f"/entities/{uscc}/feed.atom",
         "data": "/data", "transparency": "/transparency", "sitemap": "/sitemap.xml",
+        # CSV exports stream every row: their statements must not grow with the rows either.
+        "items.csv": "/items.csv", "plans.csv": "/plans.csv", "tasks.csv": "/tasks.csv",
+        "results.csv": "/results.csv", "penalties.csv": "/penalties.csv",
     }
 
 
@@ -114,7 +118,7 @@ def count_statements(app, db, world) -> dict[str, tuple[int, int]]:
         statements.clear()
         event.listen(db.engine, "before_cursor_execute", collect)
         try:
-            response = client.get(url, headers=headers)
+            response = client.get(url, headers=headers, buffered=True)  # a streamed CSV is read whole
         finally:
             event.remove(db.engine, "before_cursor_execute", collect)
         counts[name] = (response.status_code, len(statements))
