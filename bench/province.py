@@ -261,8 +261,10 @@ def generate(url: str, entities: int, results: int, penalties: int) -> None:
 # --- search index ----------------------------------------------------------------------------------
 
 def index_ready() -> bool:
-    base = INSTANCE / "search-index"
-    return base.exists() and any(base.rglob("*.toc"))
+    """A finished index generation is live (CURRENT names it); a build still running is not one."""
+    from portal.search import store
+
+    return store.current_gen(INSTANCE / "search-index") is not None
 
 
 def build_index(app, procs: int) -> None:
