@@ -25,6 +25,7 @@ def make_app(instance: Path, database_url: str | None = None, **overrides):
     # Pages are measured as built (uncached); bench/province.py's throughput run measures the
     # per-worker page cache separately.
     overrides.setdefault("PUBLIC_PAGE_CACHE", 0)
+    overrides.setdefault("LOG_LEVEL", "WARNING")  # no request log lines between the figures
     return create_app(INSTANCE_PATH=str(instance), SQLALCHEMY_DATABASE_URI=url, FIXED_NOW=FIXED_NOW,
                       SEARCH_INDEX_DIR=str(instance / "search-index"), SEARCH_SYNC_ON_COMMIT=False, **overrides)
 
