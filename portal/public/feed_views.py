@@ -39,6 +39,21 @@ def _updated(record) -> datetime:
     return max(moments)
 
 
+def _entry_updated(record, objection=(None, None)) -> datetime:
+    """An entry's `updated`: publication, correction or its objection status's last change."""
+    changed_at = objection[1]
+    return max(_updated(record), changed_at) if changed_at is not None else _updated(record)
+
+
+def _newest_entries(candidates, now) -> list:
+    """Entries of the LIMIT newest of `candidates` ((kind, record, objection) triples), in the order
+    `_respond` keeps them: only those are shaped (the all-feed reads ~4 × LIMIT records)."""
+    authority = _authority()
+    ranked = sorted(candidates, key=lambda c: (_entry_updated(c[1], c[2]), feeds.tag_uri(authority, c[0], c[1].id)),
+                    reverse=True)
+    return [_entry(kind, record, now, objection) for kind, record, objection in ranked[:LIMIT]]
+
+
 def _entry(kind: str, record, now=None, objection=(None, None)) -> feeds.FeedEntry:
     """One entry, written from the record's public shape (portal.public.shape); `objection` is
     (public objection status, when it changed) from objection_feed_info: the status is appended
@@ -76,12 +91,11 @@ def _entry(kind: str, record, now=None, objection=(None, None)) -> feeds.FeedEnt
         raise ValueError(kind)
     if record.corrected_at is not None:
         summary += f" · 更正于 {record.corrected_at.date().isoformat()}"
-    status, changed_at = objection
+    status, _changed_at = objection
     if status is not None:
         summary += f" · {status['text']}"
-    updated = max(_updated(record), changed_at) if changed_at is not None else _updated(record)
     return feeds.FeedEntry(id=feeds.tag_uri(authority, kind, record.id), title=title, link=base + link,
-                           updated=updated, published=record.published_at, summary=summary,
+                           updated=_entry_updated(record, objection), published=record.published_at, summary=summary,
                            category=search.KIND_LABELS.get(kind, "抽取名单"),
                            author=record.department.name if hasattr(record, "department") and kind != "draw"
                            else None)
@@ -222,7 +236,7 @@ def feed(kind: str, fmt: str):
                 kinds = [k for k in kinds if k == "task"]
         else:
             kinds = [KIND_OF[kind]]
-        entries = []
+        candidates = []
         for k in kinds:
             # Records of this list whose objection status changed lately come back as updated
             # entries (read with the latest, by one statement).
@@ -230,7 +244,8 @@ def feed(kind: str, fmt: str):
             records = [r for r in queries.feed_records(k, filters, now, LIMIT, also_ids=changed)
                        if public_state(k, r, now).is_visible]
             statuses = objections.objection_feed_info(k, records, now) if k in ("result", "penalty") else {}
-            entries += [_entry(k, r, now, statuses.get(r.id, (None, None))) for r in records]
+            candidates += [(k, r, statuses.get(r.id, (None, None))) for r in records]
+        entries = _newest_entries(candidates, now)
         words = _describe(filters, dept, record_kind)
         endpoint = LIST_ENDPOINTS.get(kind)
         query = urlencode(feed_query(args))
