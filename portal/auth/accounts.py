@@ -25,7 +25,7 @@ class AccountError(ValueError):
     """A user-facing problem with account data (message in Chinese, English in parentheses)."""
 
 
-# Password checks run in one thread per process at the lowest CPU priority (nice 19, Linux), so
+# Password checks run in a thread of their own at the lowest CPU priority (nice 19, Linux), so
 # that the CPU a flood of sign-in guesses costs goes to clerks' requests first whenever they
 # want it; on an idle host the check runs at full speed. argon2-cffi releases the GIL while it
 # hashes, so the request's own thread just waits. See SIGNIN_HASH_SLOTS for the host-wide cap.
@@ -43,11 +43,13 @@ def _lower_priority() -> None:
 
 
 def in_checker_thread(function, *args):
-    """Run `function(*args)` in this process's low-priority password-check thread; return its result."""
+    """Run `function(*args)` in one of this process's low-priority password-check threads; return its result."""
     global _checker, _checker_pid
     with _checker_lock:
         if _checker is None or _checker_pid != os.getpid():  # a forked worker starts its own thread
-            _checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="password-check",
+            # Threads start as needed; how many checks run at once is capped per host by
+            # SIGNIN_HASH_SLOTS (portal/auth/throttle.py), this only bounds a threaded server.
+            _checker = ThreadPoolExecutor(max_workers=8, thread_name_prefix="password-check",
                                           initializer=_lower_priority)
             _checker_pid = os.getpid()
         checker = _checker
