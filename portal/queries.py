@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from . import caching, deadlines
 from .domain.dates import china_date, parse_date
-from .draw_service import public_successors
+from .draw_service import why_drawn
 from .domain.visibility import PublicState, Visibility, public_state, task_named_beside_result
 from .errors import BadInput
 from .extensions import db
@@ -917,9 +917,12 @@ def iter_items(f: Filters, now: datetime):
 @dataclass
 class EntityProfile:
     entity: Entity
-    selections: list  # DrawSelection of public draws (with .draw and .draw.task loaded)
+    # Public draws that selected the entity, latest first (draw_service.WhyDrawn: a selection in a
+    # draw that a later public draw replaced stays listed, marked as such).
+    selections: list
     results: list  # records (full=True, JSON) or public dicts (the HTML page)
     penalties: list
+    why_drawn: list = field(default_factory=list)  # the same rows, latest draw first (draw_service.why_drawn)
 
     @property
     def show_operator(self) -> bool:
@@ -933,12 +936,10 @@ def get_entity(uscc: str, now: datetime, full: bool = True) -> EntityProfile | N
     entity = db.session.execute(select(Entity).where(Entity.uscc == code)).scalar()
     if entity is None:
         return None
-    selections = list(db.session.execute(
-        select(DrawSelection).join(Draw, DrawSelection.draw_id == Draw.id)
-        .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))
-        .options(joinedload(DrawSelection.draw).joinedload(Draw.task),
-                 selectinload(DrawSelection.assignments))
-        .order_by(Draw.drawn_at.desc())).scalars())
+    reasons = why_drawn(entity, now)  # plain rows: both draw tables of the page and its JSON
+    # The selections table lists draws of the same moment in selection order (the why-drawn
+    # table, latest draw first): two stable sorts of the same rows.
+    selections = sorted(sorted(reasons, key=lambda r: r.selection_id), key=lambda r: r.draw.drawn_at, reverse=True)
     if full:
         results = list(db.session.execute(
             select(Result).where(Result.entity_id == entity.id, public_clause("result", now))
@@ -960,17 +961,10 @@ def get_entity(uscc: str, now: datetime, full: bool = True) -> EntityProfile | N
             .where(Penalty.entity_id == entity.id, public_clause("penalty", now)).order_by(*PENALTY_ORDER)).all()
         _fill_caches(rows, now, tasks, departments)
         penalties = list(_penalty_dicts(rows, now, tasks, departments, with_disclosure=False))
-    # A selection in a draw that a later public draw replaced stays listed, marked as such
-    # (only public draws count: draw_service.public_successors).
-    selections = [sel for sel in selections if public_state("draw", sel.draw, now).is_visible]
-    later = public_successors({sel.draw.task_id for sel in selections}, now)
-    for sel in selections:
-        sel.superseded_by = later.get(sel.draw_id)
-        sel.superseded = sel.superseded_by is not None
     if full:
         for r in results:  # a withheld or embargoed task is never named, even beside a public result
             r.task_public = public_state("task", r.task, now).is_visible
-    return EntityProfile(entity, selections, results, penalties)
+    return EntityProfile(entity, selections, results, penalties, reasons)
 
 
 # ---------------------------------------------------------------- home, code lists
