@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.orm import aliased
 
 from . import clock, journal
@@ -26,7 +26,7 @@ from .extensions import db
 from .models import (Department, Draw, DrawAssignment, DrawPoolEntry, DrawSelection, DrawStratum,
                      DrawSubstitution, DrawWitness, Entity, Inspector, InspectorConflict, RegistrationStatus,
                      Result, Status, Task, inspector_specialty)
-from .visibility_sql import public_clause
+from .visibility_sql import NOW, at, prepared, public_clause
 from .validation import public_text
 from .validation.draws import witnessing
 
@@ -632,16 +632,43 @@ class WhyDrawn:
         return self.draw.id
 
 
+def _public_draws_of_tasks():
+    return (select(Draw.id, Draw.task_id, Draw.sequence, Draw.reason)
+            .where(Draw.task_id.in_(bindparam("task_ids", expanding=True)), public_clause("draw", NOW)))
+
+
 def public_successors(task_ids, now) -> dict[int, DrawRef]:
     """successors() among the public draws of these tasks only: a draw the public cannot see
     never marks another as superseded ("why was I drawn" counts only public draws)."""
     if not task_ids:
         return {}
     # public_clause is the SQL form of draw_state(...).is_visible (tests/test_visibility.py).
-    public = db.session.execute(select(Draw.id, Draw.task_id, Draw.sequence, Draw.reason)
-                                .where(Draw.task_id.in_(task_ids), public_clause("draw", now))).all()
+    public = db.session.execute(prepared("public_draws_of_tasks", _public_draws_of_tasks),
+                                {**at(now), "task_ids": sorted(task_ids)}).all()
     return {earlier: DrawRef(later.id, later.sequence, later.reason)
             for earlier, later in successors(public).items()}
+
+
+def _entity_draws():
+    peer = aliased(DrawSelection)
+    rank = (select(func.count()).select_from(peer)
+            .where(peer.draw_id == DrawSelection.draw_id, peer.stratum == DrawSelection.stratum,
+                   peer.key <= DrawSelection.key).scalar_subquery())
+    return (select(DrawSelection.id, DrawSelection.stratum, DrawSelection.key, rank.label("rank"),
+                   Draw.id.label("draw_id"), Draw.task_id, Draw.sequence, Draw.reason, Draw.drawn_at, Draw.snapshot,
+                   Task.code, Task.title, DrawStratum.ratio, DrawStratum.count, DrawStratum.population,
+                   DrawStratum.drawn)
+            .join(Draw, DrawSelection.draw_id == Draw.id).join(Task, Draw.task_id == Task.id)
+            .outerjoin(DrawStratum, (DrawStratum.draw_id == Draw.id) & (DrawStratum.stratum == DrawSelection.stratum))
+            .where(DrawSelection.entity_id == bindparam("entity_id"), public_clause("draw", NOW))
+            .order_by(Draw.drawn_at.desc(), Draw.id.desc()))
+
+
+def _current_assignments():
+    return (select(DrawAssignment.selection_id, DrawAssignment.name, DrawAssignment.licence_no)
+            .where(DrawAssignment.selection_id.in_(bindparam("selection_ids", expanding=True)),
+                   DrawAssignment.replaced_at.is_(None))
+            .order_by(DrawAssignment.selection_id, DrawAssignment.position))
 
 
 def why_drawn(entity, now=None) -> list[WhyDrawn]:
@@ -649,31 +676,18 @@ def why_drawn(entity, now=None) -> list[WhyDrawn]:
     draw recorded them at lock, ratio, key rank, the current inspectors and whether a later
     public draw replaced it.
 
-    Plain rows, three statements whatever the number of draws: the selections with their draw,
-    task and stratum (the key rank within the stratum is a correlated subquery), the current
-    assignments, and the public draws of those tasks.
+    Plain rows, three statements whatever the number of draws (each built once per process:
+    visibility_sql.prepared): the selections with their draw, task and stratum (the key rank
+    within the stratum is a correlated subquery), the current assignments, and the public
+    draws of those tasks.
     """
     now = now or clock.now()
-    peer = aliased(DrawSelection)
-    rank = (select(func.count()).select_from(peer)
-            .where(peer.draw_id == DrawSelection.draw_id, peer.stratum == DrawSelection.stratum,
-                   peer.key <= DrawSelection.key).scalar_subquery())
-    rows = db.session.execute(
-        select(DrawSelection.id, DrawSelection.stratum, DrawSelection.key, rank.label("rank"),
-               Draw.id.label("draw_id"), Draw.task_id, Draw.sequence, Draw.reason, Draw.drawn_at, Draw.snapshot,
-               Task.code, Task.title, DrawStratum.ratio, DrawStratum.count, DrawStratum.population,
-               DrawStratum.drawn)
-        .join(Draw, DrawSelection.draw_id == Draw.id).join(Task, Draw.task_id == Task.id)
-        .outerjoin(DrawStratum, (DrawStratum.draw_id == Draw.id) & (DrawStratum.stratum == DrawSelection.stratum))
-        .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))
-        .order_by(Draw.drawn_at.desc(), Draw.id.desc())).all()
+    rows = db.session.execute(prepared("entity_draws", _entity_draws), {**at(now), "entity_id": entity.id}).all()
     if not rows:
         return []
     inspectors = defaultdict(list)
-    for selection_id, name, licence_no in db.session.execute(
-            select(DrawAssignment.selection_id, DrawAssignment.name, DrawAssignment.licence_no)
-            .where(DrawAssignment.selection_id.in_([r.id for r in rows]), DrawAssignment.replaced_at.is_(None))
-            .order_by(DrawAssignment.selection_id, DrawAssignment.position)):
+    for selection_id, name, licence_no in db.session.execute(prepared("current_assignments", _current_assignments),
+                                                             {"selection_ids": [r.id for r in rows]}):
         inspectors[selection_id].append((name, licence_no))
     later = public_successors({r.task_id for r in rows}, now)
     return [WhyDrawn(r.id, DrawRef(r.draw_id, r.sequence, r.reason, r.drawn_at), TaskRef(r.code, r.title),

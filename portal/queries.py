@@ -13,7 +13,7 @@ from dataclasses import astuple, dataclass, field
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, bindparam, false, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from . import caching, deadlines
@@ -26,7 +26,7 @@ from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelectio
                      Penalty, PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding,
                      Task, VocabularyKind, VocabularyTerm, plan_department, result_inspector,
                      task_department)
-from .visibility_sql import _no_index, lifecycle_clause, public_clause
+from .visibility_sql import NOW, _no_index, at, lifecycle_clause, prepared, public_clause
 from .web import Page, Paging
 
 STREAM_BATCH = 500
@@ -419,9 +419,10 @@ def _result_dicts(batch, now: datetime, tasks: dict, departments: dict, full: bo
     if not ids:
         return
     conclusions, people, findings = {}, {}, {}
-    for result_id, code, label in db.session.execute(
+    for result_id, code, label in db.session.execute(prepared("result_conclusions", lambda: (
             select(ResultConclusion.result_id, ResultConclusion.code, ResultConclusion.label)
-            .where(ResultConclusion.result_id.in_(ids)).order_by(ResultConclusion.code)):
+            .where(ResultConclusion.result_id.in_(bindparam("ids", expanding=True)))
+            .order_by(ResultConclusion.code))), {"ids": ids}):
         conclusions.setdefault(result_id, []).append({"code": code, "label": label})
     if inspectors:
         for result_id, name, licence_no in db.session.execute(
@@ -933,7 +934,8 @@ class EntityProfile:
 def get_entity(uscc: str, now: datetime, full: bool = True) -> EntityProfile | None:
     """The entity's public records; `full=False` loads only what the HTML page's rows show."""
     code = (uscc or "").strip().upper()
-    entity = db.session.execute(select(Entity).where(Entity.uscc == code)).scalar()
+    entity = db.session.execute(prepared("entity_by_uscc", lambda: select(Entity).where(
+        Entity.uscc == bindparam("uscc"))), {"uscc": code}).scalar()
     if entity is None:
         return None
     reasons = why_drawn(entity, now)  # plain rows: both draw tables of the page and its JSON
@@ -948,17 +950,22 @@ def get_entity(uscc: str, now: datetime, full: bool = True) -> EntityProfile | N
             select(Penalty).where(Penalty.entity_id == entity.id, public_clause("penalty", now))
             .options(*SHAPE_LOAD["penalty"]).order_by(*PENALTY_ORDER)).scalars())
     else:  # the page's rows: public dicts, as the lists read them
-        rows = db.session.execute(
+        # Statements built once per process (visibility_sql.prepared): building them costs more
+        # than running them for one entity.
+        params = {**at(now), "entity_id": entity.id}
+        rows = db.session.execute(prepared("entity_result_rows", lambda: (
             select(*RESULT_COLUMNS, *_PAGE_EXTRA).join(Entity, Result.entity_id == Entity.id)
             .join(Task, Result.task_id == Task.id).join(Department, Result.department_id == Department.id)
-            .where(Result.entity_id == entity.id, public_clause("result", now)).order_by(*RESULT_ORDER)).all()
+            .where(Result.entity_id == bindparam("entity_id"), public_clause("result", NOW))
+            .order_by(*RESULT_ORDER))), params).all()
         tasks, departments = {}, {}
         _fill_caches(rows, now, tasks, departments)
         results = list(_result_dicts(rows, now, tasks, departments, full=False, with_disclosure=False))
-        rows = db.session.execute(
+        rows = db.session.execute(prepared("entity_penalty_rows", lambda: (
             select(*PENALTY_COLUMNS, *_PAGE_EXTRA).outerjoin(Entity, Penalty.entity_id == Entity.id)
             .outerjoin(Task, Penalty.task_id == Task.id).join(Department, Penalty.department_id == Department.id)
-            .where(Penalty.entity_id == entity.id, public_clause("penalty", now)).order_by(*PENALTY_ORDER)).all()
+            .where(Penalty.entity_id == bindparam("entity_id"), public_clause("penalty", NOW))
+            .order_by(*PENALTY_ORDER))), params).all()
         _fill_caches(rows, now, tasks, departments)
         penalties = list(_penalty_dicts(rows, now, tasks, departments, with_disclosure=False))
     if full:
