@@ -13,7 +13,7 @@ from dataclasses import astuple, dataclass, field
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, false, func, or_, select
+from sqlalchemy import Integer, and_, bindparam, false, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from . import caching, deadlines
@@ -313,8 +313,7 @@ def _page_ids(key, conds: list, order, paging: Paging, day=None, now: datetime |
     list's first order column, a date): the rows per day (_day_counts) say which day the page
     starts on and how many rows of that day come before it, so OFFSET only skips within a day."""
     stmt = select(key).where(*conds).order_by(*order).limit(paging.per_page).correlate(None)
-    deep = current_app.config.get("LIST_DEEP_OFFSET", 5000)
-    if day is None or not deep or paging.offset < deep:
+    if not _is_deep(paging, day):
         return stmt.offset(paging.offset)
     skipped = 0
     for value, rows in _day_counts(key, day, conds, now, name):
@@ -322,6 +321,29 @@ def _page_ids(key, conds: list, order, paging: Paging, day=None, now: datetime |
             return stmt.where(day <= value).offset(paging.offset - skipped)
         skipped += rows
     return stmt.where(false())  # past the last page
+
+
+def _is_deep(paging: Paging, day=True) -> bool:
+    """Whether _page_ids starts a page at its own day (config LIST_DEEP_OFFSET)."""
+    deep = current_app.config.get("LIST_DEEP_OFFSET", 5000)
+    return day is not None and bool(deep) and paging.offset >= deep
+
+
+# A list's first pages (above LIST_DEEP_OFFSET rows) run one statement per list and filter set,
+# built once (visibility_sql.prepared) with `now`, LIMIT and OFFSET as parameters: building the
+# publication rule, the deferred join and SQLAlchemy's cache key cost ~0.5 ms per page otherwise.
+# Filter values are part of the key (a keyword is a literal in the statement); the bounded cache
+# (prepared's `bounded`) forgets them all when it fills up.
+_PAGE_PARAMS = {"limit": bindparam("limit", type_=Integer()), "offset": bindparam("offset", type_=Integer())}
+
+
+def _paging_params(now: datetime, paging: Paging) -> dict:
+    return {**at(now), "limit": paging.per_page, "offset": paging.offset}
+
+
+def _first_pages_ids(key, conds: list, order):
+    return (select(key).where(*conds).order_by(*order).limit(_PAGE_PARAMS["limit"])
+            .offset(_PAGE_PARAMS["offset"]).correlate(None))
 
 
 def _day_counts(key, day, conds: list, now: datetime, name: tuple) -> list[tuple]:
@@ -382,12 +404,18 @@ def list_results(f: Filters, now: datetime, paging: Paging, full: bool = True, d
         return select(func.count(Result.id)).where(*_result_conditions(f, at, for_count=True))
 
     total = _count(count_at, now, ("result", astuple(f))) if paging.count else None
-    ids = _page_ids(Result.id, _result_conditions(f, now), RESULT_ORDER, paging, Result.formed_date, now,
-                    ("result", astuple(f)))
-    rows = db.session.execute(select(*RESULT_COLUMNS, *_PAGE_EXTRA).join(Entity, Result.entity_id == Entity.id)
-                              .join(Task, Result.task_id == Task.id)
-                              .join(Department, Result.department_id == Department.id)
-                              .where(Result.id.in_(ids)).order_by(*RESULT_ORDER)).all()
+
+    def rows_stmt(ids):
+        return (select(*RESULT_COLUMNS, *_PAGE_EXTRA).join(Entity, Result.entity_id == Entity.id)
+                .join(Task, Result.task_id == Task.id).join(Department, Result.department_id == Department.id)
+                .where(Result.id.in_(ids)).order_by(*RESULT_ORDER))
+    if _is_deep(paging):
+        ids = _page_ids(Result.id, _result_conditions(f, now), RESULT_ORDER, paging, Result.formed_date, now,
+                        ("result", astuple(f)))
+        rows = db.session.execute(rows_stmt(ids)).all()
+    else:
+        rows = db.session.execute(prepared(("result-page", astuple(f)), lambda: rows_stmt(_first_pages_ids(
+            Result.id, _result_conditions(f, NOW), RESULT_ORDER)), bounded=True), _paging_params(now, paging)).all()
     tasks, departments = {}, {}
     _fill_caches(rows, now, tasks, departments)
     items = list(_result_dicts(rows, now, tasks, departments, full=full, with_disclosure=disclosure))
@@ -576,11 +604,12 @@ def count_ended_penalties(f: Filters, now: datetime) -> int | None:
     by a party's name would tell that the party was once penalised."""
     if f.q:
         return None
-    today = china_date(now)
-    ended = and_(lifecycle_clause(Penalty, now), Penalty.publicity_end.is_not(None),
-                 or_(Penalty.publicity_end < today, Penalty.credit_repair_date <= today))
-    return _count(lambda at: select(func.count(Penalty.id)).where(ended, *_penalty_filters(f)), now,
-                  ("penalty-ended", astuple(f)))
+    def count_at(at):  # built on a cache miss only (_cached_row)
+        today = china_date(now)
+        ended = and_(lifecycle_clause(Penalty, now), Penalty.publicity_end.is_not(None),
+                     or_(Penalty.publicity_end < today, Penalty.credit_repair_date <= today))
+        return select(func.count(Penalty.id)).where(ended, *_penalty_filters(f))
+    return _count(count_at, now, ("penalty-ended", astuple(f)))
 
 
 def list_penalties(f: Filters, now: datetime, paging: Paging, disclosure: bool = True) -> Page:
@@ -588,12 +617,18 @@ def list_penalties(f: Filters, now: datetime, paging: Paging, disclosure: bool =
     unless `disclosure=False`)."""
     total = (_count(lambda at: select(func.count(Penalty.id)).where(*_penalty_conditions(f, at)), now,
                     ("penalty", astuple(f))) if paging.count else None)
-    ids = _page_ids(Penalty.id, _penalty_conditions(f, now), PENALTY_ORDER, paging, Penalty.decision_date, now,
-                    ("penalty", astuple(f)))
-    rows = db.session.execute(select(*PENALTY_COLUMNS, *_PAGE_EXTRA).outerjoin(Entity, Penalty.entity_id == Entity.id)
-                              .outerjoin(Task, Penalty.task_id == Task.id)
-                              .join(Department, Penalty.department_id == Department.id)
-                              .where(Penalty.id.in_(ids)).order_by(*PENALTY_ORDER)).all()
+
+    def rows_stmt(ids):
+        return (select(*PENALTY_COLUMNS, *_PAGE_EXTRA).outerjoin(Entity, Penalty.entity_id == Entity.id)
+                .outerjoin(Task, Penalty.task_id == Task.id).join(Department, Penalty.department_id == Department.id)
+                .where(Penalty.id.in_(ids)).order_by(*PENALTY_ORDER))
+    if _is_deep(paging):
+        ids = _page_ids(Penalty.id, _penalty_conditions(f, now), PENALTY_ORDER, paging, Penalty.decision_date, now,
+                        ("penalty", astuple(f)))
+        rows = db.session.execute(rows_stmt(ids)).all()
+    else:  # the first pages: one statement built once per filter set (see _PAGE_PARAMS)
+        rows = db.session.execute(prepared(("penalty-page", astuple(f)), lambda: rows_stmt(_first_pages_ids(
+            Penalty.id, _penalty_conditions(f, NOW), PENALTY_ORDER)), bounded=True), _paging_params(now, paging)).all()
     tasks, departments = {}, {}
     _fill_caches(rows, now, tasks, departments)
     return Page(items=list(_penalty_dicts(rows, now, tasks, departments, with_disclosure=disclosure)), total=total,
@@ -617,9 +652,10 @@ def _penalty_dicts(batch, now: datetime, tasks: dict, departments: dict, with_di
     if not batch:
         return
     categories = {}
-    for penalty_id, category in db.session.execute(
+    for penalty_id, category in db.session.execute(prepared("penalty_categories", lambda: (
             select(PenaltyCategory.penalty_id, PenaltyCategory.category)
-            .where(PenaltyCategory.penalty_id.in_([row.id for row in batch])).order_by(PenaltyCategory.id)):
+            .where(PenaltyCategory.penalty_id.in_(bindparam("ids", expanding=True))).order_by(PenaltyCategory.id))),
+            {"ids": [row.id for row in batch]}):
         categories.setdefault(penalty_id, []).append(category)
     _cache_tasks(tasks, {row.task_id for row in batch if row.task_id} - tasks.keys(), now, items=False)
     missing = {row.department_id for row in batch} - departments.keys()
@@ -687,8 +723,12 @@ def _plan_conditions(f: Filters, now: datetime) -> list:
 PLAN_LOAD = (joinedload(Plan.department), selectinload(Plan.participants))
 
 
-def _plans_stmt(f: Filters, now: datetime):
-    return (select(Plan).where(*_plan_conditions(f, now)).options(*PLAN_LOAD)
+# What the home page's latest plans and tasks show: title, department, dates.
+_LATEST_LOAD = {"plan": (joinedload(Plan.department),), "task": (joinedload(Task.department),)}
+
+
+def _plans_stmt(f: Filters, now: datetime, load=PLAN_LOAD):
+    return (select(Plan).where(*_plan_conditions(f, now)).options(*load)
             .order_by(Plan.year.desc(), Plan.approval_date.desc(), Plan.id.desc()))
 
 
@@ -701,9 +741,13 @@ def public_task_counts(plan_ids, now: datetime) -> dict[int, int]:
     return {plan_id: count for plan_id, count in rows}
 
 
-def list_plans(f: Filters, now: datetime, paging: Paging) -> Page:
-    page = _page(_plans_stmt(f, now), lambda at: select(func.count(Plan.id)).where(*_plan_conditions(f, at)),
+def list_plans(f: Filters, now: datetime, paging: Paging, full: bool = True) -> Page:
+    """`full=False` (the home page's latest plans: title, department, date) loads no participants
+    and no public task counts."""
+    page = _page(_plans_stmt(f, now, PLAN_LOAD if full else _LATEST_LOAD["plan"]), lambda at: select(func.count(Plan.id)).where(*_plan_conditions(f, at)),
                  now, paging, ("plan", astuple(f)))
+    if not full:
+        return page
     counts = public_task_counts([p.id for p in page.items], now)
     for plan in page.items:
         plan.public_task_count = counts.get(plan.id, 0)
@@ -767,14 +811,15 @@ def _task_conditions(f: Filters, now: datetime) -> list:
     return conds
 
 
-def _tasks_stmt(f: Filters, now: datetime):
-    return (select(Task).where(*_task_conditions(f, now)).options(*TASK_LOAD)
+def _tasks_stmt(f: Filters, now: datetime, load=TASK_LOAD):
+    return (select(Task).where(*_task_conditions(f, now)).options(*load)
             .order_by(Task.published_at.desc(), Task.id.desc()))
 
 
-def list_tasks(f: Filters, now: datetime, paging: Paging) -> Page:
-    """Public tasks, newest publication first (the /tasks list and the home page)."""
-    return _page(_tasks_stmt(f, now), lambda at: select(func.count(Task.id)).where(*_task_conditions(f, at)),
+def list_tasks(f: Filters, now: datetime, paging: Paging, full: bool = True) -> Page:
+    """Public tasks, newest publication first (the /tasks list and, `full=False`: title,
+    department and period only, the home page)."""
+    return _page(_tasks_stmt(f, now, TASK_LOAD if full else _LATEST_LOAD["task"]), lambda at: select(func.count(Task.id)).where(*_task_conditions(f, at)),
                  now, paging, ("task", astuple(f)))
 
 

@@ -32,18 +32,25 @@ def _today(now):
 
 
 _prepared: dict = {}
+_bounded: dict = {}
 _prepared_lock = threading.Lock()
+BOUNDED_STATEMENTS = 500
 
 
-def prepared(key, build):
+def prepared(key, build, bounded: bool = False):
     """The statement `build()` makes, built once per process under `key` (write it with NOW and
-    bind parameters for everything a request varies, and execute it with at(now) | params)."""
-    stmt = _prepared.get(key)
+    bind parameters for everything a request varies, and execute it with at(now) | params).
+    `bounded`: keys made from request input (a list's filters) go to a cache emptied whenever
+    it holds BOUNDED_STATEMENTS of them."""
+    cache = _bounded if bounded else _prepared
+    stmt = cache.get(key)
     if stmt is None:
         with _prepared_lock:
-            stmt = _prepared.get(key)
+            stmt = cache.get(key)
             if stmt is None:
-                stmt = _prepared[key] = build()
+                if bounded and len(cache) >= BOUNDED_STATEMENTS:
+                    cache.clear()
+                stmt = cache[key] = build()
     return stmt
 
 
