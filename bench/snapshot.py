@@ -33,9 +33,12 @@ def urls(app) -> list[str]:
         penalty_ids = db.session.execute(select(Penalty.id).where(public_clause("penalty", now))
                                          .order_by(Penalty.id.desc()).limit(2)).scalars().all()
         any_penalty = db.session.execute(select(Penalty.id).order_by(Penalty.id).limit(1)).scalar()
-        plan_id = db.session.execute(select(Plan.id).order_by(Plan.id.desc()).limit(1)).scalar()
-        task_code = db.session.execute(select(Task.code).order_by(Task.id.desc()).limit(1)).scalar()
-        draw_id = db.session.execute(select(Draw.id).order_by(Draw.id.desc()).limit(1)).scalar()
+        plan_id = db.session.execute(select(Plan.id).where(public_clause("plan", now))
+                                     .order_by(Plan.id.desc()).limit(1)).scalar()
+        task_code = db.session.execute(select(Task.code).where(public_clause("task", now))
+                                       .order_by(Task.id.desc()).limit(1)).scalar()
+        draw_id = db.session.execute(select(Draw.id).where(public_clause("draw", now), Draw.drawn_at.is_not(None))
+                                     .order_by(Draw.id.desc()).limit(1)).scalar()
         db.session.remove()
     out = ["/", "/results", "/results?page=2", "/results?page=50", "/results?page=999999", "/penalties",
            "/penalties?page=3", "/plans", "/tasks", "/tasks?kind=joint", "/items", "/items?year=2025",

@@ -70,12 +70,13 @@ def test_filter_forms_show_a_new_department_and_code_list_term_at_once(app, clie
     assert '<td data-label="实施部门">民权县市监局</td>' in rows
 
 
-def test_entity_page_lists_only_the_current_inspectors_of_each_draw(app, client, set_now):
+def test_entity_and_task_pages_list_only_the_current_inspectors_of_a_draw(app, client, set_now):
     set_now("2025-07-01T02:00:00+00:00")
     dept = f.department()
     first, second, spare = (f.inspector(dept, name=name) for name in ("甲检查员", "乙检查员", "丙检查员"))
-    ent = f.entity()
-    draw = f.draw(f.task(dept), [ent], inspectors=(first, second))
+    ent, other = f.entity(), f.entity(name="民权县第二测试商贸有限公司")
+    task = f.task(dept)
+    draw = f.draw(task, [ent, other], inspectors=(first, second))
     db.session.commit()
     assignment = db.session.query(DrawAssignment).filter_by(selection_id=draw.selections[0].id, name="乙检查员").one()
     assignment.replaced_at = datetime(2025, 6, 2, tzinfo=timezone.utc)
@@ -88,3 +89,10 @@ def test_entity_page_lists_only_the_current_inspectors_of_each_draw(app, client,
     data = client.get(f"/entities/{ent.uscc}.json").get_json()
     assert [i["name"] for i in data["draws"][0]["inspectors"]] == ["甲检查员", "丙检查员"]
     assert data["draws"][0]["draw_id"] == draw.id and data["draws"][0]["superseded"] is False
+
+    task_page = client.get(f"/tasks/{task.code}").get_data(as_text=True)
+    assert "共抽取 2 户" in task_page and f'<a href="/entities/{other.uscc}">民权县第二测试商贸有限公司</a>' in task_page
+    assert task_page.count("乙检查员") == 1  # the other entity's; the replaced assignment is not shown
+    selected = client.get(f"/tasks/{task.code}.json").get_json()["draw"]["selected"]
+    assert [(s["uscc"], [i["name"] for i in s["inspectors"]]) for s in selected] == [
+        (ent.uscc, ["甲检查员", "丙检查员"]), (other.uscc, ["甲检查员", "乙检查员"])]

@@ -318,10 +318,9 @@ def task(code, fmt):
         current = draws.current
         data["draw"] = None if current is None else {
             "id": current.id, "url": f"/draws/{current.id}", "drawn_at": current.drawn_at.isoformat(),
-            "selected": [{"uscc": s.uscc, "name": s.entity.name, "stratum": s.stratum, "key": s.key,
-                          "inspectors": [{"name": a.name, "licence_no": a.licence_no}
-                                         for a in s.assignments if a.replaced_at is None]}
-                         for s in current.selections],
+            "selected": [{"uscc": s.uscc, "name": s.name, "stratum": s.stratum, "key": s.key,
+                          "inspectors": [{"name": name, "licence_no": licence_no} for name, licence_no in s.inspectors]}
+                         for s in draws.selections],
             "disclosure": deadlines.disclosure_status_json("draw")([current], now)[current.id]}
         data["superseded_draws"] = [{"id": d.id, "url": f"/draws/{d.id}", "reason": d.reason}
                                     for d in draws.superseded]
