@@ -725,6 +725,8 @@ PLAN_LOAD = (joinedload(Plan.department), selectinload(Plan.participants))
 
 # What the home page's latest plans and tasks show: title, department, dates.
 _LATEST_LOAD = {"plan": (joinedload(Plan.department),), "task": (joinedload(Task.department),)}
+# What a row of the /tasks page shows (its JSON and CSV rows also name the check items).
+TASK_HTML_LOAD = (joinedload(Task.department), selectinload(Task.departments))
 
 
 def _plans_stmt(f: Filters, now: datetime, load=PLAN_LOAD):
@@ -816,10 +818,11 @@ def _tasks_stmt(f: Filters, now: datetime, load=TASK_LOAD):
             .order_by(Task.published_at.desc(), Task.id.desc()))
 
 
-def list_tasks(f: Filters, now: datetime, paging: Paging, full: bool = True) -> Page:
-    """Public tasks, newest publication first (the /tasks list and, `full=False`: title,
-    department and period only, the home page)."""
-    return _page(_tasks_stmt(f, now, TASK_LOAD if full else _LATEST_LOAD["task"]), lambda at: select(func.count(Task.id)).where(*_task_conditions(f, at)),
+def list_tasks(f: Filters, now: datetime, paging: Paging, full: bool = True, latest: bool = False) -> Page:
+    """Public tasks, newest publication first: the /tasks list (`full=False`: its HTML rows,
+    without check items) and, `latest=True`, the home page (title, department and period)."""
+    load = _LATEST_LOAD["task"] if latest else TASK_LOAD if full else TASK_HTML_LOAD
+    return _page(_tasks_stmt(f, now, load), lambda at: select(func.count(Task.id)).where(*_task_conditions(f, at)),
                  now, paging, ("task", astuple(f)))
 
 

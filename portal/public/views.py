@@ -148,7 +148,7 @@ def home():
     return render_template(
         "public/home.html", counts=queries.public_counts(now),
         plans=queries.list_plans(f, now, latest, full=False).items,
-        tasks=queries.list_tasks(f, now, latest, full=False).items,
+        tasks=queries.list_tasks(f, now, latest, latest=True).items,
         results=queries.list_results(f, now, latest, full=False, disclosure=False).items,
         penalties=queries.list_penalties(f, now, latest, disclosure=False).items,
         dept_short=code_lists(now)["dept_short"], root=request.script_root)
