@@ -166,6 +166,13 @@ def run(instance: Path, repeat: int = 30, exports: bool = True) -> list[tuple]:
                                        .order_by(Result.id.desc()).limit(1)).scalar()
         penalty_id = db.session.execute(select(Penalty.id).where(public_clause("penalty", now))
                                         .order_by(Penalty.id.desc()).limit(1)).scalar()
+        from portal.models import Draw, Plan, Task
+        plan_id = db.session.execute(select(Plan.id).where(public_clause("plan", now))
+                                     .order_by(Plan.id.desc()).limit(1)).scalar()
+        # The latest performed public draw and its task (~120 drawn entities on the 100k set).
+        draw_id, task_code = db.session.execute(
+            select(Draw.id, Task.code).join(Task, Draw.task_id == Task.id)
+            .where(public_clause("draw", now), Draw.drawn_at.is_not(None)).order_by(Draw.id.desc()).limit(1)).one()
         db.session.remove()
     print(f"data set: {instance} ({total:,} results); now = {app.config['FIXED_NOW']}; {repeat} requests per page\n")
     pages = [
@@ -186,6 +193,9 @@ def run(instance: Path, repeat: int = 30, exports: bool = True) -> list[tuple]:
         ("/", "/"),
         ("/results/<id>", f"/results/{result_id}"),
         ("/penalties/<id>", f"/penalties/{penalty_id}"),
+        ("/plans/<id>", f"/plans/{plan_id}"),
+        ("/tasks/<code> (drawn list)", f"/tasks/{task_code}"),
+        ("/draws/<id> (certificate)", f"/draws/{draw_id}"),
     ]
     with app.app_context():
         from portal.extensions import db as _db
