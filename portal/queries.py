@@ -234,9 +234,10 @@ def _cached_row(stmt_for, now: datetime, key: tuple | None = None) -> tuple:
     return row
 
 
-def cached_count(count_for, now: datetime) -> int:
-    """A public total other modules show (e.g. the sitemap's section sizes), cached as above."""
-    return _count(count_for, now)
+def cached_count(count_for, now: datetime, key: tuple | None = None) -> int:
+    """A public total other modules show (e.g. the sitemap's section sizes), cached as above;
+    with `key` (what the statement depends on besides the time) it is built only on a miss."""
+    return _count(count_for, now, key)
 
 
 def _page(stmt, count_for, now: datetime, paging: Paging, key: tuple | None = None) -> Page:

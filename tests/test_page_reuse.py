@@ -96,3 +96,21 @@ def test_entity_and_task_pages_list_only_the_current_inspectors_of_a_draw(app, c
     selected = client.get(f"/tasks/{task.code}.json").get_json()["draw"]["selected"]
     assert [(s["uscc"], [i["name"] for i in s["inspectors"]]) for s in selected] == [
         (ent.uscc, ["甲检查员", "丙检查员"]), (other.uscc, ["甲检查员", "乙检查员"])]
+
+
+def test_kept_sitemap_sizes_follow_a_publication(app, client, set_now):
+    """Section sizes are kept per worker (PUBLIC_COUNT_TTL) under the public revision."""
+    app.config.update(PUBLIC_COUNT_TTL=30, SITEMAP_MAX_URLS=40)  # pages: 3 files of up to 40 fixed URLs
+    set_now("2025-06-10T02:00:00+00:00")
+    dept = f.department()
+    task = f.task(dept)
+    for _ in range(40):
+        f.result(task, f.entity())
+    db.session.commit()
+    index = client.get("/sitemap.xml").get_data(as_text=True)
+    assert "/sitemaps/results-1.xml" in index and "/sitemaps/results-2.xml" not in index
+    f.result(task, f.entity(), at=LATER)  # scheduled: counted once its moment has passed
+    db.session.commit()
+    assert "/sitemaps/results-2.xml" not in client.get("/sitemap.xml").get_data(as_text=True)
+    set_now(LATER)
+    assert "/sitemaps/results-2.xml" in client.get("/sitemap.xml").get_data(as_text=True)
