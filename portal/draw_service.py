@@ -628,6 +628,11 @@ class WhyDrawn:
         return self.superseded_by is not None
 
     @property
+    def scope_text(self) -> str:
+        """The scope as the page writes it ("主体类型：个体工商户；…"; a Jinja loop per row costs more)."""
+        return "；".join(f"{label}：{value}" for label, value in self.scope)
+
+    @property
     def draw_id(self) -> int:
         return self.draw.id
 
