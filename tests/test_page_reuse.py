@@ -114,3 +114,16 @@ def test_kept_sitemap_sizes_follow_a_publication(app, client, set_now):
     assert "/sitemaps/results-2.xml" not in client.get("/sitemap.xml").get_data(as_text=True)
     set_now(LATER)
     assert "/sitemaps/results-2.xml" in client.get("/sitemap.xml").get_data(as_text=True)
+
+
+def test_drawn_lists_escape_inspector_names(app, client, set_now):
+    set_now("2025-07-01T02:00:00+00:00")
+    dept = f.department()
+    odd = f.inspector(dept, name="<b>丁</b>检查员")
+    ent = f.entity()
+    task = f.task(dept)
+    f.draw(task, [ent], inspectors=(odd,))
+    db.session.commit()
+    for url in (f"/tasks/{task.code}", f"/entities/{ent.uscc}"):
+        page = client.get(url).get_data(as_text=True)
+        assert "<b>丁</b>" not in page and "&lt;b&gt;丁&lt;/b&gt;检查员（<span class=\"mono\">" in page, url
