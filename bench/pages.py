@@ -1,6 +1,7 @@
 """Page benchmark: server time of the main public pages on ~100,000 results.
 
-    .venv/bin/python -m bench.pages [--instance DIR] [--repeat 30]
+    .venv/bin/python -m bench.pages [--instance DIR] [--repeat 30] [--no-exports]
+    .venv/bin/python -m bench.pages --profile /results [--repeat 200] [--sort cumtime] [--htmx]
 
 Starts nothing external: requests go through Flask's test client against the SQLite
 data set made by bench/generate.py (generated first if missing). For each page it
@@ -20,7 +21,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from bench.common import DEFAULT_INSTANCE, make_app, median, percentile, table
+from bench.common import DEFAULT_INSTANCE, ensure_indexes, make_app, median, percentile, table
 
 TARGET_P95_MS = 50.0
 TARGET_CPU_PER_SQL = 3.0  # issue 12 item 3: a page's CPU at most 3x its SQL time
@@ -149,6 +150,8 @@ def run(instance: Path, repeat: int = 30, exports: bool = True) -> list[tuple]:
         print(f"generating the data set into {instance} (once; reused afterwards) …", flush=True)
         generate(instance, force=True)
     app = make_app(instance)
+    for name in ensure_indexes(app):
+        print(f"(created index {name}: the data set predates it)")
     dept, year, uscc, uscc2 = pick_targets(app)
     with app.app_context():
         from sqlalchemy import func, select
@@ -163,6 +166,13 @@ def run(instance: Path, repeat: int = 30, exports: bool = True) -> list[tuple]:
                                        .order_by(Result.id.desc()).limit(1)).scalar()
         penalty_id = db.session.execute(select(Penalty.id).where(public_clause("penalty", now))
                                         .order_by(Penalty.id.desc()).limit(1)).scalar()
+        from portal.models import Draw, Plan, Task
+        plan_id = db.session.execute(select(Plan.id).where(public_clause("plan", now))
+                                     .order_by(Plan.id.desc()).limit(1)).scalar()
+        # The latest performed public draw and its task (~120 drawn entities on the 100k set).
+        draw_id, task_code = db.session.execute(
+            select(Draw.id, Task.code).join(Task, Draw.task_id == Task.id)
+            .where(public_clause("draw", now), Draw.drawn_at.is_not(None)).order_by(Draw.id.desc()).limit(1)).one()
         db.session.remove()
     print(f"data set: {instance} ({total:,} results); now = {app.config['FIXED_NOW']}; {repeat} requests per page\n")
     pages = [
@@ -183,6 +193,9 @@ def run(instance: Path, repeat: int = 30, exports: bool = True) -> list[tuple]:
         ("/", "/"),
         ("/results/<id>", f"/results/{result_id}"),
         ("/penalties/<id>", f"/penalties/{penalty_id}"),
+        ("/plans/<id>", f"/plans/{plan_id}"),
+        ("/tasks/<code> (drawn list)", f"/tasks/{task_code}"),
+        ("/draws/<id> (certificate)", f"/draws/{draw_id}"),
     ]
     with app.app_context():
         from portal.extensions import db as _db
@@ -246,12 +259,45 @@ def run(instance: Path, repeat: int = 30, exports: bool = True) -> list[tuple]:
     return rows
 
 
+def profile(instance: Path, url: str, repeat: int = 200, sort: str = "tottime", limit: int = 40,
+            headers=None) -> None:
+    """cProfile of `repeat` requests for one URL (after two warm-up requests), top `limit` by `sort`."""
+    import cProfile
+    import pstats
+
+    app = make_app(instance)
+    client = app.test_client(use_cookies=False)
+    for _ in range(2):
+        client.get(url, headers=headers).close()
+    profiler = cProfile.Profile()
+    cpu_started = time.process_time()
+    profiler.enable()
+    for _ in range(repeat):
+        response = client.get(url, headers=headers)
+        response.get_data()
+        response.close()
+    profiler.disable()
+    cpu = (time.process_time() - cpu_started) * 1000 / repeat
+    print(f"{url}: {repeat} requests, {cpu:.2f} ms CPU each under the profiler (status {response.status_code})\n")
+    pstats.Stats(profiler).sort_stats(sort).print_stats(limit)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instance", type=Path, default=DEFAULT_INSTANCE)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--no-exports", action="store_true", help="pages only (skip the CSV and sitemap exports)")
+    parser.add_argument("--profile", metavar="URL",
+                        help="instead of the table: cProfile --repeat requests of URL (e.g. /results) and print "
+                             "the top functions")
+    parser.add_argument("--sort", default="tottime", help="with --profile: pstats sort key (tottime, cumtime…)")
+    parser.add_argument("--limit", type=int, default=40, help="with --profile: how many functions to print")
+    parser.add_argument("--htmx", action="store_true", help="with --profile: request the htmx fragment")
     args = parser.parse_args(argv)
+    if args.profile:
+        profile(args.instance, args.profile, args.repeat, args.sort, args.limit,
+                headers={"HX-Request": "true"} if args.htmx else None)
+        return
     run(args.instance, args.repeat, exports=not args.no_exports)
 
 

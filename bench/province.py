@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from bench.common import FIXED_NOW, OUT, ROOT, make_app, median, percentile, table
+from bench.common import FIXED_NOW, OUT, ROOT, ensure_indexes, make_app, median, percentile, table
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/province"
 INSTANCE = OUT / "province"
@@ -542,6 +542,8 @@ def run(args) -> None:
         import shutil
         shutil.rmtree(INSTANCE / "search-index", ignore_errors=True)  # an index of older data is wrong
     app = make_app(INSTANCE, args.database_url, RATELIMIT_ENABLED=False, LOG_LEVEL="WARNING")
+    for name in ensure_indexes(app):
+        print(f"(created index {name}: the data predate it)", flush=True)
     if not args.no_index and not index_ready():
         print("building the search index …", flush=True)
         build_index(app, args.procs)

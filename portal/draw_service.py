@@ -13,20 +13,20 @@ and is refused once any result of the task has been recorded.
 """
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, insert, or_, select
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy.orm import aliased
 
 from . import clock, journal
 from .database import write_transaction
 from .domain import draw as algo
-from .domain.visibility import public_state
 from .extensions import db
 from .models import (Department, Draw, DrawAssignment, DrawPoolEntry, DrawSelection, DrawStratum,
                      DrawSubstitution, DrawWitness, Entity, Inspector, InspectorConflict, RegistrationStatus,
                      Result, Status, Task, inspector_specialty)
-from .visibility_sql import public_clause
+from .visibility_sql import NOW, at, prepared, public_clause
 from .validation import public_text
 from .validation.draws import witnessing
 
@@ -592,9 +592,26 @@ def verify_draw(draw) -> list[str]:
 # --------------------------------------------------------------------------- public helpers
 
 @dataclass(frozen=True)
+class DrawRef:
+    """What an entity's page shows of a draw (plain values, no ORM object)."""
+    id: int
+    sequence: int
+    reason: str | None
+    drawn_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    code: str
+    title: str
+
+
+@dataclass(frozen=True)
 class WhyDrawn:
-    draw: Draw
-    task: Task
+    """One public draw that selected an entity: the entity page's two draw tables and its JSON."""
+    selection_id: int
+    draw: DrawRef
+    task: TaskRef
     scope: list  # the draw's own scope snapshot, described (describe_scope)
     stratum: str
     ratio: str | None
@@ -603,46 +620,82 @@ class WhyDrawn:
     drawn: int
     rank: int  # key rank within the stratum, 1 = smallest key
     key: str
-    superseded_by: Draw | None  # the next public draw of the task, if any
+    superseded_by: DrawRef | None  # the next public draw of the task, if any
+    inspectors: tuple = ()  # (name, licence_no) of the current (not replaced) assignments, in order
 
     @property
     def superseded(self) -> bool:
         return self.superseded_by is not None
 
+    @property
+    def scope_text(self) -> str:
+        """The scope as the page writes it ("主体类型：个体工商户；…"; a Jinja loop per row costs more)."""
+        return "；".join(f"{label}：{value}" for label, value in self.scope)
 
-def public_successors(task_ids, now) -> dict[int, Draw]:
+    @property
+    def draw_id(self) -> int:
+        return self.draw.id
+
+
+def _public_draws_of_tasks():
+    return (select(Draw.id, Draw.task_id, Draw.sequence, Draw.reason)
+            .where(Draw.task_id.in_(bindparam("task_ids", expanding=True)), public_clause("draw", NOW)))
+
+
+def public_successors(task_ids, now) -> dict[int, DrawRef]:
     """successors() among the public draws of these tasks only: a draw the public cannot see
     never marks another as superseded ("why was I drawn" counts only public draws)."""
     if not task_ids:
         return {}
-    public = db.session.execute(select(Draw).where(Draw.task_id.in_(task_ids), public_clause("draw", now))).scalars()
-    return successors([d for d in public if public_state("draw", d, now).is_visible])
+    # public_clause is the SQL form of draw_state(...).is_visible (tests/test_visibility.py).
+    public = db.session.execute(prepared("public_draws_of_tasks", _public_draws_of_tasks),
+                                {**at(now), "task_ids": sorted(task_ids)}).all()
+    return {earlier: DrawRef(later.id, later.sequence, later.reason)
+            for earlier, later in successors(public).items()}
 
 
-def why_drawn(entity, now=None) -> list[WhyDrawn]:
-    """For each public draw that selected `entity`: task, scope and stratum as the draw recorded
-    them at lock, ratio, key rank and certificate; whether a later public draw replaced it.
-
-    One query for the selections (the key rank within the stratum is a correlated subquery),
-    one for the public draws of those tasks.
-    """
-    now = now or clock.now()
+def _entity_draws():
     peer = aliased(DrawSelection)
     rank = (select(func.count()).select_from(peer)
             .where(peer.draw_id == DrawSelection.draw_id, peer.stratum == DrawSelection.stratum,
                    peer.key <= DrawSelection.key).scalar_subquery())
-    rows = [(sel, draw, key_rank) for sel, draw, key_rank in db.session.execute(
-        select(DrawSelection, Draw, rank).join(Draw, DrawSelection.draw_id == Draw.id)
-        .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))
-        .options(selectinload(Draw.strata), joinedload(Draw.task))
-        .order_by(Draw.drawn_at.desc(), Draw.id.desc())).all()
-        if public_state("draw", draw, now).is_visible]
-    later = public_successors({draw.task_id for _, draw, _ in rows}, now)
-    out = []
-    for sel, draw, key_rank in rows:
-        stratum = next((s for s in draw.strata if s.stratum == sel.stratum), None)
-        out.append(WhyDrawn(draw, draw.task, describe_scope(draw.snapshot), sel.stratum,
-                            stratum.ratio if stratum else None, stratum.count if stratum else None,
-                            stratum.population if stratum else 0, stratum.drawn if stratum else 0,
-                            key_rank, sel.key, later.get(draw.id)))
-    return out
+    return (select(DrawSelection.id, DrawSelection.stratum, DrawSelection.key, rank.label("rank"),
+                   Draw.id.label("draw_id"), Draw.task_id, Draw.sequence, Draw.reason, Draw.drawn_at, Draw.snapshot,
+                   Task.code, Task.title, DrawStratum.ratio, DrawStratum.count, DrawStratum.population,
+                   DrawStratum.drawn)
+            .join(Draw, DrawSelection.draw_id == Draw.id).join(Task, Draw.task_id == Task.id)
+            .outerjoin(DrawStratum, (DrawStratum.draw_id == Draw.id) & (DrawStratum.stratum == DrawSelection.stratum))
+            .where(DrawSelection.entity_id == bindparam("entity_id"), public_clause("draw", NOW))
+            .order_by(Draw.drawn_at.desc(), Draw.id.desc()))
+
+
+def _current_assignments():
+    return (select(DrawAssignment.selection_id, DrawAssignment.name, DrawAssignment.licence_no)
+            .where(DrawAssignment.selection_id.in_(bindparam("selection_ids", expanding=True)),
+                   DrawAssignment.replaced_at.is_(None))
+            .order_by(DrawAssignment.selection_id, DrawAssignment.position))
+
+
+def why_drawn(entity, now=None) -> list[WhyDrawn]:
+    """For each public draw that selected `entity`, latest first: task, scope and stratum as the
+    draw recorded them at lock, ratio, key rank, the current inspectors and whether a later
+    public draw replaced it.
+
+    Plain rows, three statements whatever the number of draws (each built once per process:
+    visibility_sql.prepared): the selections with their draw, task and stratum (the key rank
+    within the stratum is a correlated subquery), the current assignments, and the public
+    draws of those tasks.
+    """
+    now = now or clock.now()
+    rows = db.session.execute(prepared("entity_draws", _entity_draws), {**at(now), "entity_id": entity.id}).all()
+    if not rows:
+        return []
+    inspectors = defaultdict(list)
+    for selection_id, name, licence_no in db.session.execute(prepared("current_assignments", _current_assignments),
+                                                             {"selection_ids": [r.id for r in rows]}):
+        inspectors[selection_id].append((name, licence_no))
+    later = public_successors({r.task_id for r in rows}, now)
+    return [WhyDrawn(r.id, DrawRef(r.draw_id, r.sequence, r.reason, r.drawn_at), TaskRef(r.code, r.title),
+                     describe_scope(r.snapshot), r.stratum, r.ratio, r.count, r.population or 0, r.drawn or 0,
+                     r.rank, r.key, later.get(r.draw_id), tuple(inspectors[r.id]))
+            for r in rows]

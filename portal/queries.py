@@ -13,20 +13,20 @@ from dataclasses import astuple, dataclass, field
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import and_, false, func, or_, select, union
+from sqlalchemy import Integer, and_, bindparam, false, func, or_, select, union
 from sqlalchemy.orm import joinedload, selectinload
 
 from . import caching, deadlines
 from .domain.dates import china_date, parse_date
-from .draw_service import public_successors
+from .draw_service import why_drawn
 from .domain.visibility import PublicState, Visibility, public_state, task_named_beside_result
 from .errors import BadInput
 from .extensions import db
-from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawSelection, Entity, EntityType, Inspector,
-                     Penalty, PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding,
+from .models import (CheckItem, CheckItemVersion, Department, Draw, DrawAssignment, DrawSelection, Entity,
+                     EntityType, Inspector, Penalty, PenaltyCategory, Plan, RecordVersion, Result, ResultConclusion, ResultFinding,
                      Task, VocabularyKind, VocabularyTerm, plan_department, result_inspector,
                      task_department)
-from .visibility_sql import _no_index, lifecycle_clause, public_clause
+from .visibility_sql import NOW, _no_index, at, lifecycle_clause, prepared, public_clause
 from .web import Page, Paging
 
 STREAM_BATCH = 500
@@ -234,9 +234,10 @@ def _cached_row(stmt_for, now: datetime, key: tuple | None = None) -> tuple:
     return row
 
 
-def cached_count(count_for, now: datetime) -> int:
-    """A public total other modules show (e.g. the sitemap's section sizes), cached as above."""
-    return _count(count_for, now)
+def cached_count(count_for, now: datetime, key: tuple | None = None) -> int:
+    """A public total other modules show (e.g. the sitemap's section sizes), cached as above;
+    with `key` (what the statement depends on besides the time) it is built only on a miss."""
+    return _count(count_for, now, key)
 
 
 def _page(stmt, count_for, now: datetime, paging: Paging, key: tuple | None = None) -> Page:
@@ -313,8 +314,7 @@ def _page_ids(key, conds: list, order, paging: Paging, day=None, now: datetime |
     list's first order column, a date): the rows per day (_day_counts) say which day the page
     starts on and how many rows of that day come before it, so OFFSET only skips within a day."""
     stmt = select(key).where(*conds).order_by(*order).limit(paging.per_page).correlate(None)
-    deep = current_app.config.get("LIST_DEEP_OFFSET", 5000)
-    if day is None or not deep or paging.offset < deep:
+    if not _is_deep(paging, day):
         return stmt.offset(paging.offset)
     skipped = 0
     for value, rows in _day_counts(key, day, conds, now, name):
@@ -322,6 +322,29 @@ def _page_ids(key, conds: list, order, paging: Paging, day=None, now: datetime |
             return stmt.where(day <= value).offset(paging.offset - skipped)
         skipped += rows
     return stmt.where(false())  # past the last page
+
+
+def _is_deep(paging: Paging, day=True) -> bool:
+    """Whether _page_ids starts a page at its own day (config LIST_DEEP_OFFSET)."""
+    deep = current_app.config.get("LIST_DEEP_OFFSET", 5000)
+    return day is not None and bool(deep) and paging.offset >= deep
+
+
+# A list's first pages (above LIST_DEEP_OFFSET rows) run one statement per list and filter set,
+# built once (visibility_sql.prepared) with `now`, LIMIT and OFFSET as parameters: building the
+# publication rule, the deferred join and SQLAlchemy's cache key cost ~0.5 ms per page otherwise.
+# Filter values are part of the key (a keyword is a literal in the statement); the bounded cache
+# (prepared's `bounded`) forgets them all when it fills up.
+_PAGE_PARAMS = {"limit": bindparam("limit", type_=Integer()), "offset": bindparam("offset", type_=Integer())}
+
+
+def _paging_params(now: datetime, paging: Paging) -> dict:
+    return {**at(now), "limit": paging.per_page, "offset": paging.offset}
+
+
+def _first_pages_ids(key, conds: list, order):
+    return (select(key).where(*conds).order_by(*order).limit(_PAGE_PARAMS["limit"])
+            .offset(_PAGE_PARAMS["offset"]).correlate(None))
 
 
 def _day_counts(key, day, conds: list, now: datetime, name: tuple) -> list[tuple]:
@@ -382,12 +405,18 @@ def list_results(f: Filters, now: datetime, paging: Paging, full: bool = True, d
         return select(func.count(Result.id)).where(*_result_conditions(f, at, for_count=True))
 
     total = _count(count_at, now, ("result", astuple(f))) if paging.count else None
-    ids = _page_ids(Result.id, _result_conditions(f, now), RESULT_ORDER, paging, Result.formed_date, now,
-                    ("result", astuple(f)))
-    rows = db.session.execute(select(*RESULT_COLUMNS, *_PAGE_EXTRA).join(Entity, Result.entity_id == Entity.id)
-                              .join(Task, Result.task_id == Task.id)
-                              .join(Department, Result.department_id == Department.id)
-                              .where(Result.id.in_(ids)).order_by(*RESULT_ORDER)).all()
+
+    def rows_stmt(ids):
+        return (select(*RESULT_COLUMNS, *_PAGE_EXTRA).join(Entity, Result.entity_id == Entity.id)
+                .join(Task, Result.task_id == Task.id).join(Department, Result.department_id == Department.id)
+                .where(Result.id.in_(ids)).order_by(*RESULT_ORDER))
+    if _is_deep(paging):
+        ids = _page_ids(Result.id, _result_conditions(f, now), RESULT_ORDER, paging, Result.formed_date, now,
+                        ("result", astuple(f)))
+        rows = db.session.execute(rows_stmt(ids)).all()
+    else:
+        rows = db.session.execute(prepared(("result-page", astuple(f)), lambda: rows_stmt(_first_pages_ids(
+            Result.id, _result_conditions(f, NOW), RESULT_ORDER)), bounded=True), _paging_params(now, paging)).all()
     tasks, departments = {}, {}
     _fill_caches(rows, now, tasks, departments)
     items = list(_result_dicts(rows, now, tasks, departments, full=full, with_disclosure=disclosure))
@@ -419,9 +448,10 @@ def _result_dicts(batch, now: datetime, tasks: dict, departments: dict, full: bo
     if not ids:
         return
     conclusions, people, findings = {}, {}, {}
-    for result_id, code, label in db.session.execute(
+    for result_id, code, label in db.session.execute(prepared("result_conclusions", lambda: (
             select(ResultConclusion.result_id, ResultConclusion.code, ResultConclusion.label)
-            .where(ResultConclusion.result_id.in_(ids)).order_by(ResultConclusion.code)):
+            .where(ResultConclusion.result_id.in_(bindparam("ids", expanding=True)))
+            .order_by(ResultConclusion.code))), {"ids": ids}):
         conclusions.setdefault(result_id, []).append({"code": code, "label": label})
     if inspectors:
         for result_id, name, licence_no in db.session.execute(
@@ -575,11 +605,12 @@ def count_ended_penalties(f: Filters, now: datetime) -> int | None:
     by a party's name would tell that the party was once penalised."""
     if f.q:
         return None
-    today = china_date(now)
-    ended = and_(lifecycle_clause(Penalty, now), Penalty.publicity_end.is_not(None),
-                 or_(Penalty.publicity_end < today, Penalty.credit_repair_date <= today))
-    return _count(lambda at: select(func.count(Penalty.id)).where(ended, *_penalty_filters(f)), now,
-                  ("penalty-ended", astuple(f)))
+    def count_at(at):  # built on a cache miss only (_cached_row)
+        today = china_date(now)
+        ended = and_(lifecycle_clause(Penalty, now), Penalty.publicity_end.is_not(None),
+                     or_(Penalty.publicity_end < today, Penalty.credit_repair_date <= today))
+        return select(func.count(Penalty.id)).where(ended, *_penalty_filters(f))
+    return _count(count_at, now, ("penalty-ended", astuple(f)))
 
 
 def list_penalties(f: Filters, now: datetime, paging: Paging, disclosure: bool = True) -> Page:
@@ -587,12 +618,18 @@ def list_penalties(f: Filters, now: datetime, paging: Paging, disclosure: bool =
     unless `disclosure=False`)."""
     total = (_count(lambda at: select(func.count(Penalty.id)).where(*_penalty_conditions(f, at)), now,
                     ("penalty", astuple(f))) if paging.count else None)
-    ids = _page_ids(Penalty.id, _penalty_conditions(f, now), PENALTY_ORDER, paging, Penalty.decision_date, now,
-                    ("penalty", astuple(f)))
-    rows = db.session.execute(select(*PENALTY_COLUMNS, *_PAGE_EXTRA).outerjoin(Entity, Penalty.entity_id == Entity.id)
-                              .outerjoin(Task, Penalty.task_id == Task.id)
-                              .join(Department, Penalty.department_id == Department.id)
-                              .where(Penalty.id.in_(ids)).order_by(*PENALTY_ORDER)).all()
+
+    def rows_stmt(ids):
+        return (select(*PENALTY_COLUMNS, *_PAGE_EXTRA).outerjoin(Entity, Penalty.entity_id == Entity.id)
+                .outerjoin(Task, Penalty.task_id == Task.id).join(Department, Penalty.department_id == Department.id)
+                .where(Penalty.id.in_(ids)).order_by(*PENALTY_ORDER))
+    if _is_deep(paging):
+        ids = _page_ids(Penalty.id, _penalty_conditions(f, now), PENALTY_ORDER, paging, Penalty.decision_date, now,
+                        ("penalty", astuple(f)))
+        rows = db.session.execute(rows_stmt(ids)).all()
+    else:  # the first pages: one statement built once per filter set (see _PAGE_PARAMS)
+        rows = db.session.execute(prepared(("penalty-page", astuple(f)), lambda: rows_stmt(_first_pages_ids(
+            Penalty.id, _penalty_conditions(f, NOW), PENALTY_ORDER)), bounded=True), _paging_params(now, paging)).all()
     tasks, departments = {}, {}
     _fill_caches(rows, now, tasks, departments)
     return Page(items=list(_penalty_dicts(rows, now, tasks, departments, with_disclosure=disclosure)), total=total,
@@ -616,9 +653,10 @@ def _penalty_dicts(batch, now: datetime, tasks: dict, departments: dict, with_di
     if not batch:
         return
     categories = {}
-    for penalty_id, category in db.session.execute(
+    for penalty_id, category in db.session.execute(prepared("penalty_categories", lambda: (
             select(PenaltyCategory.penalty_id, PenaltyCategory.category)
-            .where(PenaltyCategory.penalty_id.in_([row.id for row in batch])).order_by(PenaltyCategory.id)):
+            .where(PenaltyCategory.penalty_id.in_(bindparam("ids", expanding=True))).order_by(PenaltyCategory.id))),
+            {"ids": [row.id for row in batch]}):
         categories.setdefault(penalty_id, []).append(category)
     _cache_tasks(tasks, {row.task_id for row in batch if row.task_id} - tasks.keys(), now, items=False)
     missing = {row.department_id for row in batch} - departments.keys()
@@ -686,8 +724,14 @@ def _plan_conditions(f: Filters, now: datetime) -> list:
 PLAN_LOAD = (joinedload(Plan.department), selectinload(Plan.participants))
 
 
-def _plans_stmt(f: Filters, now: datetime):
-    return (select(Plan).where(*_plan_conditions(f, now)).options(*PLAN_LOAD)
+# What the home page's latest plans and tasks show: title, department, dates.
+_LATEST_LOAD = {"plan": (joinedload(Plan.department),), "task": (joinedload(Task.department),)}
+# What a row of the /tasks page shows (its JSON and CSV rows also name the check items).
+TASK_HTML_LOAD = (joinedload(Task.department), selectinload(Task.departments))
+
+
+def _plans_stmt(f: Filters, now: datetime, load=PLAN_LOAD):
+    return (select(Plan).where(*_plan_conditions(f, now)).options(*load)
             .order_by(Plan.year.desc(), Plan.approval_date.desc(), Plan.id.desc()))
 
 
@@ -700,10 +744,13 @@ def public_task_counts(plan_ids, now: datetime) -> dict[int, int]:
     return {plan_id: count for plan_id, count in rows}
 
 
-def list_plans(f: Filters, now: datetime, paging: Paging) -> Page:
-    page = _page(_plans_stmt(f, now), lambda at: select(func.count(Plan.id)).where(*_plan_conditions(f, at)),
+def list_plans(f: Filters, now: datetime, paging: Paging, full: bool = True) -> Page:
+    """`full=False` (the home page's latest plans: title, department, date) loads no participants
+    and no public task counts."""
+    page = _page(_plans_stmt(f, now, PLAN_LOAD if full else _LATEST_LOAD["plan"]), lambda at: select(func.count(Plan.id)).where(*_plan_conditions(f, at)),
                  now, paging, ("plan", astuple(f)))
-    _with_task_counts(page.items, now)
+    if full:
+        _with_task_counts(page.items, now)
     return page
 
 
@@ -776,14 +823,16 @@ def _task_conditions(f: Filters, now: datetime) -> list:
     return conds
 
 
-def _tasks_stmt(f: Filters, now: datetime):
-    return (select(Task).where(*_task_conditions(f, now)).options(*TASK_LOAD)
+def _tasks_stmt(f: Filters, now: datetime, load=TASK_LOAD):
+    return (select(Task).where(*_task_conditions(f, now)).options(*load)
             .order_by(Task.published_at.desc(), Task.id.desc()))
 
 
-def list_tasks(f: Filters, now: datetime, paging: Paging) -> Page:
-    """Public tasks, newest publication first (the /tasks list and the home page)."""
-    return _page(_tasks_stmt(f, now), lambda at: select(func.count(Task.id)).where(*_task_conditions(f, at)),
+def list_tasks(f: Filters, now: datetime, paging: Paging, full: bool = True, latest: bool = False) -> Page:
+    """Public tasks, newest publication first: the /tasks list (`full=False`: its HTML rows,
+    without check items) and, `latest=True`, the home page (title, department and period)."""
+    load = _LATEST_LOAD["task"] if latest else TASK_LOAD if full else TASK_HTML_LOAD
+    return _page(_tasks_stmt(f, now, load), lambda at: select(func.count(Task.id)).where(*_task_conditions(f, at)),
                  now, paging, ("task", astuple(f)))
 
 
@@ -843,20 +892,52 @@ def feed_records(kind: str, f: Filters, now: datetime, limit: int, also_ids=()) 
     return list(db.session.execute(stmt).unique().scalars())
 
 
+@dataclass(frozen=True)
+class DrawnEntity:
+    """One row of a task's drawn list (plain values: a draw selects ~120 entities)."""
+    position: int
+    uscc: str
+    name: str
+    stratum: str
+    key: str
+    inspectors: tuple  # (name, licence_no) of the current (not replaced) assignments, in order
+
+
 @dataclass
 class TaskDraws:
     current: object | None  # the latest public draw, when it has been performed
     superseded: list  # earlier public draws (a redraw keeps them visible)
     withdrawn: list  # tombstoned draws
     locked: list = field(default_factory=list)  # the latest public draw while it is locked, not yet drawn
+    selections: list = field(default_factory=list)  # the current draw's drawn list (DrawnEntity), by position
+
+
+def _drawn_list():
+    return (select(DrawSelection.id, DrawSelection.position, DrawSelection.uscc, DrawSelection.stratum,
+                   DrawSelection.key, Entity.name).join(Entity, DrawSelection.entity_id == Entity.id)
+            .where(DrawSelection.draw_id == bindparam("draw_id")).order_by(DrawSelection.position))
+
+
+def _drawn_inspectors():
+    return (select(DrawAssignment.selection_id, DrawAssignment.name, DrawAssignment.licence_no)
+            .join(DrawSelection, DrawAssignment.selection_id == DrawSelection.id)
+            .where(DrawSelection.draw_id == bindparam("draw_id"), DrawAssignment.replaced_at.is_(None))
+            .order_by(DrawAssignment.selection_id, DrawAssignment.position))
+
+
+def drawn_list(draw_id: int) -> list[DrawnEntity]:
+    """A performed draw's selections with entity names and current inspectors: two statements of
+    plain rows (loading them as objects cost ~10 ms per task page)."""
+    inspectors = {}
+    for selection_id, name, licence_no in db.session.execute(prepared("drawn_inspectors", _drawn_inspectors),
+                                                             {"draw_id": draw_id}):
+        inspectors.setdefault(selection_id, []).append((name, licence_no))
+    return [DrawnEntity(row.position, row.uscc, row.name, row.stratum, row.key, tuple(inspectors.get(row.id, ())))
+            for row in db.session.execute(prepared("drawn_list", _drawn_list), {"draw_id": draw_id})]
 
 
 def task_draws(task, now: datetime) -> TaskDraws:
-    draws = list(db.session.execute(
-        select(Draw).where(Draw.task_id == task.id).options(
-            selectinload(Draw.selections).joinedload(DrawSelection.entity),
-            selectinload(Draw.selections).selectinload(DrawSelection.assignments))
-        .order_by(Draw.sequence)).scalars())
+    draws = list(db.session.execute(select(Draw).where(Draw.task_id == task.id).order_by(Draw.sequence)).scalars())
     visible, withdrawn = [], []
     for d in draws:
         state = public_state("draw", d, now)
@@ -868,7 +949,7 @@ def task_draws(task, now: datetime) -> TaskDraws:
     latest = visible[-1] if visible else None
     if latest is not None and latest.drawn_at is None:
         return TaskDraws(None, visible[:-1], withdrawn, [latest])
-    return TaskDraws(latest, visible[:-1], withdrawn)
+    return TaskDraws(latest, visible[:-1], withdrawn, selections=drawn_list(latest.id) if latest is not None else [])
 
 
 def task_results(task, now: datetime) -> list:
@@ -930,9 +1011,12 @@ def iter_items(f: Filters, now: datetime):
 @dataclass
 class EntityProfile:
     entity: Entity
-    selections: list  # DrawSelection of public draws (with .draw and .draw.task loaded)
+    # Public draws that selected the entity, latest first (draw_service.WhyDrawn: a selection in a
+    # draw that a later public draw replaced stays listed, marked as such).
+    selections: list
     results: list  # records (full=True, JSON) or public dicts (the HTML page)
     penalties: list
+    why_drawn: list = field(default_factory=list)  # the same rows, latest draw first (draw_service.why_drawn)
 
     @property
     def show_operator(self) -> bool:
@@ -943,15 +1027,14 @@ class EntityProfile:
 def get_entity(uscc: str, now: datetime, full: bool = True) -> EntityProfile | None:
     """The entity's public records; `full=False` loads only what the HTML page's rows show."""
     code = (uscc or "").strip().upper()
-    entity = db.session.execute(select(Entity).where(Entity.uscc == code)).scalar()
+    entity = db.session.execute(prepared("entity_by_uscc", lambda: select(Entity).where(
+        Entity.uscc == bindparam("uscc"))), {"uscc": code}).scalar()
     if entity is None:
         return None
-    selections = list(db.session.execute(
-        select(DrawSelection).join(Draw, DrawSelection.draw_id == Draw.id)
-        .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))
-        .options(joinedload(DrawSelection.draw).joinedload(Draw.task),
-                 selectinload(DrawSelection.assignments))
-        .order_by(Draw.drawn_at.desc())).scalars())
+    reasons = why_drawn(entity, now)  # plain rows: both draw tables of the page and its JSON
+    # The selections table lists draws of the same moment in selection order (the why-drawn
+    # table, latest draw first): two stable sorts of the same rows.
+    selections = sorted(sorted(reasons, key=lambda r: r.selection_id), key=lambda r: r.draw.drawn_at, reverse=True)
     if full:
         results = list(db.session.execute(
             select(Result).where(Result.entity_id == entity.id, public_clause("result", now))
@@ -960,30 +1043,28 @@ def get_entity(uscc: str, now: datetime, full: bool = True) -> EntityProfile | N
             select(Penalty).where(Penalty.entity_id == entity.id, public_clause("penalty", now))
             .options(*SHAPE_LOAD["penalty"]).order_by(*PENALTY_ORDER)).scalars())
     else:  # the page's rows: public dicts, as the lists read them
-        rows = db.session.execute(
+        # Statements built once per process (visibility_sql.prepared): building them costs more
+        # than running them for one entity.
+        params = {**at(now), "entity_id": entity.id}
+        rows = db.session.execute(prepared("entity_result_rows", lambda: (
             select(*RESULT_COLUMNS, *_PAGE_EXTRA).join(Entity, Result.entity_id == Entity.id)
             .join(Task, Result.task_id == Task.id).join(Department, Result.department_id == Department.id)
-            .where(Result.entity_id == entity.id, public_clause("result", now)).order_by(*RESULT_ORDER)).all()
+            .where(Result.entity_id == bindparam("entity_id"), public_clause("result", NOW))
+            .order_by(*RESULT_ORDER))), params).all()
         tasks, departments = {}, {}
         _fill_caches(rows, now, tasks, departments)
         results = list(_result_dicts(rows, now, tasks, departments, full=False, with_disclosure=False))
-        rows = db.session.execute(
+        rows = db.session.execute(prepared("entity_penalty_rows", lambda: (
             select(*PENALTY_COLUMNS, *_PAGE_EXTRA).outerjoin(Entity, Penalty.entity_id == Entity.id)
             .outerjoin(Task, Penalty.task_id == Task.id).join(Department, Penalty.department_id == Department.id)
-            .where(Penalty.entity_id == entity.id, public_clause("penalty", now)).order_by(*PENALTY_ORDER)).all()
+            .where(Penalty.entity_id == bindparam("entity_id"), public_clause("penalty", NOW))
+            .order_by(*PENALTY_ORDER))), params).all()
         _fill_caches(rows, now, tasks, departments)
         penalties = list(_penalty_dicts(rows, now, tasks, departments, with_disclosure=False))
-    # A selection in a draw that a later public draw replaced stays listed, marked as such
-    # (only public draws count: draw_service.public_successors).
-    selections = [sel for sel in selections if public_state("draw", sel.draw, now).is_visible]
-    later = public_successors({sel.draw.task_id for sel in selections}, now)
-    for sel in selections:
-        sel.superseded_by = later.get(sel.draw_id)
-        sel.superseded = sel.superseded_by is not None
     if full:
         for r in results:  # a withheld or embargoed task is never named, even beside a public result
             r.task_public = public_state("task", r.task, now).is_visible
-    return EntityProfile(entity, selections, results, penalties)
+    return EntityProfile(entity, selections, results, penalties, reasons)
 
 
 # ---------------------------------------------------------------- home, code lists

@@ -93,7 +93,7 @@ def section_size(section: Section, now: datetime) -> int:
     """How many URLs the section has (cached briefly like the lists' totals)."""
     if section.statement is None:
         return len(FIXED_PAGES)
-    return cached_count(section.count, now)
+    return cached_count(section.count, now, ("sitemap", section.name))  # named: built only on a miss
 
 
 def section_urls(section: Section, now: datetime, offset: int = 0, limit: int | None = None) \

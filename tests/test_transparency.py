@@ -64,3 +64,15 @@ def test_chain_head_follows_new_events(db, client):
     after = client.get("/transparency.json").get_json()["audit_chain"]
     assert after["events"] == before["events"] + 1
     assert after["head"] == db.session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc())).scalars().first()
+
+
+def test_kept_fairness_follows_a_new_draw_and_the_end_of_an_embargo(db, client, set_now):
+    """The fairness figures are kept per worker under the public revision (transparency.fairness_cached)."""
+    set_now("2026-12-31T15:59:00+00:00")  # 23:59 on 2026-12-31 in China: the surprise task is still embargoed
+    _world(db)
+    assert client.get("/transparency.json").get_json()["fairness"]["draws"] == 3
+    set_now("2026-12-31T16:00:00+00:00")  # 2027-01-01 in China: its period is over, its draw public
+    assert client.get("/transparency.json").get_json()["fairness"]["draws"] == 4
+    f.draw(f.task(f.department(code="WJW")), [f.entity()], drawn_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    db.session.commit()  # a new public draw: a new revision
+    assert client.get("/transparency.json").get_json()["fairness"]["draws"] == 5

@@ -12,7 +12,7 @@ the DrawStratum rows (ratios or counts) and `inspectors_per_target`.
 """
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
@@ -78,7 +78,10 @@ class DrawStratum(db.Model):
 
 class DrawSelection(db.Model):
     __tablename__ = "draw_selection"
-    __table_args__ = (UniqueConstraint("draw_id", "entity_id"),)
+    # ix_draw_selection_rank: an entity's key rank within its stratum (draw_service.why_drawn, the
+    # entity page) counts the stratum's smaller keys in the index instead of reading the draw's rows.
+    __table_args__ = (UniqueConstraint("draw_id", "entity_id"),
+                      Index("ix_draw_selection_rank", "draw_id", "stratum", "key"))
     id: Mapped[int] = mapped_column(primary_key=True)
     draw_id: Mapped[int] = mapped_column(ForeignKey("draw.id", ondelete="CASCADE"), nullable=False, index=True)
     position: Mapped[int] = mapped_column(Integer, nullable=False)  # order by key

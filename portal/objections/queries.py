@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from .. import deadlines
@@ -15,6 +15,7 @@ from ..domain.dates import china_date, china_midnight
 from ..domain.deadlines import DUE_SOON_WORKDAYS, urgency
 from ..domain.publicity import LONG, SHORT, publicity_class
 from ..extensions import db
+from ..visibility_sql import NOW, prepared
 from ..models import CaseKind, Department, Objection, OPEN_STATUSES, Penalty, Result
 from . import domain
 from .service import RECORD_MODELS, hash_token, record_label
@@ -28,17 +29,21 @@ def _record_id(record) -> int:
     return record["id"] if isinstance(record, dict) else record.id
 
 
+def _cases_stmt():
+    return (select(Objection.record_id, Objection.kind, Objection.received_at, Objection.decided_at, Objection.outcome)
+            .where(Objection.kind == CaseKind.OBJECTION, Objection.record_kind == bindparam("record_kind"),
+                   Objection.record_id.in_(bindparam("ids", expanding=True)), Objection.received_at <= NOW))
+
+
 def _cases_by_record(kind: str, ids, now: datetime) -> dict[int, list]:
     """The objections filed on these records by `now` (plain rows: no contact data is even read)."""
     ids = sorted(set(ids))
     out = defaultdict(list)
     if kind not in domain.RECORD_KINDS or not ids:
         return out
+    stmt = prepared("objection_cases", _cases_stmt)  # built once per process: every list page runs it
     for i in range(0, len(ids), BATCH):
-        rows = db.session.execute(
-            select(Objection.record_id, Objection.kind, Objection.received_at, Objection.decided_at, Objection.outcome)
-            .where(Objection.kind == CaseKind.OBJECTION, Objection.record_kind == kind,
-                   Objection.record_id.in_(ids[i:i + BATCH]), Objection.received_at <= now))
+        rows = db.session.execute(stmt, {"record_kind": kind, "ids": ids[i:i + BATCH], "now": now})
         for row in rows:
             out[row.record_id].append(row)
     return out

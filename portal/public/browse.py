@@ -19,7 +19,7 @@ def task_row(task, now) -> dict:
 @bp.get("/tasks.<any(json,csv):fmt>")
 @bp.get("/tasks", defaults={"fmt": "html"})
 def tasks(fmt):
-    return _list(fmt, TASKS, queries.list_tasks, queries.iter_tasks, task_row, "public/tasks",
+    return _list(fmt, TASKS, queries.list_tasks, queries.iter_tasks, task_row, "public/tasks", light_html=True,
                  task_kinds=list(queries.TASK_KINDS.items()))
 
 

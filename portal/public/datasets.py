@@ -274,10 +274,10 @@ def entity_json(profile, now) -> dict:
     """The entity page as JSON: the only place an individual business's operator name appears."""
     data = shape("entity", profile.entity, now, own_page=True)
     data["draws"] = [{
-        "draw_id": s.draw_id, "draw_url": f"/draws/{s.draw_id}", "task_code": s.draw.task.code,
-        "task_title": s.draw.task.title, "drawn_at": _iso(s.draw.drawn_at), "stratum": s.stratum, "key": s.key,
-        "superseded": getattr(s, "superseded", False),
-        "inspectors": [{"name": a.name, "licence_no": a.licence_no} for a in s.assignments if a.replaced_at is None],
+        "draw_id": s.draw_id, "draw_url": f"/draws/{s.draw_id}", "task_code": s.task.code,
+        "task_title": s.task.title, "drawn_at": _iso(s.draw.drawn_at), "stratum": s.stratum, "key": s.key,
+        "superseded": s.superseded,
+        "inspectors": [{"name": name, "licence_no": licence_no} for name, licence_no in s.inspectors],
     } for s in profile.selections]
     data["results"] = [_pick(shape("result", r, now), ENTITY_RESULT_KEYS) for r in profile.results]
     data["penalties"] = [_pick(shape("penalty", p, now), ENTITY_PENALTY_KEYS) for p in profile.penalties]

@@ -7,10 +7,10 @@ public on its certificate but did not send anyone an inspector.
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
 
-from flask import jsonify, render_template
+from flask import current_app, jsonify, render_template
 from sqlalchemy import and_, func, select
 
-from .. import clock, journal
+from .. import caching, clock, journal
 from ..domain.dates import CHINA
 from ..extensions import db
 from ..models import Draw, DrawAssignment, DrawPoolEntry, DrawSelection, Entity
@@ -85,6 +85,21 @@ def fairness(now) -> Fairness:
                     max_times, [tuple(r) for r in most], [tuple(r) for r in inspectors], [tuple(r) for r in pairs])
 
 
+def fairness_cached(now) -> Fairness:
+    """fairness(now), kept per worker under the public revision: it reads every public draw's
+    selections and assignments (about 1 s of SQLite time on the 100k data set) and changes only
+    with a write, a scheduled moment passing or the China date (portal/caching.py.revision_key,
+    what the page's ETag is made of)."""
+    key = caching.revision_key(now)
+    cache = current_app.extensions.setdefault("public_fairness", {})
+    fair = cache.get(key)
+    if fair is None:
+        fair = fairness(now)
+        cache.clear()  # only the current revision is ever asked for again
+        cache[key] = fair
+    return fair
+
+
 def histogram_svg(histogram, width=560, bar_height=22):
     """Horizontal bars as plain data for an inline SVG (rendered server-side, no script)."""
     top = max((n for _, n in histogram), default=0) or 1
@@ -102,7 +117,7 @@ def histogram_svg(histogram, width=560, bar_height=22):
 def transparency(fmt):
     now = clock.now()
     count, head = journal.chain_head()
-    fair = fairness(now)
+    fair = fairness_cached(now)
     if fmt == "json":
         return jsonify({
             "audit_chain": {"events": count, "head": head},

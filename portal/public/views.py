@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from flask import Response, abort, current_app, jsonify, redirect, render_template, request
 from sqlalchemy import select
 
-from .. import clock, deadlines, queries
+from .. import caching, clock, deadlines, queries
 from ..domain.visibility import task_named_beside_result
 from ..errors import BadInput
 from ..exports import csv_response, json_list
@@ -46,6 +46,25 @@ def _paging():
 def _short_names(departments) -> dict:
     """{department code: the name a list row shows (the short name when there is one)}."""
     return {d.code: d.short_name or d.name for d in departments}
+
+
+def code_lists(now) -> dict:
+    """What the pages' filter forms and rows read from the code lists: department options and
+    short names, conclusions, penalty categories. They change only with a write, so each worker
+    keeps them under the public revision (portal/caching.py: raised by every commit that
+    changes a public table, departments and code lists included; its key also holds the latest
+    scheduled moment passed and the China date, as the page's ETag does)."""
+    key = caching.revision_key(now)
+    cache = current_app.extensions.setdefault("public_code_lists", {})
+    lists = cache.get(key)
+    if lists is None:
+        departments = queries.departments()
+        lists = {"dept_options": [(d.code, d.name) for d in departments], "dept_short": _short_names(departments),
+                 "conclusions": queries.vocabulary(VocabularyKind.CONCLUSION),
+                 "categories": [(label, label) for _, label in queries.vocabulary(VocabularyKind.PENALTY_CATEGORY)]}
+        cache.clear()  # only the current revision is ever asked for again
+        cache[key] = lists
+    return lists
 
 
 def _year_choices() -> list[int]:
@@ -108,10 +127,10 @@ def _list(fmt: str, dataset, list_fn, iter_fn, to_json, template_dir: str, light
                                                   **{key: values.get(record.id) for key, values in extras.items()}})
                           for record in page.items], page.total, page.page, page.per_page)
     context["objection_status"] = extras.get("objection", {})
-    departments = queries.departments()
+    lists = code_lists(now)
     context.update(page=page, filters=filters, errors=errors, dataset=dataset, args=request.args, extras=extras,
                    task_visible=lambda task: queries.public_state_visible("task", task, now),
-                   dept_options=[(d.code, d.name) for d in departments], dept_short=_short_names(departments),
+                   dept_options=lists["dept_options"], dept_short=lists["dept_short"],
                    root=request.script_root,
                    year_options=[(str(y), f"{y}年") for y in _year_choices()])
     if page_extras is not None and not errors:
@@ -128,10 +147,11 @@ def home():
     f = queries.Filters()
     return render_template(
         "public/home.html", counts=queries.public_counts(now),
-        plans=queries.list_plans(f, now, latest).items, tasks=queries.list_tasks(f, now, latest).items,
+        plans=queries.list_plans(f, now, latest, full=False).items,
+        tasks=queries.list_tasks(f, now, latest, latest=True).items,
         results=queries.list_results(f, now, latest, full=False, disclosure=False).items,
         penalties=queries.list_penalties(f, now, latest, disclosure=False).items,
-        dept_short=_short_names(queries.departments()), root=request.script_root)
+        dept_short=code_lists(now)["dept_short"], root=request.script_root)
 
 
 @bp.get("/data")
@@ -163,14 +183,14 @@ def plans(fmt):
 @bp.get("/results." + LIST_SUFFIX)
 def results(fmt):
     return _list(fmt, RESULTS, queries.list_results, queries.iter_results, result_json, "public/results",
-                 light_html=True, conclusions=queries.vocabulary(VocabularyKind.CONCLUSION))
+                 light_html=True, conclusions=code_lists(clock.now())["conclusions"])
 
 
 @bp.get("/penalties", defaults={"fmt": "html"})
 @bp.get("/penalties." + LIST_SUFFIX)
 def penalties(fmt):
     return _list(fmt, PENALTIES, queries.list_penalties, queries.iter_penalties, penalty_json, "public/penalties",
-                 categories=[(label, label) for _, label in queries.vocabulary(VocabularyKind.PENALTY_CATEGORY)],
+                 categories=code_lists(clock.now())["categories"],
                  page_extras=lambda filters, now: {"ended_count": queries.count_ended_penalties(filters, now)})
 
 
@@ -298,10 +318,9 @@ def task(code, fmt):
         current = draws.current
         data["draw"] = None if current is None else {
             "id": current.id, "url": f"/draws/{current.id}", "drawn_at": current.drawn_at.isoformat(),
-            "selected": [{"uscc": s.uscc, "name": s.entity.name, "stratum": s.stratum, "key": s.key,
-                          "inspectors": [{"name": a.name, "licence_no": a.licence_no}
-                                         for a in s.assignments if a.replaced_at is None]}
-                         for s in current.selections],
+            "selected": [{"uscc": s.uscc, "name": s.name, "stratum": s.stratum, "key": s.key,
+                          "inspectors": [{"name": name, "licence_no": licence_no} for name, licence_no in s.inspectors]}
+                         for s in draws.selections],
             "disclosure": deadlines.disclosure_status_json("draw")([current], now)[current.id]}
         data["superseded_draws"] = [{"id": d.id, "url": f"/draws/{d.id}", "reason": d.reason}
                                     for d in draws.superseded]
