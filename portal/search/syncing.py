@@ -29,7 +29,7 @@ from ..domain.visibility import public_state
 from ..extensions import db
 from ..models import SearchChange
 from . import store
-from .whoosh_compat import is_segment, raw_postings
+from .whoosh_compat import BulkWriter, is_segment, raw_postings
 from .documents import MODELS, PAGE, affected, documents_for, iter_documents, load, ts
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def _build_writer(ix, procs: int):
     """A writer for a full build: Whoosh's multi-process writer with procs > 1."""
     if procs > 1:
         return ix.writer(procs=procs, multisegment=True, limitmb=512)
-    return ix.writer(limitmb=512)  # large enough that a chunk's postings are sorted in memory
+    return BulkWriter(ix)
 
 
 def _build(base: Path, now: datetime | None = None, stats: dict | None = None, procs: int | None = None) -> str:
@@ -246,7 +246,7 @@ def sync(timeout: float | None = None, now: datetime | None = None, budget: floa
                 if not changes and not ended:
                     break
                 try:
-                    writer = ix.writer(timeout=timeout)
+                    writer = BulkWriter(ix, timeout=timeout)
                 except LockError:
                     log.info("search index writer busy; leaving changes after %s to the next sync", last)
                     break
