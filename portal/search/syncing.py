@@ -8,6 +8,7 @@ the database).
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import random
@@ -90,11 +91,28 @@ def _build_writer(ix, procs: int):
     return BulkWriter(ix)
 
 
+@contextmanager
+def _collected_per_segment():
+    """Automatic garbage collection off (the caller collects per segment), restored after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _build(base: Path, now: datetime | None = None, stats: dict | None = None, procs: int | None = None) -> str:
     """Build a complete index generation from the database; returns its name (now live).
 
     Writes one segment per BUILD_CHUNK documents (no merging: merging re-writes every posting
-    in Python), so memory stays bounded and postings are sorted in memory, never spilled."""
+    in Python), so memory stays bounded and postings are sorted in memory, never spilled.
+
+    Python's automatic garbage collection is paused meanwhile and run once per segment instead:
+    with a segment's postings in memory (hundreds of thousands of containers) each automatic
+    full collection rescans them all, which cost about a fifth of the build's CPU time. Memory
+    stays bounded the same way (cycles left by a chunk's records are collected after it)."""
     now = now or _now()
     procs = build_procs(procs)
     gen = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{random.randrange(16 ** 6):06x}"
@@ -102,7 +120,7 @@ def _build(base: Path, now: datetime | None = None, stats: dict | None = None, p
     path.mkdir(parents=True)
     ix = store.create(path)
     count = 0
-    with read_session() as session:
+    with read_session() as session, _collected_per_segment():
         last = max_change(session)  # read first: later changes get re-applied by sync (idempotent)
         writer = None
         try:
@@ -114,6 +132,7 @@ def _build(base: Path, now: datetime | None = None, stats: dict | None = None, p
                 if count % BUILD_CHUNK == 0:
                     writer.commit(merge=False)
                     writer = None
+                    gc.collect()
             if writer is not None:
                 writer.commit(merge=False)
                 writer = None
