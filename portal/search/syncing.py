@@ -85,7 +85,8 @@ def build_procs(procs: int | None = None) -> int:
 
 
 def _build_writer(ix, procs: int):
-    """A writer for a full build: Whoosh's multi-process writer with procs > 1."""
+    """A writer for a full build: one BulkWriter (whoosh_compat), or Whoosh's multi-process writer
+    with procs > 1 (its children use Whoosh's stock writer: more CPU for the same wall time here)."""
     if procs > 1:
         return ix.writer(procs=procs, multisegment=True, limitmb=512)
     return BulkWriter(ix)
