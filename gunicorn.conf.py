@@ -42,3 +42,16 @@ if os.environ.get("GUNICORN_CONTROL_SOCKET"):
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 else:
     control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Before this worker takes a request: load the search index (SEARCH_WARM_ON_START).
+
+    In the worker itself and synchronously, not in a thread started by the app factory: the
+    worker answers nothing until it is warm (its siblings do), no request competes with the
+    warm-up for the GIL or its caches' lock, and nothing runs in the master to be forked
+    half-done (a thread holding a lock at fork time leaves the lock held in every child).
+    A failure is logged and the worker starts anyway (the first search then loads the index)."""
+    from portal.search import warm_worker
+
+    warm_worker(worker.wsgi, progress=worker.notify)  # heartbeats: the warm-up is not a hang

@@ -62,6 +62,9 @@ class Config:
     SEARCH_RECHECK_LIMIT = 2000
     # Processes writing a full rebuild (Whoosh's multi-segment writer); 1: one process.
     SEARCH_BUILD_PROCS = 1
+    # Load the search index (segments, columns, facet bitsets) in each gunicorn worker before it
+    # takes requests (gunicorn.conf.py post_worker_init), so that no user pays a first search.
+    SEARCH_WARM_ON_START = True
 
     # --- Public site -------------------------------------------------------------------------
     # The site's canonical address: absolute links in feeds and the sitemap are built from it,

@@ -16,7 +16,7 @@ def sync_command():
 
 @command.command("rebuild")
 @click.option("--procs", type=click.IntRange(1, 64), default=None,
-              help="writer processes (default SEARCH_BUILD_PROCS); one per CPU is fastest on an idle host")
+              help="writer processes (default SEARCH_BUILD_PROCS, 1: the fastest; more use Whoosh's multi-process writer)")
 def rebuild_command(procs):
     """Build a new index from the database and switch to it atomically."""
     info = search.rebuild(procs=procs)

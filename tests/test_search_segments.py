@@ -128,3 +128,55 @@ def test_public_windows_follow_the_clock_without_the_database(tmp_path):
     assert [seen(t) for t in (50, 99, 100, 199, 200, 299, 300, 399, 400, 150, 350, 50)] == [
         ["b"], ["b"], ["a", "b"], ["a", "b"], ["a"], ["a"], ["c", "a"], ["c", "a"], ["a"], ["a", "b"], ["c", "a"],
         ["b"]]
+
+
+def _gunicorn_hook():
+    import runpy
+    from pathlib import Path
+
+    return runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))["post_worker_init"]
+
+
+class _Worker:
+    """What gunicorn's post_worker_init hook gets: the loaded app and the heartbeat."""
+
+    def __init__(self, app):
+        self.wsgi = app
+        self.beats = 0
+
+    def notify(self):
+        self.beats += 1
+
+
+def test_a_new_worker_loads_the_index_before_its_first_search(segmented, app, client, caplog):
+    """gunicorn.conf.py's post_worker_init warms the search engine (segment columns, facet and
+    common-term bitsets) in the worker, with heartbeats; the answers are the ones a cold worker
+    gives."""
+    cold = client.get("/search.json?q=鑫达食品&per_page=50").get_json()
+    engine.clear_caches()
+    worker = _Worker(app)
+    with caplog.at_level("INFO", logger="portal.search.api"):
+        _gunicorn_hook()(worker)
+    assert "search index warmed" in caplog.text
+    assert worker.beats >= 2
+    assert len(engine._INFOS) >= 10  # every segment's columns were read before any request
+    assert client.get("/search.json?q=鑫达食品&per_page=50").get_json() == cold
+
+
+def test_warming_never_builds_an_index_nor_fails_the_worker(app, db, tmp_path, caplog):
+    app.config["SEARCH_INDEX_DIR"] = str(tmp_path / "none-yet")
+    _gunicorn_hook()(_Worker(app))
+    assert not (tmp_path / "none-yet").exists() or not any((tmp_path / "none-yet").glob("gen-*"))
+    broken = tmp_path / "broken"
+    (broken / "gen-1").mkdir(parents=True)
+    (broken / "CURRENT").write_text("gen-1")
+    from portal.search import store
+    (broken / "gen-1" / "SCHEMA").write_text(store.SCHEMA_VERSION)  # current, but no Whoosh files
+    app.config["SEARCH_INDEX_DIR"] = str(broken)
+    with caplog.at_level("ERROR", logger="portal.search.api"):
+        _gunicorn_hook()(_Worker(app))  # logs, does not raise
+    assert "warm-up failed" in caplog.text
+    app.config["SEARCH_WARM_ON_START"] = False
+    caplog.clear()
+    _gunicorn_hook()(_Worker(app))
+    assert "warm" not in caplog.text

@@ -1,7 +1,9 @@
 """What views call: query (with facets, re-checks and suggestions), exact_target, ids_for."""
 from __future__ import annotations
 
+import logging
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -16,8 +18,10 @@ from ..visibility_sql import public_clause
 from . import store
 from .analysis import normalize, query_terms, runs
 from .documents import KIND_LABELS, KINDS, MODELS
-from .engine import FACETS, facet_counts, positions, search_index
+from .engine import FACETS, Bits, facet_counts, positions, search_index
 from .syncing import catch_up, open_index, pending_keys
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
@@ -351,3 +355,72 @@ def ids_for(q: str, kinds: list[str], now: datetime, limit: int = 50, dept: str 
         res = query(q, filters=filters, sort="date", per_page=limit, now=now, facets=False, recheck=False)
         out += [(h.kind, h.id) for h in res.hits]
     return out
+
+
+WARM_TERMS = 16  # the most common title and text grams loaded at start (at most 2 × 165 KB each at 1.3M)
+_WARM_SAMPLE = 4  # segments whose lexicons are read to find them
+
+
+def warm(now: datetime | None = None, progress=None) -> bool:
+    """Load what a first query needs, so that no user pays it: open the live index and a searcher,
+    read each segment's date and ref columns, the live and hidden-window bitsets, every facet
+    value's bitset (what facet counts AND with), and the bitsets of the WARM_TERMS grams found in
+    the most documents (the county name in every title, 检查…: the costliest postings to decode,
+    part of most queries). Never builds an index: False when there is no current one (the first
+    search builds it, as before). `progress()`, if given, is called between steps (gunicorn's
+    worker heartbeat: a worker silent for its timeout is killed)."""
+    progress = progress or (lambda: None)
+    base = store.root()
+    gen = store.current_gen(base)
+    if gen is None or not store.schema_current(base, gen):
+        return False
+    ix = store.open_gen(base, gen)
+    with store.searcher(ix) as s:
+        b = Bits(s, store.purged_until(ix))
+        visible = b.live & ~b.hidden(now or _now())
+        b.term("published", "1")
+        progress()
+        facet_counts(b, visible)
+        for leaf in b.leaves:
+            leaf.info.refs(leaf.reader)
+        progress()
+        for fieldname, text in _common_terms(b):
+            b.term(fieldname, text)  # (as queries ask: str, the bitset caches' key)
+            progress()
+    return True
+
+
+def _common_terms(b: Bits) -> list[tuple[str, str]]:
+    """The WARM_TERMS title/text grams in the largest share of documents, judged from a few
+    segments spread over the index (reading every lexicon would cost seconds at 1.3M)."""
+    leaves = b.leaves
+    if not leaves:
+        return []
+    sample = {leaves[i * (len(leaves) - 1) // max(1, _WARM_SAMPLE - 1)].reader for i in range(_WARM_SAMPLE)}
+    docs = sum(reader.doc_count_all() for reader in sample)
+    found: dict[tuple[str, str], int] = {}
+    for reader in sample:
+        floor = reader.doc_count_all() // 20
+        for fieldname in ("tgrams", "bgrams"):
+            for text, info in reader.iter_field(fieldname):
+                if info.doc_frequency() > floor:
+                    key = (fieldname, text.decode("utf-8"))
+                    found[key] = found.get(key, 0) + info.doc_frequency()
+    return [key for key, n in sorted(found.items(), key=lambda kv: -kv[1])[:WARM_TERMS] if n * 20 > docs]
+
+
+def warm_worker(app, progress=None) -> None:
+    """gunicorn's post_worker_init hook (gunicorn.conf.py): warm the search index in the worker
+    before it takes its first request, when SEARCH_WARM_ON_START is on. Never fails the worker."""
+    if not getattr(app, "config", {}).get("SEARCH_WARM_ON_START", True):  # (a Flask app)
+        return
+    started, cpu = time.monotonic(), time.process_time()
+    try:
+        with app.app_context():
+            warmed = warm(progress=progress)
+    except Exception:
+        log.exception("search index warm-up failed; the first search will load the index")
+        return
+    if warmed:
+        log.info("search index warmed in %.2f s (%.2f s CPU)", time.monotonic() - started,
+                 time.process_time() - cpu)

@@ -8,6 +8,7 @@ the database).
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import random
@@ -29,7 +30,7 @@ from ..domain.visibility import public_state
 from ..extensions import db
 from ..models import SearchChange
 from . import store
-from .whoosh_compat import is_segment, raw_postings
+from .whoosh_compat import BulkWriter, is_segment, raw_postings
 from .documents import MODELS, PAGE, affected, documents_for, iter_documents, load, ts
 
 log = logging.getLogger(__name__)
@@ -84,17 +85,35 @@ def build_procs(procs: int | None = None) -> int:
 
 
 def _build_writer(ix, procs: int):
-    """A writer for a full build: Whoosh's multi-process writer with procs > 1."""
+    """A writer for a full build: one BulkWriter (whoosh_compat), or Whoosh's multi-process writer
+    with procs > 1 (its children use Whoosh's stock writer: more CPU for the same wall time here)."""
     if procs > 1:
         return ix.writer(procs=procs, multisegment=True, limitmb=512)
-    return ix.writer(limitmb=512)  # large enough that a chunk's postings are sorted in memory
+    return BulkWriter(ix)
+
+
+@contextmanager
+def _collected_per_segment():
+    """Automatic garbage collection off (the caller collects per segment), restored after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _build(base: Path, now: datetime | None = None, stats: dict | None = None, procs: int | None = None) -> str:
     """Build a complete index generation from the database; returns its name (now live).
 
     Writes one segment per BUILD_CHUNK documents (no merging: merging re-writes every posting
-    in Python), so memory stays bounded and postings are sorted in memory, never spilled."""
+    in Python), so memory stays bounded and postings are sorted in memory, never spilled.
+
+    Python's automatic garbage collection is paused meanwhile and run once per segment instead:
+    with a segment's postings in memory (hundreds of thousands of containers) each automatic
+    full collection rescans them all, which cost about a fifth of the build's CPU time. Memory
+    stays bounded the same way (cycles left by a chunk's records are collected after it)."""
     now = now or _now()
     procs = build_procs(procs)
     gen = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{random.randrange(16 ** 6):06x}"
@@ -102,7 +121,7 @@ def _build(base: Path, now: datetime | None = None, stats: dict | None = None, p
     path.mkdir(parents=True)
     ix = store.create(path)
     count = 0
-    with read_session() as session:
+    with read_session() as session, _collected_per_segment():
         last = max_change(session)  # read first: later changes get re-applied by sync (idempotent)
         writer = None
         try:
@@ -114,6 +133,7 @@ def _build(base: Path, now: datetime | None = None, stats: dict | None = None, p
                 if count % BUILD_CHUNK == 0:
                     writer.commit(merge=False)
                     writer = None
+                    gc.collect()
             if writer is not None:
                 writer.commit(merge=False)
                 writer = None
@@ -246,7 +266,7 @@ def sync(timeout: float | None = None, now: datetime | None = None, budget: floa
                 if not changes and not ended:
                     break
                 try:
-                    writer = ix.writer(timeout=timeout)
+                    writer = BulkWriter(ix, timeout=timeout)
                 except LockError:
                     log.info("search index writer busy; leaving changes after %s to the next sync", last)
                     break
