@@ -13,7 +13,8 @@
    inspectors) and penalties (with their categories) are cloned from template rows by
    INSERT … SELECT on the server. Then VACUUM ANALYZE.
 2. Search index: `search.rebuild()` into bench/out/province/search-index with --procs writer
-   processes (default: one per CPU); kept while the data stay (--skip-generate reuses it). --no-index skips it and prints how many documents it would write and how long that takes
+   processes (default 1); kept while the data stay (--skip-generate reuses it). --no-index skips
+   it and prints how many documents it would write and how long that takes
    at the issue's 1,000 documents/s (search rows are then left out).
 3. Server time (Flask test client in this process, no cookies, rate limits off, now fixed as in
    the demo): p50/p95 wall clock and CPU per request of list pages (first and deep), filtered
@@ -620,8 +621,9 @@ def main(argv=None):
     parser.add_argument("--lists-only", action="store_true",
                         help="only the list, entity (and search) pages: no /stats and feed rows")
     parser.add_argument("--no-throughput", action="store_true", help="skip the gunicorn throughput comparison")
-    parser.add_argument("--procs", type=int, default=os.cpu_count() or 1,
-                        help="search index writer processes (SEARCH_BUILD_PROCS; default: the CPU count)")
+    parser.add_argument("--procs", type=int, default=1,
+                        help="search index writer processes (SEARCH_BUILD_PROCS; default 1: one BulkWriter "
+                             "is as fast in wall time as Whoosh's multi-process writer, for less CPU)")
     parser.add_argument("--repeat", type=int, default=30, help="requests per page (30)")
     parser.add_argument("--seconds", type=float, default=10, help="seconds of load per server (10)")
     run(parser.parse_args(argv))
