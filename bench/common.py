@@ -55,6 +55,22 @@ def ensure_indexes(app) -> list[str]:
     return created
 
 
+def as_a_worker(app) -> None:
+    """Prepare this process as gunicorn prepares a worker before its first request: the real
+    `post_worker_init` hook of gunicorn.conf.py (search index warm-up, then `gc.freeze()`), so
+    that in-process figures are those of a serving worker."""
+    import runpy
+
+    class Worker:
+        wsgi = app
+
+        @staticmethod
+        def notify():
+            pass
+
+    runpy.run_path(str(ROOT / "gunicorn.conf.py"))["post_worker_init"](Worker())
+
+
 def percentile(values, p: float) -> float:
     """Nearest-rank percentile (p in 0..100) of a non-empty list."""
     ordered = sorted(values)

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from bench.common import FIXED_NOW, OUT, ROOT, ensure_indexes, make_app, median, percentile, table
+from bench.common import FIXED_NOW, OUT, ROOT, as_a_worker, ensure_indexes, make_app, median, percentile, table
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/province"
 INSTANCE = OUT / "province"
@@ -551,6 +551,10 @@ def run(args) -> None:
     elif args.no_index and not index_ready():
         estimate_index(app)
     t = pick(app)
+    wall, cpu = time.perf_counter(), time.process_time()
+    as_a_worker(app)  # what gunicorn.conf.py does before a worker's first request: search warm-up, gc.freeze()
+    print(f"worker start (search index warm-up, gc.freeze): {time.perf_counter() - wall:.1f} s wall, "
+          f"{time.process_time() - cpu:.1f} s CPU", flush=True)
     print(f"data: {t['results']:,} results, {t['penalties']:,} penalties; now = {FIXED_NOW}; "
           f"{args.repeat} requests per page after 2 warm-up requests (Flask test client, PostgreSQL)", flush=True)
     deep_results = max(1, t["results"] // 20 // 2)
