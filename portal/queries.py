@@ -397,6 +397,18 @@ def _fill_caches(rows, now: datetime, tasks: dict, departments: dict) -> None:
         departments[row.department_id] = (row.dept_code, row.dept_name)
 
 
+def _page_rows(kind: str, id_column, conditions, order, day_column, rows_stmt, f: Filters, now: datetime,
+               paging: Paging) -> list:
+    """The rows of one list page: `rows_stmt(ids)` over the page's ids. A deep page finds its ids from
+    its own day (`_page_ids`); the first pages run one statement built once per filter set (see
+    _PAGE_PARAMS), `conditions(f, NOW)` taking the moment as a parameter."""
+    if _is_deep(paging):
+        ids = _page_ids(id_column, conditions(f, now), order, paging, day_column, now, (kind, astuple(f)))
+        return db.session.execute(rows_stmt(ids)).all()
+    return db.session.execute(prepared((f"{kind}-page", astuple(f)), lambda: rows_stmt(_first_pages_ids(
+        id_column, conditions(f, NOW), order)), bounded=True), _paging_params(now, paging)).all()
+
+
 def list_results(f: Filters, now: datetime, paging: Paging, full: bool = True, disclosure: bool = True) -> Page:
     """One page of results as public dicts (the shape of `shape("result", …)`, with
     `disclosure`); `full=False` (HTML rows) leaves out findings, inspectors and check items,
@@ -410,13 +422,8 @@ def list_results(f: Filters, now: datetime, paging: Paging, full: bool = True, d
         return (select(*RESULT_COLUMNS, *_PAGE_EXTRA).join(Entity, Result.entity_id == Entity.id)
                 .join(Task, Result.task_id == Task.id).join(Department, Result.department_id == Department.id)
                 .where(Result.id.in_(ids)).order_by(*RESULT_ORDER))
-    if _is_deep(paging):
-        ids = _page_ids(Result.id, _result_conditions(f, now), RESULT_ORDER, paging, Result.formed_date, now,
-                        ("result", astuple(f)))
-        rows = db.session.execute(rows_stmt(ids)).all()
-    else:
-        rows = db.session.execute(prepared(("result-page", astuple(f)), lambda: rows_stmt(_first_pages_ids(
-            Result.id, _result_conditions(f, NOW), RESULT_ORDER)), bounded=True), _paging_params(now, paging)).all()
+    rows = _page_rows("result", Result.id, _result_conditions, RESULT_ORDER, Result.formed_date, rows_stmt,
+                      f, now, paging)
     tasks, departments = {}, {}
     _fill_caches(rows, now, tasks, departments)
     items = list(_result_dicts(rows, now, tasks, departments, full=full, with_disclosure=disclosure))
@@ -623,13 +630,8 @@ def list_penalties(f: Filters, now: datetime, paging: Paging, disclosure: bool =
         return (select(*PENALTY_COLUMNS, *_PAGE_EXTRA).outerjoin(Entity, Penalty.entity_id == Entity.id)
                 .outerjoin(Task, Penalty.task_id == Task.id).join(Department, Penalty.department_id == Department.id)
                 .where(Penalty.id.in_(ids)).order_by(*PENALTY_ORDER))
-    if _is_deep(paging):
-        ids = _page_ids(Penalty.id, _penalty_conditions(f, now), PENALTY_ORDER, paging, Penalty.decision_date, now,
-                        ("penalty", astuple(f)))
-        rows = db.session.execute(rows_stmt(ids)).all()
-    else:  # the first pages: one statement built once per filter set (see _PAGE_PARAMS)
-        rows = db.session.execute(prepared(("penalty-page", astuple(f)), lambda: rows_stmt(_first_pages_ids(
-            Penalty.id, _penalty_conditions(f, NOW), PENALTY_ORDER)), bounded=True), _paging_params(now, paging)).all()
+    rows = _page_rows("penalty", Penalty.id, _penalty_conditions, PENALTY_ORDER, Penalty.decision_date, rows_stmt,
+                      f, now, paging)
     tasks, departments = {}, {}
     _fill_caches(rows, now, tasks, departments)
     return Page(items=list(_penalty_dicts(rows, now, tasks, departments, with_disclosure=disclosure)), total=total,
