@@ -137,7 +137,7 @@ def build(n: int, workdir: Path, procs: int) -> dict:
     con.executemany("INSERT INTO bench_doc VALUES (?,?,?,?,?,?,?,?,?)", rows)
     con.commit()
     writer.commit()
-    store.write_last(gen, 0)
+    store.write_last(gen, 0, "")
     build_s = time.monotonic() - started
     (idx / "CURRENT").write_text("gen-bench")
     size = sum(p.stat().st_size for p in gen.iterdir())
@@ -214,7 +214,7 @@ def publish_latency(workdir: Path, index_dir: Path, samples: int = 5) -> list[fl
         if stale.exists():
             stale.unlink()
     # A fresh app database starts its change log at 0: so must the (reused) index.
-    store.write_last(index_dir / "gen-bench", 0)
+    store.write_last(index_dir / "gen-bench", 0, "")
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'app.db'}"
     os.environ.setdefault("SECRET_KEY", "bench")
     from portal import create_app, lifecycle

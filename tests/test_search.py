@@ -6,7 +6,7 @@ import pytest
 import factories as f
 from portal import journal, lifecycle, search
 from portal.database import write_transaction
-from portal.models import EntityType, Status
+from portal.models import EntityType, Penalty, Status
 
 NOW = "2026-01-10T02:00:00+00:00"
 
@@ -454,3 +454,40 @@ def test_ended_windows_are_purged_once_not_on_every_sync(app, db, index_dir, set
     search.sync()
     assert ix.latest_generation() == generation  # nothing re-deleted, nothing committed
     assert search.verify() == []
+
+
+def test_an_index_made_from_another_database_is_rebuilt_not_trusted(app, db, index_dir, set_now):
+    """A host's index folder pointed at another database (or a database replaced under it) whose
+    change log is as long: the same change ids name other changes, so applying "the changes after
+    the last one applied" would skip that database's first ones. The log's row at the index's last
+    id tells the databases apart, and the index is rebuilt."""
+    set_now(NOW)
+
+    def found(q):
+        return sorted(item["title"] for item in client.get("/search.json?q=" + q).get_json()["items"])
+
+    def publish(decision_no, party):
+        penalty_id = f.penalty(dept, decision_no=decision_no, party_name=party, publish=False).id
+        db.session.commit()
+        with write_transaction():  # as a clerk publishes: the change log gets its row
+            lifecycle.publish("penalty", db.session.get(Penalty, penalty_id))
+
+    client = app.test_client()
+    dept = f.department()
+    db.session.commit()
+    search.sync()  # the index is made, then follows the change log
+    publish("甲市监罚〔2025〕1号", "第一库当事人")
+    search.sync()
+    assert len(found("甲市监罚")) == 1
+    # Another database: the same tables, emptied; its change ids start again from 1.
+    db.session.remove()
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+    dept = f.department()
+    db.session.commit()
+    for i in (1, 2, 3):
+        publish(f"乙市监罚〔2025〕{i}号", f"第二库当事人{i}")
+    search.sync()
+    assert found("甲市监罚") == []
+    assert len(found("乙市监罚")) == 3

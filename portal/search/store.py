@@ -3,7 +3,9 @@
 Layout of SEARCH_INDEX_DIR:
     CURRENT          name of the live generation (replaced atomically by rebuild)
     gen-<stamp>/     a Whoosh index, plus SCHEMA: the schema version it was made with,
-                     LAST_CHANGE: the last change-log id applied to it, and
+                     LAST_CHANGE: the last change-log id applied to it,
+                     LAST_CHANGE_KEY: what that change-log row holds (kind, record, time), so
+                     that a log of another database with the same ids is told apart, and
                      PURGED_UNTIL: the time up to which ended public windows were purged
                      (both written after each commit while the sync lock is held)
     sync.lock        one writing process at a time (fcntl)
@@ -203,7 +205,21 @@ def last_applied(ix) -> int:
     return _read_int(ix.storage.folder, "LAST_CHANGE")
 
 
-def write_last(folder, last: int) -> None:
+def last_key(ix) -> str | None:
+    """LAST_CHANGE_KEY (None in a generation written before it existed)."""
+    try:
+        return (Path(ix.storage.folder) / "LAST_CHANGE_KEY").read_text()
+    except FileNotFoundError:
+        return None
+
+
+def write_last(folder, last: int, key: str) -> None:
+    """Record the last change applied and its key (the key first: a crash in between leaves a
+    mismatch, which costs a rebuild, never a skipped change)."""
+    path = Path(folder) / "LAST_CHANGE_KEY"
+    tmp = path.with_name(f"LAST_CHANGE_KEY.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(key)
+    os.replace(tmp, path)
     _write_int(folder, "LAST_CHANGE", last)
 
 

@@ -64,6 +64,29 @@ def max_change(session: Session) -> int:
     return session.execute(select(func.max(SearchChange.id))).scalar() or 0
 
 
+def change_key(kind: str, record_id: int, at) -> str:
+    """What a change-log row holds, as stored with the index (store.LAST_CHANGE_KEY)."""
+    return f"{kind}:{record_id}:{at.isoformat() if at is not None else ''}"
+
+
+def key_of(session: Session, change_id: int) -> str:
+    """The key of change `change_id` in this database ("" when there is no such row)."""
+    row = session.execute(select(SearchChange.record_kind, SearchChange.record_id, SearchChange.at)
+                          .where(SearchChange.id == change_id)).first()
+    return change_key(*row) if row is not None else ""
+
+
+def another_database(session: Session, ix) -> bool:
+    """True when this index was not made from this database's change log: the log ends before the
+    index's last change, or its row with that id holds another change (a host's instance folder
+    pointed at another database, or a database restored or replaced under it)."""
+    last = store.last_applied(ix)
+    if max_change(session) < last:
+        return True
+    known = store.last_key(ix)
+    return bool(last) and known is not None and known != key_of(session, last)
+
+
 def open_index():
     """The live index; built from the database first if there is none yet (or it was made by an
     older schema version: the outdated generations are then removed)."""
@@ -137,7 +160,7 @@ def _build(base: Path, now: datetime | None = None, stats: dict | None = None, p
             if writer is not None:
                 writer.commit(merge=False)
                 writer = None
-            store.write_last(path, last)
+            store.write_last(path, last, key_of(session, last))
             store.write_purged(path, ts(now))  # ended windows were never added
         except BaseException:
             if writer is not None:
@@ -254,11 +277,12 @@ def sync(timeout: float | None = None, now: datetime | None = None, budget: floa
             log.info("search index busy; leaving the change log to the next sync")
             return 0
         with read_session() as session:  # a snapshot taken under the lock
-            if max_change(session) < store.last_applied(ix):
-                needs_rebuild = True  # the log is younger than the index: another database
+            if another_database(session, ix):
+                needs_rebuild = True
             while not needs_rebuild:
                 last = store.last_applied(ix)
-                changes = session.execute(select(SearchChange.id, SearchChange.record_kind, SearchChange.record_id)
+                changes = session.execute(select(SearchChange.id, SearchChange.record_kind, SearchChange.record_id,
+                                                 SearchChange.at)
                                           .where(SearchChange.id > last).order_by(SearchChange.id)
                                           .limit(batch)).all()
                 purged = store.purged_until(ix)
@@ -274,7 +298,7 @@ def sync(timeout: float | None = None, now: datetime | None = None, budget: floa
                     keys = set()
                     # Public windows that have ended: the documents go (re-evaluated: none is public
                     # now), and those that depend on them follow (an entity's "has publications").
-                    for kind, rid in sorted(ended | {(kind, rid) for _id, kind, rid in changes}):
+                    for kind, rid in sorted(ended | {(kind, rid) for _id, kind, rid, _at in changes}):
                         keys |= affected(session, kind, rid)
                     _apply(writer, session, keys, now)
                     rate = float(current_app.config.get("SEARCH_FAIL_RATE", 0) or 0)
@@ -285,7 +309,8 @@ def sync(timeout: float | None = None, now: datetime | None = None, budget: floa
                     writer.cancel()
                     raise
                 if changes:
-                    store.write_last(ix.storage.folder, changes[-1][0])
+                    change_id, kind, rid, at = changes[-1]
+                    store.write_last(ix.storage.folder, change_id, change_key(kind, rid, at))
                 if ts(now) > purged:
                     store.write_purged(ix.storage.folder, ts(now))
                 applied += len(changes)
@@ -298,7 +323,7 @@ def sync(timeout: float | None = None, now: datetime | None = None, budget: floa
                     break
     if needs_rebuild:
         if budget is not None:
-            log.warning("search index is ahead of the change log (another database?): run `search rebuild`")
+            log.warning("search index was made from another database's change log: run `search rebuild`")
         else:
             rebuild()
     return applied
