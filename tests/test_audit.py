@@ -163,3 +163,36 @@ def test_transparency_page_explains_how_to_check_an_archived_head(app, db, clien
     assert published in page
     assert "flask --app wsgi audit verify --head 链头哈希" in page and "MISSING HEAD" in page
     assert client.get("/transparency.json").get_json()["audit_chain"]["head"] == published
+
+
+def _true_count(db):
+    return db.session.execute(text("SELECT count(*) FROM audit_event")).scalar()
+
+
+def test_the_chain_count_follows_appends_and_a_database_emptied_under_the_process(app, db, client):
+    """chain_head counts only the events after the head it last saw; it stays exact as the chain
+    grows and when the events it counted are gone (tables emptied, another database)."""
+    _events(db, 3)
+    assert journal.chain_head()[0] == 3
+    _events(db, 2)
+    count, head = journal.chain_head()
+    latest = db.session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    assert (count, head) == (5, latest) == (_true_count(db), latest)
+    assert client.get("/transparency.json").get_json()["audit_chain"] == {"events": 5, "head": latest}
+    db.session.commit()
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_event"))
+    _events(db, 6)  # SQLite gives ids from 1 again: the counted id holds another event now
+    db.session.commit()
+    with db.engine.begin() as conn:  # and fewer events than ids: a count carried on would be wrong
+        conn.execute(text("DELETE FROM audit_event WHERE id IN (SELECT id FROM audit_event ORDER BY id LIMIT 2)"))
+    db.session.rollback()
+    assert journal.chain_head()[0] == _true_count(db) == 4
+    _events(db, 3)
+    assert journal.chain_head()[0] == _true_count(db) == 7
+    assert client.get("/transparency.json").get_json()["audit_chain"]["events"] == 7
+    db.session.commit()
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_event"))
+    db.session.rollback()
+    assert journal.chain_head() == (0, journal.GENESIS)
