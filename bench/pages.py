@@ -200,6 +200,7 @@ def run(instance: Path, repeat: int = 30, exports: bool = True) -> list[tuple]:
     with app.app_context():
         from portal.extensions import db as _db
         meter = SqlMeter(_db.engine)
+    pages.append(("/transparency", "/transparency"))  # the audit chain head and the fairness figures
     pages += [("/feeds/all.atom", "/feeds/all.atom"), ("/feeds/results.atom", "/feeds/results.atom"),
               (f"/entities/<uscc>/feed.atom", f"/entities/{uscc}/feed.atom")]
     if search_index_ready(app):
