@@ -863,14 +863,8 @@ SHAPE_LOAD = {
     "penalty": (joinedload(Penalty.entity), joinedload(Penalty.department), joinedload(Penalty.task),
                 selectinload(Penalty.category_rows)),
 }
-# A feed's plans, tasks and draws (at most 50) join their small collections into the main statement;
-# its results and penalties are plain rows (feed_shapes).
-FEED_LOAD = {
-    "plan": (joinedload(Plan.department), joinedload(Plan.participants)),
-    "task": (joinedload(Task.department), joinedload(Task.plan), joinedload(Task.departments),
-             selectinload(Task.items).options(*_ITEMS)),
-    "draw": (joinedload(Draw.task).joinedload(Task.department),),
-}
+# An entity feed's draws (their task and its department); the other kinds are plain rows (feed_shapes).
+FEED_LOAD = {"draw": (joinedload(Draw.task).joinedload(Task.department),)}
 # A feed ranks its candidates without their content: the columns of an entry's `updated` and what
 # public_state reads to re-check each one (domain.visibility), as plain rows.
 _LIFECYCLE = ("id", "published_at", "corrected_at", "status", "withheld", "withdrawn_at", "withdrawal_reason")
@@ -919,8 +913,9 @@ def feed_candidates_of(kind: str, now: datetime, *, entity_id: int | None = None
 
 def feed_shapes(kind: str, ids, now: datetime) -> dict[int, dict]:
     """{id: public dict} of the records `ids` (the fields of `shape(kind, …)` a feed entry shows):
-    results and penalties from plain rows as their lists make them, plans and tasks through shape()."""
-    from .public.shape import shape  # the public shape (imports portal.public lazily)
+    results and penalties from plain rows as their lists make them, plans and tasks from _FEED_FIELDS;
+    every dict goes through the allow-list and masking of `restrict` (portal.public.shape)."""
+    from .public.shape import restrict  # the public shape (imports portal.public lazily)
     ids = list(ids)
     if not ids:
         return {}
@@ -932,9 +927,28 @@ def feed_shapes(kind: str, ids, now: datetime) -> dict[int, dict]:
         _fill_caches(rows, now, tasks, departments)
         options = {"full": False, "inspectors": False} if kind == "result" else {}
         return {item["id"]: item for item in dicts(rows, now, tasks, departments, with_disclosure=False, **options)}
+    return {row.id: restrict(kind, _FEED_FIELDS[kind](row)) for row in db.session.execute(
+        prepared(f"{kind}-feed-rows", lambda: _feed_rows(kind)), {"ids": ids})}
+
+
+# A plan's or task's entry shows a few plain fields of its shape (title, dates, department): read
+# as one row each, they skip loading participants, departments and check items it never shows.
+_FEED_FIELDS = {
+    "plan": lambda row: {"id": row.id, "url": f"/plans/{row.id}", "year": row.year, "title": row.title,
+                         "department": row.department, "approval_date": _iso(row.approval_date)},
+    "task": lambda row: {"id": row.id, "code": row.code, "url": f"/tasks/{row.code}", "title": row.title,
+                         "department": row.department, "period_start": _iso(row.period_start),
+                         "period_end": _iso(row.period_end)},
+}
+_FEED_COLUMNS = {"plan": (Plan.id, Plan.year, Plan.title, Plan.approval_date),
+                 "task": (Task.id, Task.code, Task.title, Task.period_start, Task.period_end)}
+
+
+def _feed_rows(kind: str):
+    """The columns _FEED_FIELDS reads of the plans or tasks in the expanding parameter `ids`."""
     model = FEED_LISTS[kind][0]
-    records = db.session.execute(select(model).where(model.id.in_(ids)).options(*FEED_LOAD[kind])).unique().scalars()
-    return {record.id: shape(kind, record, now) for record in records}
+    return (select(*_FEED_COLUMNS[kind], Department.name.label("department"))
+            .join(Department, model.department_id == Department.id).where(model.id.in_(bindparam("ids", expanding=True))))
 
 
 @dataclass(frozen=True)
