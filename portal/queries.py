@@ -863,8 +863,6 @@ SHAPE_LOAD = {
     "penalty": (joinedload(Penalty.entity), joinedload(Penalty.department), joinedload(Penalty.task),
                 selectinload(Penalty.category_rows)),
 }
-# An entity feed's draws (their task and its department); the other kinds are plain rows (feed_shapes).
-FEED_LOAD = {"draw": (joinedload(Draw.task).joinedload(Task.department),)}
 # A feed ranks its candidates without their content: the columns of an entry's `updated` and what
 # public_state reads to re-check each one (domain.visibility), as plain rows.
 _LIFECYCLE = ("id", "published_at", "corrected_at", "status", "withheld", "withdrawn_at", "withdrawal_reason")
@@ -909,6 +907,37 @@ def feed_candidates_of(kind: str, now: datetime, *, entity_id: int | None = None
     stmt = prepared(f"{kind}-ids-feed", lambda: select(*FEED_STATE[kind]).where(
         model.id.in_(bindparam("ids", expanding=True)), public_clause(kind, NOW)))
     return db.session.execute(stmt, {**at(now), "ids": list(ids)}).all()
+
+
+@dataclass(frozen=True)
+class FeedDraw:
+    """A draw as an entity's feed reads it: what draw_state checks and its entry shows (plain columns;
+    a Draw object would also read its pool snapshot's JSON)."""
+    id: int
+    sequence: int
+    published_at: datetime | None
+    corrected_at: datetime | None
+    status: object
+    withheld: bool
+    withdrawn_at: datetime | None
+    withdrawal_reason: str | None
+    task: _TaskColumns  # its task's state columns, code and title
+    department: str  # the task's department's name
+
+
+def _entity_draws_stmt():
+    return (select(*(getattr(Draw, name) for name in ("sequence",) + _LIFECYCLE), Draw.task_id, *_PAGE_EXTRA)
+            .join(Task, Draw.task_id == Task.id).join(Department, Task.department_id == Department.id)
+            .where(Draw.id.in_(select(DrawSelection.draw_id).where(DrawSelection.entity_id == bindparam("entity_id"))),
+                   public_clause("draw", NOW)))
+
+
+def entity_feed_draws(entity_id: int, now: datetime) -> list[FeedDraw]:
+    """The public draws that selected the entity (its feed), by one statement built once per process."""
+    return [FeedDraw(row.id, row.sequence, row.published_at, row.corrected_at, row.status, row.withheld,
+                     row.withdrawn_at, row.withdrawal_reason, _TaskColumns(row), row.dept_name)
+            for row in db.session.execute(prepared("entity_feed_draws", _entity_draws_stmt),
+                                          {**at(now), "entity_id": entity_id})]
 
 
 def feed_shapes(kind: str, ids, now: datetime) -> dict[int, dict]:

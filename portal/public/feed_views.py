@@ -17,9 +17,8 @@ from werkzeug.datastructures import MultiDict
 from .. import caching, clock, feeds, queries, search, urls
 from ..domain.visibility import public_state
 from ..extensions import db
-from ..models import Department, Draw, DrawSelection, Entity, Penalty, Plan, Result, Task
+from ..models import Department, Entity, Penalty, Plan, Result, Task
 from ..objections import queries as objections
-from ..visibility_sql import public_clause
 from . import bp
 
 FEED_KINDS = {"all": "全部公开信息", "plans": "抽查计划", "tasks": "抽查任务", "results": "检查结果",
@@ -74,7 +73,7 @@ def _entries(chosen, now) -> list:
 
 def _entry(kind: str, record, shown, objection, base: str, prefix: str) -> feeds.FeedEntry:
     """One entry, written from the record's public shape (`shown`: portal.public.shape's fields, None for a
-    draw); `record` gives id, published_at and corrected_at; `objection` is (public objection status, when
+    draw: queries.FeedDraw); `record` gives id, published_at and corrected_at; `objection` is (public objection status, when
     it changed) from objection_feed_info: the status is appended to the summary and a change moves the
     entry's `updated`."""
     if kind == "plan":
@@ -101,7 +100,7 @@ def _entry(kind: str, record, shown, objection, base: str, prefix: str) -> feeds
     elif kind == "draw":
         title = f"抽取名单：{record.task.title}（{record.task.code}）"
         link = f"/draws/{record.id}"
-        summary = f"第 {record.sequence} 次抽取 · {record.task.department.name}"
+        summary = f"第 {record.sequence} 次抽取 · {record.department}"
     else:
         raise ValueError(kind)
     if record.corrected_at is not None:
@@ -275,10 +274,7 @@ def entity_feed(uscc: str):
     for kind in OBJECTION_KINDS:
         candidates += _with_objections(kind, _visible(kind, queries.feed_candidates_of(kind, now, entity_id=entity.id),
                                                       now), now)
-    draws = db.session.execute(select(Draw).join(DrawSelection, DrawSelection.draw_id == Draw.id)
-                               .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))
-                               .options(*queries.FEED_LOAD["draw"])).unique().scalars()
-    candidates += [("draw", d, (None, None)) for d in _visible("draw", draws, now)]
+    candidates += [("draw", d, (None, None)) for d in _visible("draw", queries.entity_feed_draws(entity.id, now), now)]
     entries = _entries(_newest(candidates), now)
     base = urls.base_url()
     return _respond("atom", entries, feed_key=f"entity/{entity.uscc}", title=f"{entity.name} 的公示信息",
