@@ -194,7 +194,10 @@ def _search_feed(now, args):
     """(entries, description) of the search `args` describe: /search's first page sorted by date."""
     facets = {name: args.get(name, "").strip() for name in SEARCH_FACETS if args.get(name, "").strip()}
     q = args.get("q", "").strip()[:200]
-    found = search.query(q, filters=facets, sort="date", page=1, per_page=LIMIT, now=now, facets=False)
+    # Every hit is read again through public_clause and public_state below: the search need not
+    # recheck its hits, nor highlight them.
+    found = search.query(q, filters=facets, sort="date", page=1, per_page=LIMIT, now=now, facets=False,
+                         recheck=False, highlight=False)
     candidates = []
     for kind in MODELS:
         ids = [hit.id for hit in found.hits if hit.kind == kind]
