@@ -977,7 +977,8 @@ def _feed_rows(kind: str):
     """The columns _FEED_FIELDS reads of the plans or tasks in the expanding parameter `ids`."""
     model = FEED_LISTS[kind][0]
     return (select(*_FEED_COLUMNS[kind], Department.name.label("department"))
-            .join(Department, model.department_id == Department.id).where(model.id.in_(bindparam("ids", expanding=True))))
+            .join(Department, model.department_id == Department.id)
+            .where(model.id.in_(bindparam("ids", expanding=True))))
 
 
 @dataclass(frozen=True)

@@ -72,10 +72,10 @@ def _entries(chosen, now) -> list:
 
 
 def _entry(kind: str, record, shown, objection, base: str, prefix: str) -> feeds.FeedEntry:
-    """One entry, written from the record's public shape (`shown`: portal.public.shape's fields, None for a
-    draw: queries.FeedDraw); `record` gives id, published_at and corrected_at; `objection` is (public objection status, when
-    it changed) from objection_feed_info: the status is appended to the summary and a change moves the
-    entry's `updated`."""
+    """One entry, written from the record's public shape (`shown`: the fields of portal.public.shape that
+    queries.feed_shapes reads; None for a draw, a queries.FeedDraw); `record` gives id, published_at and
+    corrected_at; `objection` is (public objection status, when it changed) from objection_feed_info: the
+    status is appended to the summary and a change moves the entry's `updated`."""
     if kind == "plan":
         title = shown["title"]
         link = shown["url"]
