@@ -1,6 +1,6 @@
 """Page benchmark: server time of the main public pages on ~100,000 results.
 
-    .venv/bin/python -m bench.pages [--instance DIR] [--repeat 30] [--no-exports]
+    .venv/bin/python -m bench.pages [--instance DIR] [--repeat 30] [--no-exports] [--only feed]
     .venv/bin/python -m bench.pages --profile /results [--repeat 200] [--sort cumtime] [--htmx]
 
 Starts nothing external: requests go through Flask's test client against the SQLite
@@ -143,7 +143,7 @@ def time_csv(client, url, runs=1):
     return times, cpu, status, size, rows, peak
 
 
-def run(instance: Path, repeat: int = 30, exports: bool = True) -> list[tuple]:
+def run(instance: Path, repeat: int = 30, exports: bool = True, only: str | None = None) -> list[tuple]:
     from bench.generate import generate, is_generated
 
     if not is_generated(instance):
@@ -201,13 +201,21 @@ def run(instance: Path, repeat: int = 30, exports: bool = True) -> list[tuple]:
         from portal.extensions import db as _db
         meter = SqlMeter(_db.engine)
     pages.append(("/transparency", "/transparency"))  # the audit chain head and the fairness figures
-    pages += [("/feeds/all.atom", "/feeds/all.atom"), ("/feeds/results.atom", "/feeds/results.atom"),
-              (f"/entities/<uscc>/feed.atom", f"/entities/{uscc}/feed.atom")]
+    pages += [("/feeds/all.atom", "/feeds/all.atom"), ("/feeds/all.rss", "/feeds/all.rss"),
+              ("/feeds/results.atom", "/feeds/results.atom"), ("/feeds/penalties.rss", "/feeds/penalties.rss"),
+              ("/feeds/tasks.atom", "/feeds/tasks.atom"), ("/feeds/plans.atom", "/feeds/plans.atom"),
+              (f"/feeds/results.atom?dept=…&year={year}", f"/feeds/results.atom?dept={dept}&year={year}"),
+              ("/entities/<uscc>/feed.atom", f"/entities/{uscc}/feed.atom"),
+              ("/entities/<uscc2>/feed.atom", f"/entities/{uscc2}/feed.atom")]
+    if search_index_ready(app):
+        pages.append(("/feeds/all.atom?q=食品", "/feeds/all.atom?q=%E9%A3%9F%E5%93%81"))
     if search_index_ready(app):
         pages.append(("/search.json?q=<company name>", "/search.json?q=" + company_name(app, uscc)))
     else:
         print("(/search.json left out: no search index in this instance; `python -m bench.search` measures search)")
     as_a_worker(app)  # the search warm-up and gc.freeze() of a gunicorn worker (gunicorn.conf.py)
+    if only:
+        pages = [(label, url) for label, url in pages if only in label]
     rows = []
     client = app.test_client(use_cookies=False)
     etags = {}
@@ -289,6 +297,7 @@ def main(argv=None):
     parser.add_argument("--instance", type=Path, default=DEFAULT_INSTANCE)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--no-exports", action="store_true", help="pages only (skip the CSV and sitemap exports)")
+    parser.add_argument("--only", metavar="TEXT", help="only the pages whose label contains TEXT (e.g. feed)")
     parser.add_argument("--profile", metavar="URL",
                         help="instead of the table: cProfile --repeat requests of URL (e.g. /results) and print "
                              "the top functions")
@@ -300,7 +309,7 @@ def main(argv=None):
         profile(args.instance, args.profile, args.repeat, args.sort, args.limit,
                 headers={"HX-Request": "true"} if args.htmx else None)
         return
-    run(args.instance, args.repeat, exports=not args.no_exports)
+    run(args.instance, args.repeat, exports=not args.no_exports, only=args.only)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,19 @@ def urls(app) -> list[str]:
            f"/plans/{plan_id}", f"/tasks/{task_code}", f"/draws/{draw_id}", "/data", "/transparency",
            f"/penalties/{any_penalty}"]
     out += [f"/results/{i}" for i in result_ids] + [f"/penalties/{i}" for i in penalty_ids]
+    out += feed_urls(dept, year, uscc, uscc2)
+    return out
+
+
+def feed_urls(dept: str, year: int, uscc: str, uscc2: str) -> list[str]:
+    """Every kind of feed: each list's atom and RSS, filtered ones, entity feeds and a search's feed."""
+    out = [f"/feeds/{kind}.{fmt}" for kind in ("all", "results", "penalties", "plans", "tasks")
+           for fmt in ("atom", "rss")]
+    out += [f"/feeds/results.atom?dept={dept}&year={year}", f"/feeds/penalties.rss?dept={dept}",
+            "/feeds/results.atom?conclusion=C05", "/feeds/tasks.atom?kind=joint", "/feeds/all.atom?kind=penalty",
+            f"/feeds/all.rss?dept={dept}", "/feeds/all.atom?q=%E9%A3%9F%E5%93%81",
+            "/feeds/all.rss?q=%E9%A3%9F%E5%93%81&kind=result", f"/entities/{uscc}/feed.atom",
+            f"/entities/{uscc2}/feed.atom"]
     return out
 
 

@@ -33,8 +33,12 @@ class FeedEntry:
 
 def tag_uri(authority: str, kind: str, record_id) -> str:
     """A stable id that survives host names, ports and URL changes."""
-    authority = clean(authority).split(":")[0] or "localhost"
-    return f"tag:{authority},2025:{kind}/{record_id}"
+    return f"{tag_prefix(authority)}{kind}/{record_id}"
+
+
+def tag_prefix(authority: str) -> str:
+    """What every tag: URI of `authority` starts with (a feed of 50 entries writes it once)."""
+    return f"tag:{clean(authority).split(':')[0] or 'localhost'},2025:"
 
 
 def _aware(moment: datetime) -> datetime:

@@ -418,16 +418,19 @@ def list_results(f: Filters, now: datetime, paging: Paging, full: bool = True, d
 
     total = _count(count_at, now, ("result", astuple(f))) if paging.count else None
 
-    def rows_stmt(ids):
-        return (select(*RESULT_COLUMNS, *_PAGE_EXTRA).join(Entity, Result.entity_id == Entity.id)
-                .join(Task, Result.task_id == Task.id).join(Department, Result.department_id == Department.id)
-                .where(Result.id.in_(ids)).order_by(*RESULT_ORDER))
-    rows = _page_rows("result", Result.id, _result_conditions, RESULT_ORDER, Result.formed_date, rows_stmt,
+    rows = _page_rows("result", Result.id, _result_conditions, RESULT_ORDER, Result.formed_date, _result_rows,
                       f, now, paging)
     tasks, departments = {}, {}
     _fill_caches(rows, now, tasks, departments)
     items = list(_result_dicts(rows, now, tasks, departments, full=full, with_disclosure=disclosure))
     return Page(items=items, total=total, page=paging.page, per_page=paging.per_page)
+
+
+def _result_rows(ids):
+    """RESULT_COLUMNS and their task's and department's columns (_PAGE_EXTRA) of the results `ids`."""
+    return (select(*RESULT_COLUMNS, *_PAGE_EXTRA).join(Entity, Result.entity_id == Entity.id)
+            .join(Task, Result.task_id == Task.id).join(Department, Result.department_id == Department.id)
+            .where(Result.id.in_(ids)).order_by(*RESULT_ORDER))
 
 
 def iter_results(f: Filters, now: datetime):
@@ -626,16 +629,19 @@ def list_penalties(f: Filters, now: datetime, paging: Paging, disclosure: bool =
     total = (_count(lambda at: select(func.count(Penalty.id)).where(*_penalty_conditions(f, at)), now,
                     ("penalty", astuple(f))) if paging.count else None)
 
-    def rows_stmt(ids):
-        return (select(*PENALTY_COLUMNS, *_PAGE_EXTRA).outerjoin(Entity, Penalty.entity_id == Entity.id)
-                .outerjoin(Task, Penalty.task_id == Task.id).join(Department, Penalty.department_id == Department.id)
-                .where(Penalty.id.in_(ids)).order_by(*PENALTY_ORDER))
-    rows = _page_rows("penalty", Penalty.id, _penalty_conditions, PENALTY_ORDER, Penalty.decision_date, rows_stmt,
-                      f, now, paging)
+    rows = _page_rows("penalty", Penalty.id, _penalty_conditions, PENALTY_ORDER, Penalty.decision_date,
+                      _penalty_rows, f, now, paging)
     tasks, departments = {}, {}
     _fill_caches(rows, now, tasks, departments)
     return Page(items=list(_penalty_dicts(rows, now, tasks, departments, with_disclosure=disclosure)), total=total,
                 page=paging.page, per_page=paging.per_page)
+
+
+def _penalty_rows(ids):
+    """PENALTY_COLUMNS and their task's and department's columns (_PAGE_EXTRA) of the penalties `ids`."""
+    return (select(*PENALTY_COLUMNS, *_PAGE_EXTRA).outerjoin(Entity, Penalty.entity_id == Entity.id)
+            .outerjoin(Task, Penalty.task_id == Task.id).join(Department, Penalty.department_id == Department.id)
+            .where(Penalty.id.in_(ids)).order_by(*PENALTY_ORDER))
 
 
 def iter_penalties(f: Filters, now: datetime):
@@ -857,41 +863,122 @@ SHAPE_LOAD = {
     "penalty": (joinedload(Penalty.entity), joinedload(Penalty.department), joinedload(Penalty.task),
                 selectinload(Penalty.category_rows)),
 }
-# A feed (at most 50 records per kind) joins its small collections into the main statement,
-# except a many-to-many through an association table: SQLite materialises that join over the whole
-# table (every result's inspectors: ~0.5 s at 100,000 results), so inspectors come by a second SELECT.
-FEED_LOAD = {
-    "plan": (joinedload(Plan.department), joinedload(Plan.participants)),
-    "task": (joinedload(Task.department), joinedload(Task.plan), joinedload(Task.departments),
-             selectinload(Task.items).options(*_ITEMS)),
-    "result": RESULT_LIST_LOAD[:3] + (
-        joinedload(Result.conclusions), selectinload(Result.inspectors),
-        joinedload(Result.task).selectinload(Task.items).options(*_ITEMS),
-        selectinload(Result.findings).joinedload(ResultFinding.check_item).joinedload(CheckItem.versions)),
-    "penalty": (joinedload(Penalty.entity), joinedload(Penalty.department), joinedload(Penalty.task),
-                joinedload(Penalty.category_rows)),
-    "draw": (joinedload(Draw.task).joinedload(Task.department),),
+# A feed ranks its candidates without their content: the columns of an entry's `updated` and what
+# public_state reads to re-check each one (domain.visibility), as plain rows.
+_LIFECYCLE = ("id", "published_at", "corrected_at", "status", "withheld", "withdrawn_at", "withdrawal_reason")
+FEED_STATE = {
+    "plan": tuple(getattr(Plan, name) for name in _LIFECYCLE),
+    "task": tuple(getattr(Task, name) for name in _LIFECYCLE) + (Task.surprise, Task.period_end,
+                                                                 Task.results_complete_at),
+    "result": tuple(getattr(Result, name) for name in _LIFECYCLE),
+    "penalty": tuple(getattr(Penalty, name) for name in _LIFECYCLE) + (Penalty.publicity_end,
+                                                                       Penalty.credit_repair_date),
 }
+_FEED_ORDER = {kind: (model.published_at.desc(), model.id.desc()) for kind, (model, _c) in FEED_LISTS.items()}
 
 
-def feed_records(kind: str, f: Filters, now: datetime, limit: int, also_ids=()) -> list:
-    """The `limit` most recently published records of a list: the list's own filter conditions
-    (so a feed carries exactly the entries of the list it was subscribed from), newest first.
-    `also_ids`: records to add when they meet the same conditions (those whose objection status
-    changed lately), read by the same statement: they rank after the latest in the list's order."""
+def feed_candidates(kind: str, f: Filters, now: datetime, limit: int, also_ids=()) -> list:
+    """FEED_STATE rows of the `limit` most recently published records of a list: the list's own
+    filter conditions (so a feed carries exactly the entries of the list it was subscribed from),
+    newest first. `also_ids`: records to add when they meet the same conditions (those whose
+    objection status changed lately), read by the same statement. Built once per filter set
+    (visibility_sql.prepared): building the rule and its cache key cost more than running it."""
     model, conditions = FEED_LISTS[kind]
-    where = list(conditions(f, now))
-    order = (model.published_at.desc(), model.id.desc())
-    stmt = select(model).options(*FEED_LOAD[kind])
-    if also_ids:
+
+    def build():
+        where = conditions(f, NOW)
         # One IN over a UNION, not `IN (latest) OR IN (ids)`: PostgreSQL plans an OR of two INs as
         # a filter over every row (250 ms at 300,000 results) but a UNION as a short semi-join.
-        latest = select(model.id).where(*where).order_by(*order).limit(limit).subquery()
-        wanted = union(select(latest.c.id), select(model.id).where(model.id.in_(list(also_ids))))
-        stmt = stmt.where(*where, model.id.in_(wanted)).order_by(*order)
-    else:
-        stmt = stmt.where(*where).order_by(*order).limit(limit)
-    return list(db.session.execute(stmt).unique().scalars())
+        latest = (select(model.id).where(*where).order_by(*_FEED_ORDER[kind]).limit(_PAGE_PARAMS["limit"])
+                  .subquery())
+        wanted = union(select(latest.c.id), select(model.id).where(model.id.in_(bindparam("also", expanding=True))))
+        return select(*FEED_STATE[kind]).where(*where, model.id.in_(wanted)).order_by(*_FEED_ORDER[kind])
+    return db.session.execute(prepared((f"{kind}-feed", astuple(f)), build, bounded=True),
+                              {**at(now), "limit": limit, "also": list(also_ids)}).all()
+
+
+def feed_candidates_of(kind: str, now: datetime, *, entity_id: int | None = None, ids=None) -> list:
+    """FEED_STATE rows of the public records of one entity (its feed) or of the given `ids` (a search's feed)."""
+    model = FEED_LISTS[kind][0]
+    if entity_id is not None:
+        stmt = prepared(f"{kind}-entity-feed", lambda: select(*FEED_STATE[kind]).where(
+            model.entity_id == bindparam("entity_id"), public_clause(kind, NOW)))
+        return db.session.execute(stmt, {**at(now), "entity_id": entity_id}).all()
+    stmt = prepared(f"{kind}-ids-feed", lambda: select(*FEED_STATE[kind]).where(
+        model.id.in_(bindparam("ids", expanding=True)), public_clause(kind, NOW)))
+    return db.session.execute(stmt, {**at(now), "ids": list(ids)}).all()
+
+
+@dataclass(frozen=True)
+class FeedDraw:
+    """A draw as an entity's feed reads it: what draw_state checks and its entry shows (plain columns;
+    a Draw object would also read its pool snapshot's JSON)."""
+    id: int
+    sequence: int
+    published_at: datetime | None
+    corrected_at: datetime | None
+    status: object
+    withheld: bool
+    withdrawn_at: datetime | None
+    withdrawal_reason: str | None
+    task: _TaskColumns  # its task's state columns, code and title
+    department: str  # the task's department's name
+
+
+def _entity_draws_stmt():
+    return (select(*(getattr(Draw, name) for name in ("sequence",) + _LIFECYCLE), Draw.task_id, *_PAGE_EXTRA)
+            .join(Task, Draw.task_id == Task.id).join(Department, Task.department_id == Department.id)
+            .where(Draw.id.in_(select(DrawSelection.draw_id).where(DrawSelection.entity_id == bindparam("entity_id"))),
+                   public_clause("draw", NOW)))
+
+
+def entity_feed_draws(entity_id: int, now: datetime) -> list[FeedDraw]:
+    """The public draws that selected the entity (its feed), by one statement built once per process."""
+    return [FeedDraw(row.id, row.sequence, row.published_at, row.corrected_at, row.status, row.withheld,
+                     row.withdrawn_at, row.withdrawal_reason, _TaskColumns(row), row.dept_name)
+            for row in db.session.execute(prepared("entity_feed_draws", _entity_draws_stmt),
+                                          {**at(now), "entity_id": entity_id})]
+
+
+def feed_shapes(kind: str, ids, now: datetime) -> dict[int, dict]:
+    """{id: public dict} of the records `ids` (the fields of `shape(kind, …)` a feed entry shows):
+    results and penalties from plain rows as their lists make them, plans and tasks from _FEED_FIELDS;
+    every dict goes through the allow-list and masking of `restrict` (portal.public.shape)."""
+    from .public.shape import restrict  # the public shape (imports portal.public lazily)
+    ids = list(ids)
+    if not ids:
+        return {}
+    tasks, departments = {}, {}
+    if kind in ("result", "penalty"):
+        rows_stmt, dicts = ((_result_rows, _result_dicts) if kind == "result" else (_penalty_rows, _penalty_dicts))
+        rows = db.session.execute(prepared(f"{kind}-feed-rows", lambda: rows_stmt(bindparam("ids", expanding=True))),
+                                  {"ids": ids}).all()
+        _fill_caches(rows, now, tasks, departments)
+        options = {"full": False, "inspectors": False} if kind == "result" else {}
+        return {item["id"]: item for item in dicts(rows, now, tasks, departments, with_disclosure=False, **options)}
+    return {row.id: restrict(kind, _FEED_FIELDS[kind](row)) for row in db.session.execute(
+        prepared(f"{kind}-feed-rows", lambda: _feed_rows(kind)), {"ids": ids})}
+
+
+# A plan's or task's entry shows a few plain fields of its shape (title, dates, department): read
+# as one row each, they skip loading participants, departments and check items it never shows.
+_FEED_FIELDS = {
+    "plan": lambda row: {"id": row.id, "url": f"/plans/{row.id}", "year": row.year, "title": row.title,
+                         "department": row.department, "approval_date": _iso(row.approval_date)},
+    "task": lambda row: {"id": row.id, "code": row.code, "url": f"/tasks/{row.code}", "title": row.title,
+                         "department": row.department, "period_start": _iso(row.period_start),
+                         "period_end": _iso(row.period_end)},
+}
+_FEED_COLUMNS = {"plan": (Plan.id, Plan.year, Plan.title, Plan.approval_date),
+                 "task": (Task.id, Task.code, Task.title, Task.period_start, Task.period_end)}
+
+
+def _feed_rows(kind: str):
+    """The columns _FEED_FIELDS reads of the plans or tasks in the expanding parameter `ids`."""
+    model = FEED_LISTS[kind][0]
+    return (select(*_FEED_COLUMNS[kind], Department.name.label("department"))
+            .join(Department, model.department_id == Department.id)
+            .where(model.id.in_(bindparam("ids", expanding=True))))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ are kept per worker under the public revision (portal.public.views.code_lists). 
 must still show a record from its publication moment on, stop on the day after its publicity
 period, and show a department or code-list term as soon as it is written.
 """
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import factories as f
@@ -127,3 +128,47 @@ def test_drawn_lists_escape_inspector_names(app, client, set_now):
     for url in (f"/tasks/{task.code}", f"/entities/{ent.uscc}"):
         page = client.get(url).get_data(as_text=True)
         assert "<b>丁</b>" not in page and "&lt;b&gt;丁&lt;/b&gt;检查员（<span class=\"mono\">" in page, url
+
+
+def _feed_ids(client, uscc) -> dict[str, set[str]]:
+    """The entry ids (kind/id) of every kind of feed."""
+    urls = ("/feeds/all.atom", "/feeds/penalties.rss", "/feeds/results.atom", "/feeds/tasks.atom",
+            f"/entities/{uscc}/feed.atom")
+    return {url: set(re.findall(r">tag:[^<]*:(\w+/\d+)<", client.get(url).get_data(as_text=True))) for url in urls}
+
+
+def test_feeds_follow_the_moment_on_the_same_worker(app, client, set_now):
+    """Feeds read their candidates by statements built once (the moment and its China date as
+    parameters): a scheduled publication, the end of a publicity period and of a surprise task's
+    embargo (its draw on the entity's feed) show on the same worker at once, and back."""
+    set_now("2025-06-10T02:00:00+00:00")
+    dept = f.department()
+    ent = f.entity(name="民权县订阅复用商贸有限公司")
+    task = f.task(dept)
+    result = f.result(task, ent, formed=date(2025, 6, 5), at=LATER)  # scheduled
+    penalty = f.penalty(dept, ent, publicity_end=date(2025, 6, 12))
+    surprise = f.task(dept, surprise=True, period=(date(2025, 5, 1), date(2025, 6, 11)))
+    draw = f.draw(surprise, [ent])
+    db.session.commit()
+    r, p, t, d = f"result/{result.id}", f"penalty/{penalty.id}", f"task/{surprise.id}", f"draw/{draw.id}"
+    entity_feed = f"/entities/{ent.uscc}/feed.atom"
+
+    before = _feed_ids(client, ent.uscc)
+    assert p in before["/feeds/all.atom"] and p in before["/feeds/penalties.rss"] and p in before[entity_feed]
+    assert all(r not in ids and t not in ids and d not in ids for ids in before.values())
+
+    set_now("2025-06-11T16:00:00+00:00")  # 2025-06-12 in China: the surprise task's period is over
+    lifted = _feed_ids(client, ent.uscc)
+    assert t in lifted["/feeds/tasks.atom"] and t in lifted["/feeds/all.atom"] and d in lifted[entity_feed]
+    assert p in lifted["/feeds/penalties.rss"]  # its last day of publicity
+
+    set_now("2025-06-12T16:00:00+00:00")  # 2025-06-13: the penalty's publicity has ended
+    ended = _feed_ids(client, ent.uscc)
+    assert all(p not in ids for ids in ended.values())
+
+    set_now(LATER + timedelta(minutes=1))  # the result's scheduled moment has passed
+    published = _feed_ids(client, ent.uscc)
+    assert r in published["/feeds/results.atom"] and r in published["/feeds/all.atom"] and r in published[entity_feed]
+
+    set_now("2025-06-10T02:00:00+00:00")  # and back: the same statements answer for the earlier moment
+    assert _feed_ids(client, ent.uscc) == before

@@ -1,4 +1,5 @@
 """Search: Chinese recall, exact codes, ranking, facets, the visibility rule on a stale index, views."""
+import re
 from datetime import date, datetime, timezone
 
 import pytest
@@ -166,6 +167,30 @@ def test_stale_index_never_shows_hidden_records(corpus, db, set_now, client):
     assert {d.key for d in search.verify()} >= {f"result:{r1.id}", f"result:{r2.id}", f"penalty:{p1.id}"}
     search.rebuild()
     assert search.verify() == []
+
+
+def test_a_search_feed_on_a_stale_index_shows_only_public_records(corpus, db, client):
+    """The search's feed reads its hits' records itself (public_clause and public_state): a stale
+    index does not bring back a withdrawn, withheld, ended or embargoed record."""
+    r1, r2, _ = corpus["results"]
+    p1, p2 = corpus["penalties"]
+    task = corpus["task"]
+
+    def entry_ids(url):
+        return set(re.findall(r">tag:[^<]*:(\w+/\d+)<", client.get(url).get_data(as_text=True)))  # atom id, rss guid
+
+    before = entry_ids("/feeds/all.atom?q=食品") | entry_ids("/feeds/all.atom?q=民市监罚")
+    hidden = {f"result/{r1.id}", f"result/{r2.id}", f"penalty/{p1.id}", f"task/{task.id}"}
+    assert before >= hidden | {f"penalty/{p2.id}"}
+    r1.status, r1.withdrawn_at, r1.withdrawal_reason = Status.WITHDRAWN, datetime(2026, 1, 1, tzinfo=timezone.utc), "x"
+    r2.withheld = True
+    p1.publicity_end = date(2025, 12, 31)
+    task.surprise, task.period_end = True, date(2026, 3, 31)
+    db.session.commit()
+    assert not search.is_behind()  # the index really is stale
+    after = entry_ids("/feeds/all.atom?q=食品") | entry_ids("/feeds/all.rss?q=民市监罚")
+    assert after.isdisjoint(hidden)
+    assert f"penalty/{p2.id}" in after
 
 
 def test_time_based_visibility_needs_no_log_entry(app, db, index_dir, set_now):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from .. import deadlines
@@ -82,13 +82,19 @@ def _with_status(kind, batch, now):
         yield item
 
 
-def recently_changed_ids(kind: str, now: datetime, limit: int) -> list[int]:
-    """Records whose public objection status changed most recently (feeds: an updated entry)."""
+def _recently_changed_stmt():
     changed = func.max(func.coalesce(Objection.decided_at, Objection.received_at))
-    rows = db.session.execute(
-        select(Objection.record_id).where(Objection.kind == CaseKind.OBJECTION, Objection.record_kind == kind,
-                                          Objection.received_at <= now)
-        .group_by(Objection.record_id).order_by(changed.desc()).limit(limit))
+    return (select(Objection.record_id).where(Objection.kind == CaseKind.OBJECTION,
+                                              Objection.record_kind == bindparam("record_kind"),
+                                              Objection.received_at <= NOW)
+            .group_by(Objection.record_id).order_by(changed.desc()).limit(bindparam("limit", type_=Integer())))
+
+
+def recently_changed_ids(kind: str, now: datetime, limit: int) -> list[int]:
+    """Records whose public objection status changed most recently (feeds: an updated entry);
+    the statement is built once per process (every feed runs it)."""
+    rows = db.session.execute(prepared("objections_recently_changed", _recently_changed_stmt),
+                              {"record_kind": kind, "now": now, "limit": limit})
     return [row.record_id for row in rows]
 
 

@@ -17,11 +17,9 @@ from werkzeug.datastructures import MultiDict
 from .. import caching, clock, feeds, queries, search, urls
 from ..domain.visibility import public_state
 from ..extensions import db
-from ..models import Department, Draw, DrawSelection, Entity, Penalty, Plan, Result, Task
+from ..models import Department, Entity, Penalty, Plan, Result, Task
 from ..objections import queries as objections
-from ..visibility_sql import public_clause
 from . import bp
-from .shape import FIELDS, shape
 
 FEED_KINDS = {"all": "全部公开信息", "plans": "抽查计划", "tasks": "抽查任务", "results": "检查结果",
               "penalties": "行政处罚"}
@@ -45,23 +43,39 @@ def _entry_updated(record, objection=(None, None)) -> datetime:
     return max(_updated(record), changed_at) if changed_at is not None else _updated(record)
 
 
-def _newest_entries(candidates, now) -> list:
-    """Entries of the LIMIT newest of `candidates` ((kind, record, objection) triples), in the order
-    `_respond` keeps them: only those are shaped (the all-feed reads ~4 × LIMIT records)."""
-    authority = _authority()
-    ranked = sorted(candidates, key=lambda c: (_entry_updated(c[1], c[2]), feeds.tag_uri(authority, c[0], c[1].id)),
+def _newest(candidates) -> list:
+    """The LIMIT newest of `candidates` ((kind, record, objection) triples; a record is any object with
+    id, published_at and corrected_at), in the order `_respond` keeps their entries: only those are
+    read in full (the all-feed ranks ~4 × LIMIT records)."""
+    prefix = feeds.tag_prefix(_authority())
+    ranked = sorted(candidates, key=lambda c: (_entry_updated(c[1], c[2]), f"{prefix}{c[0]}/{c[1].id}"),
                     reverse=True)
-    return [_entry(kind, record, now, objection) for kind, record, objection in ranked[:LIMIT]]
+    return ranked[:LIMIT]
 
 
-def _entry(kind: str, record, now=None, objection=(None, None)) -> feeds.FeedEntry:
-    """One entry, written from the record's public shape (portal.public.shape); `objection` is
-    (public objection status, when it changed) from objection_feed_info: the status is appended
-    to the summary and a change moves the entry's `updated`."""
-    base = urls.base_url()
-    authority = _authority()
-    now = now or clock.now()
-    shown = shape(kind, record, now) if kind in FIELDS else None
+def _visible(kind: str, records, now) -> list:
+    """The records public_state shows: the check in Python behind every query's public_clause."""
+    return [r for r in records if public_state(kind, r, now).is_visible]
+
+
+def _entries(chosen, now) -> list:
+    """The entries of `chosen` ((kind, record, objection) triples), in order: each kind's public
+    fields read by one statement (queries.feed_shapes)."""
+    wanted = {}
+    for kind, record, _objection in chosen:
+        if kind != "draw":
+            wanted.setdefault(kind, []).append(record.id)
+    shown = {kind: queries.feed_shapes(kind, ids, now) for kind, ids in wanted.items()}
+    base, prefix = urls.base_url(), feeds.tag_prefix(_authority())
+    return [_entry(kind, record, shown[kind][record.id] if kind != "draw" else None, objection, base, prefix)
+            for kind, record, objection in chosen]
+
+
+def _entry(kind: str, record, shown, objection, base: str, prefix: str) -> feeds.FeedEntry:
+    """One entry, written from the record's public shape (`shown`: the fields of portal.public.shape that
+    queries.feed_shapes reads; None for a draw, a queries.FeedDraw); `record` gives id, published_at and
+    corrected_at; `objection` is (public objection status, when it changed) from objection_feed_info: the
+    status is appended to the summary and a change moves the entry's `updated`."""
     if kind == "plan":
         title = shown["title"]
         link = shown["url"]
@@ -86,7 +100,7 @@ def _entry(kind: str, record, now=None, objection=(None, None)) -> feeds.FeedEnt
     elif kind == "draw":
         title = f"抽取名单：{record.task.title}（{record.task.code}）"
         link = f"/draws/{record.id}"
-        summary = f"第 {record.sequence} 次抽取 · {record.task.department.name}"
+        summary = f"第 {record.sequence} 次抽取 · {record.department}"
     else:
         raise ValueError(kind)
     if record.corrected_at is not None:
@@ -94,22 +108,19 @@ def _entry(kind: str, record, now=None, objection=(None, None)) -> feeds.FeedEnt
     status, _changed_at = objection
     if status is not None:
         summary += f" · {status['text']}"
-    return feeds.FeedEntry(id=feeds.tag_uri(authority, kind, record.id), title=title, link=base + link,
+    return feeds.FeedEntry(id=f"{prefix}{kind}/{record.id}", title=title, link=base + link,
                            updated=_entry_updated(record, objection), published=record.published_at, summary=summary,
                            category=search.KIND_LABELS.get(kind, "抽取名单"),
-                           author=record.department.name if hasattr(record, "department") and kind != "draw"
-                           else None)
+                           author=shown["department"] if shown is not None else None)
 
 
-def _records(kind: str, now, dept_id=None, ids=None) -> list:
-    model = MODELS[kind]
-    stmt = select(model).where(public_clause(kind, now)).options(*queries.FEED_LOAD[kind])
-    if dept_id is not None:
-        stmt = stmt.where(model.department_id == dept_id)
-    if ids is not None:
-        stmt = stmt.where(model.id.in_(ids))
-    stmt = stmt.order_by(model.published_at.desc(), model.id.desc()).limit(LIMIT)
-    return [r for r in db.session.execute(stmt).unique().scalars() if public_state(kind, r, now).is_visible]
+OBJECTION_KINDS = ("result", "penalty")  # the kinds the public may object to (an entry shows the status)
+
+
+def _with_objections(kind: str, records, now) -> list:
+    """(kind, record, objection) triples: objection = (public status, when it changed), one statement."""
+    statuses = objections.objection_feed_info(kind, records, now) if kind in OBJECTION_KINDS else {}
+    return [(kind, r, statuses.get(r.id, (None, None))) for r in records]
 
 
 def _respond(fmt: str, entries: list, *, feed_key: str, title: str, subtitle: str, page_link: str):
@@ -183,14 +194,17 @@ def _search_feed(now, args):
     """(entries, description) of the search `args` describe: /search's first page sorted by date."""
     facets = {name: args.get(name, "").strip() for name in SEARCH_FACETS if args.get(name, "").strip()}
     q = args.get("q", "").strip()[:200]
-    found = search.query(q, filters=facets, sort="date", page=1, per_page=LIMIT, now=now, facets=False)
-    entries = []
+    # Every hit is read again through public_clause and public_state below: the search need not
+    # recheck its hits, nor highlight them.
+    found = search.query(q, filters=facets, sort="date", page=1, per_page=LIMIT, now=now, facets=False,
+                         recheck=False, highlight=False)
+    candidates = []
     for kind in MODELS:
         ids = [hit.id for hit in found.hits if hit.kind == kind]
         if ids:
-            records = _records(kind, now, ids=ids)
-            statuses = objections.objection_feed_info(kind, records, now) if kind in ("result", "penalty") else {}
-            entries += [_entry(kind, r, now, statuses.get(r.id, (None, None))) for r in records]
+            records = _visible(kind, queries.feed_candidates_of(kind, now, ids=ids), now)
+            candidates += _with_objections(kind, records, now)
+    entries = _entries(_newest(candidates), now)
     return entries, [f"搜索“{q}”"] + [f"{v}" for v in facets.values()]
 
 
@@ -240,12 +254,10 @@ def feed(kind: str, fmt: str):
         for k in kinds:
             # Records of this list whose objection status changed lately come back as updated
             # entries (read with the latest, by one statement).
-            changed = objections.recently_changed_ids(k, now, LIMIT) if k in ("result", "penalty") else ()
-            records = [r for r in queries.feed_records(k, filters, now, LIMIT, also_ids=changed)
-                       if public_state(k, r, now).is_visible]
-            statuses = objections.objection_feed_info(k, records, now) if k in ("result", "penalty") else {}
-            candidates += [(k, r, statuses.get(r.id, (None, None))) for r in records]
-        entries = _newest_entries(candidates, now)
+            changed = objections.recently_changed_ids(k, now, LIMIT) if k in OBJECTION_KINDS else ()
+            records = _visible(k, queries.feed_candidates(k, filters, now, LIMIT, also_ids=changed), now)
+            candidates += _with_objections(k, records, now)
+        entries = _entries(_newest(candidates), now)
         words = _describe(filters, dept, record_kind)
         endpoint = LIST_ENDPOINTS.get(kind)
         query = urlencode(feed_query(args))
@@ -261,16 +273,12 @@ def entity_feed(uscc: str):
     if entity is None:
         abort(404)
     now = clock.now()
-    entries = []
-    for kind, model in (("result", Result), ("penalty", Penalty)):
-        stmt = select(model).where(model.entity_id == entity.id, public_clause(kind, now)).options(*queries.FEED_LOAD[kind])
-        records = [r for r in db.session.execute(stmt).unique().scalars() if public_state(kind, r, now).is_visible]
-        statuses = objections.objection_feed_info(kind, records, now)
-        entries += [_entry(kind, r, now, statuses[r.id]) for r in records]
-    draws = db.session.execute(select(Draw).join(DrawSelection, DrawSelection.draw_id == Draw.id)
-                               .where(DrawSelection.entity_id == entity.id, public_clause("draw", now))
-                               .options(*queries.FEED_LOAD["draw"])).unique().scalars()
-    entries += [_entry("draw", d, now) for d in draws if public_state("draw", d, now).is_visible]
+    candidates = []
+    for kind in OBJECTION_KINDS:
+        candidates += _with_objections(kind, _visible(kind, queries.feed_candidates_of(kind, now, entity_id=entity.id),
+                                                      now), now)
+    candidates += [("draw", d, (None, None)) for d in _visible("draw", queries.entity_feed_draws(entity.id, now), now)]
+    entries = _entries(_newest(candidates), now)
     base = urls.base_url()
     return _respond("atom", entries, feed_key=f"entity/{entity.uscc}", title=f"{entity.name} 的公示信息",
                     subtitle=f"统一社会信用代码 {entity.uscc}：抽取、检查结果与行政处罚",

@@ -87,9 +87,11 @@ class SearchResults:
 
 def query(q: str = "", *, filters: dict | None = None, sort: str = "relevance", page: int = 1, per_page: int = 20,
           now: datetime | None = None, facets: bool = True, recheck: bool = True,
-          suggest: bool = False) -> SearchResults:
+          suggest: bool = False, highlight: bool = True) -> SearchResults:
     """Search public records. `filters` maps a facet name to a value (kind, dept, year, conclusion,
-    category, industry).
+    category, industry). `recheck=False`, `highlight=False`: for a caller that reads only the hits'
+    kind and id and checks every record itself (a search's feed): hits as the index has them, without
+    snippet and highlighted title.
 
     A query that is exactly a USCC, 文号, task or item code returns just that record. Every hit
     shown and every facet count is re-checked against the visibility rule in the database (see
@@ -118,7 +120,7 @@ def query(q: str = "", *, filters: dict | None = None, sort: str = "relevance", 
         if facets:
             counts = facet_counts(answer.bits, matched)
     facet_out = _facets(counts, filters) if facets else {}
-    hits = [_hit(f, terms) for f in answer.stored]
+    hits = [_hit(f, terms if highlight else None) for f in answer.stored]
     if recheck:
         hits, gone = _recheck(hits, now)
         total -= gone
@@ -180,11 +182,13 @@ def _recheck_matched(b, matched: int, now: datetime) -> tuple[int, set[str]]:
     return matched, dropped
 
 
-def _hit(f: dict, terms: list[str]) -> Hit:
+def _hit(f: dict, terms: list[str] | None) -> Hit:
+    """A hit of stored fields `f`; `terms=None`: no snippet or highlighted title (not shown)."""
     date_value = datetime.fromtimestamp(f["date"], timezone.utc) if f.get("date") else None
+    shown = terms is not None
     return Hit(kind=f["kind"], id=int(f["rid"]), title=f["title"], subtitle=f.get("subtitle", ""), url=f["url"],
-               snippet=highlight(f.get("text", "").replace("\n", " · "), terms),
-               title_html=highlight(f["title"], terms, width=200), date=date_value)
+               snippet=highlight(f.get("text", "").replace("\n", " · "), terms) if shown else Markup(""),
+               title_html=highlight(f["title"], terms, width=200) if shown else Markup(""), date=date_value)
 
 
 def _recheck(hits: list[Hit], now: datetime) -> tuple[list[Hit], int]:
