@@ -507,6 +507,57 @@ def successors(draws) -> dict[int, Draw]:
     return out
 
 
+# The certificate's parts as plain rows, each statement built once per process
+# (visibility_sql.prepared) with the draw id as parameter: a draw selects ~130 entities with
+# their inspectors, and loading them as objects cost ~10 ms per certificate.
+
+def _pool_rows():
+    return (select(DrawPoolEntry.uscc, DrawPoolEntry.stratum)
+            .where(DrawPoolEntry.draw_id == bindparam("draw_id")).order_by(DrawPoolEntry.uscc))
+
+
+def _selection_rows():
+    return (select(DrawSelection.id, DrawSelection.uscc, DrawSelection.stratum, DrawSelection.key,
+                   DrawSelection.eligible)
+            .where(DrawSelection.draw_id == bindparam("draw_id")).order_by(DrawSelection.position))
+
+
+def _assignment_rows():
+    return (select(DrawAssignment.selection_id, DrawAssignment.position, DrawAssignment.licence_no,
+                   DrawAssignment.name, DrawAssignment.replaced_at, Department.code.label("department"))
+            .join(DrawSelection, DrawAssignment.selection_id == DrawSelection.id)
+            .join(Department, DrawAssignment.department_id == Department.id)
+            .where(DrawSelection.draw_id == bindparam("draw_id"))
+            .order_by(DrawAssignment.selection_id, DrawAssignment.position))
+
+
+def _stratum_rows():
+    return (select(DrawStratum.stratum, DrawStratum.ratio, DrawStratum.count, DrawStratum.population,
+                   DrawStratum.drawn)
+            .where(DrawStratum.draw_id == bindparam("draw_id")).order_by(DrawStratum.stratum))
+
+
+def _substitution_rows():
+    return (select(DrawSubstitution.selection_id, DrawSubstitution.old_licence_no, DrawSubstitution.new_licence_no,
+                   DrawSubstitution.reason, DrawSubstitution.actor_name, DrawSubstitution.at)
+            .where(DrawSubstitution.draw_id == bindparam("draw_id")).order_by(DrawSubstitution.id))
+
+
+def _witness_rows():
+    return (select(DrawWitness.name, DrawWitness.organisation, DrawWitness.witnessed_at)
+            .where(DrawWitness.draw_id == bindparam("draw_id")).order_by(DrawWitness.id))
+
+
+def _rows_of_draw(name, build, draw_id) -> list:
+    """The rows of one certificate part (`build`, prepared under `name`) for the draw `draw_id`."""
+    return db.session.execute(prepared(name, build), {"draw_id": draw_id}).all()
+
+
+def pool_rows(draw_id) -> list:
+    """The draw's pool as (uscc, stratum) rows in USCC order: `algo.pool_text` takes them as they are."""
+    return _rows_of_draw("draw_pool", _pool_rows, draw_id)
+
+
 def certificate(draw, siblings: list[Draw] | None = None) -> dict:
     """The public JSON of SPEC §5 step 6 (the nonce only once drawn). Inspector name + licence only.
 
@@ -514,29 +565,35 @@ def certificate(draw, siblings: list[Draw] | None = None) -> dict:
     task's current settings. `superseded_by` names the next draw of the task (callers that
     publish it restrict it to draws the reader may see, see public.draws.public_certificate).
     `siblings`: the task's draws in sequence order (sibling_draws), when the caller has them.
+    The pool, selections, assignments, strata, substitutions and witnesses are read as plain
+    rows (six statements, whatever the draw's size).
     """
     task = draw.task
     drawn = draw.drawn_at is not None
-    pool = db.session.execute(select(DrawPoolEntry.uscc, DrawPoolEntry.stratum)
-                              .where(DrawPoolEntry.draw_id == draw.id).order_by(DrawPoolEntry.uscc)).all()
+    pool = pool_rows(draw.id)
     siblings = sibling_draws(draw) if siblings is None else siblings
     later = successors(siblings).get(draw.id)
     earlier = [d for d in siblings if d.sequence < draw.sequence]
+    assignments = defaultdict(list)  # selection id → its assignments in position order
+    for a in _rows_of_draw("draw_assignments", _assignment_rows, draw.id):
+        assignments[a.selection_id].append(a)
     # Substitutes are appended after the algorithm's assignments, so positions tell them apart.
     per_entity = sum(int(v) for v in (draw.inspectors_per_target or {}).values())
+    selections = _rows_of_draw("draw_selections", _selection_rows, draw.id)
     selected = []
-    for sel in draw.selections:
-        as_drawn = sorted(sel.assignments, key=lambda a: a.position)
-        original = [a for a in as_drawn if a.position <= per_entity]
-        current = [a for a in as_drawn if a.replaced_at is None]
+    for sel in selections:
+        as_drawn = assignments.get(sel.id, ())
         selected.append({
             "uscc": sel.uscc, "stratum": sel.stratum, "key": sel.key, "eligible": sel.eligible,
-            "inspectors": [a.licence_no for a in original],
-            "current_inspectors": [a.licence_no for a in current],
-            "assignments": [{"licence_no": a.licence_no, "name": a.name, "department": a.department.code,
+            "inspectors": [a.licence_no for a in as_drawn if a.position <= per_entity],
+            "current_inspectors": [a.licence_no for a in as_drawn if a.replaced_at is None],
+            "assignments": [{"licence_no": a.licence_no, "name": a.name, "department": a.department,
                              "replaced": a.replaced_at is not None} for a in as_drawn],
         })
-    sel_uscc = {sel.id: sel.uscc for sel in draw.selections}
+    sel_uscc = {sel.id: sel.uscc for sel in selections}
+    strata = _rows_of_draw("draw_strata", _stratum_rows, draw.id)
+    substitutions = _rows_of_draw("draw_substitutions", _substitution_rows, draw.id)
+    witnesses = _rows_of_draw("draw_witnesses", _witness_rows, draw.id)
     snapshot = draw.snapshot or {}
     return {
         "algorithm": draw.algorithm,
@@ -560,13 +617,13 @@ def certificate(draw, siblings: list[Draw] | None = None) -> dict:
         "public_entropy": draw.public_entropy,
         "seed": draw.seed,
         "strata": [{"stratum": s.stratum, "N": s.population, "n": s.drawn, **_ratio_or_count(s)}
-                   for s in draw.strata],
+                   for s in strata],
         "inspectors_per_target": dict(sorted((draw.inspectors_per_target or {}).items())),
         "selected": selected,
         "substitutions": [{"uscc": sel_uscc.get(s.selection_id), "old": s.old_licence_no, "new": s.new_licence_no,
-                           "reason": s.reason, "actor": s.actor_name, "at": _iso(s.at)} for s in draw.substitutions],
+                           "reason": s.reason, "actor": s.actor_name, "at": _iso(s.at)} for s in substitutions],
         "witnesses": [{"name": w.name, "organisation": w.organisation, "at": _iso(w.witnessed_at)}
-                      for w in draw.witnesses],
+                      for w in witnesses],
         "locked_at": _iso(draw.locked_at),
         "drawn_at": _iso(draw.drawn_at),
         "published_at": _iso(draw.published_at),
