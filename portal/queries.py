@@ -790,12 +790,16 @@ def get_plan(plan_id: int, now: datetime) -> Detail | None:
     return _detail("plan", record, now)
 
 
+def _plan_tasks():
+    return (select(Task).where(Task.plan_id == bindparam("plan_id"), public_clause("task", NOW))
+            .options(selectinload(Task.departments), selectinload(Task.items).selectinload(CheckItem.versions))
+            .order_by(Task.code))
+
+
 def plan_tasks(plan, now: datetime) -> list:
-    """The plan's tasks the public may see (surprise tasks appear once their results are published)."""
-    return list(db.session.execute(
-        select(Task).where(Task.plan_id == plan.id, public_clause("task", now))
-        .options(selectinload(Task.departments), selectinload(Task.items).selectinload(CheckItem.versions))
-        .order_by(Task.code)).scalars())
+    """The plan's tasks the public may see (surprise tasks appear once their results are published);
+    the statement is built once per process."""
+    return list(db.session.execute(prepared("plan_tasks", _plan_tasks), {**at(now), "plan_id": plan.id}).scalars())
 
 
 # ---------------------------------------------------------------- tasks
