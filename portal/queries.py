@@ -9,6 +9,7 @@ with their state so the page can say "已撤回" / "停止公示" and nothing el
 """
 import re
 import time
+from collections import namedtuple
 from dataclasses import astuple, dataclass, field
 from datetime import date, datetime
 
@@ -397,6 +398,20 @@ def _fill_caches(rows, now: datetime, tasks: dict, departments: dict) -> None:
         departments[row.department_id] = (row.dept_code, row.dept_name)
 
 
+_ROW_TYPES: dict[tuple, type] = {}
+
+
+def _named_rows(result) -> list:
+    """A result's rows as named tuples. The dict builders (`_fill_caches`, `_result_dicts`,
+    `_penalty_dicts`) read ~20 columns of each row by name: on an SQLAlchemy Row that is a
+    Python __getattr__ (~0.3 µs), on a named tuple a C slot (~0.03 µs)."""
+    keys = tuple(result.keys())
+    row_type = _ROW_TYPES.get(keys)
+    if row_type is None:
+        row_type = _ROW_TYPES.setdefault(keys, namedtuple("PageRow", keys))
+    return [row_type._make(row) for row in result]
+
+
 def _page_rows(kind: str, id_column, conditions, order, day_column, rows_stmt, f: Filters, now: datetime,
                paging: Paging) -> list:
     """The rows of one list page: `rows_stmt(ids)` over the page's ids. A deep page finds its ids from
@@ -404,9 +419,9 @@ def _page_rows(kind: str, id_column, conditions, order, day_column, rows_stmt, f
     _PAGE_PARAMS), `conditions(f, NOW)` taking the moment as a parameter."""
     if _is_deep(paging):
         ids = _page_ids(id_column, conditions(f, now), order, paging, day_column, now, (kind, astuple(f)))
-        return db.session.execute(rows_stmt(ids)).all()
-    return db.session.execute(prepared((f"{kind}-page", astuple(f)), lambda: rows_stmt(_first_pages_ids(
-        id_column, conditions(f, NOW), order)), bounded=True), _paging_params(now, paging)).all()
+        return _named_rows(db.session.execute(rows_stmt(ids)))
+    return _named_rows(db.session.execute(prepared((f"{kind}-page", astuple(f)), lambda: rows_stmt(_first_pages_ids(
+        id_column, conditions(f, NOW), order)), bounded=True), _paging_params(now, paging)))
 
 
 def list_results(f: Filters, now: datetime, paging: Paging, full: bool = True, disclosure: bool = True) -> Page:
@@ -1069,19 +1084,19 @@ def get_entity(uscc: str, now: datetime, full: bool = True) -> EntityProfile | N
         # Statements built once per process (visibility_sql.prepared): building them costs more
         # than running them for one entity.
         params = {**at(now), "entity_id": entity.id}
-        rows = db.session.execute(prepared("entity_result_rows", lambda: (
+        rows = _named_rows(db.session.execute(prepared("entity_result_rows", lambda: (
             select(*RESULT_COLUMNS, *_PAGE_EXTRA).join(Entity, Result.entity_id == Entity.id)
             .join(Task, Result.task_id == Task.id).join(Department, Result.department_id == Department.id)
             .where(Result.entity_id == bindparam("entity_id"), public_clause("result", NOW))
-            .order_by(*RESULT_ORDER))), params).all()
+            .order_by(*RESULT_ORDER))), params))
         tasks, departments = {}, {}
         _fill_caches(rows, now, tasks, departments)
         results = list(_result_dicts(rows, now, tasks, departments, full=False, with_disclosure=False))
-        rows = db.session.execute(prepared("entity_penalty_rows", lambda: (
+        rows = _named_rows(db.session.execute(prepared("entity_penalty_rows", lambda: (
             select(*PENALTY_COLUMNS, *_PAGE_EXTRA).outerjoin(Entity, Penalty.entity_id == Entity.id)
             .outerjoin(Task, Penalty.task_id == Task.id).join(Department, Penalty.department_id == Department.id)
             .where(Penalty.entity_id == bindparam("entity_id"), public_clause("penalty", NOW))
-            .order_by(*PENALTY_ORDER))), params).all()
+            .order_by(*PENALTY_ORDER))), params))
         _fill_caches(rows, now, tasks, departments)
         penalties = list(_penalty_dicts(rows, now, tasks, departments, with_disclosure=False))
     if full:
