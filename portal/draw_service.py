@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.orm import aliased
 
 from . import clock, journal
-from .database import write_transaction
+from .database import octet_length, write_transaction
 from .domain import draw as algo
 from .extensions import db
 from .models import (Department, Draw, DrawAssignment, DrawPoolEntry, DrawSelection, DrawStratum,
@@ -567,7 +567,27 @@ def pool_rows(draw_id) -> list:
     return _rows_of_draw("draw_pool", _pool_rows, draw_id)
 
 
-def certificate(draw, siblings: list[Draw] | None = None) -> dict:
+@dataclass(frozen=True)
+class PoolSummary:
+    entries: int
+    text_bytes: int  # the size of pool.txt (algo.pool_text, UTF-8)
+
+
+def _pool_summary():
+    line = octet_length(DrawPoolEntry.uscc) + octet_length(DrawPoolEntry.stratum) + 2  # "uscc\tstratum\n"
+    return (select(func.count(), func.coalesce(func.sum(line), 0))
+            .where(DrawPoolEntry.draw_id == bindparam("draw_id")))
+
+
+def pool_summary(draw_id) -> PoolSummary:
+    """How many entries a draw's pool has and how many bytes its pool.txt is, counted in SQL: the
+    certificate page shows both but not the lines (a county-wide pool has ~15,000 of them)."""
+    entries, text_bytes = db.session.execute(prepared("draw_pool_summary", _pool_summary),
+                                             {"draw_id": draw_id}).one()
+    return PoolSummary(entries, text_bytes)
+
+
+def certificate(draw, siblings: list[Draw] | None = None, with_pool: bool = True) -> dict:
     """The public JSON of SPEC §5 step 6 (the nonce only once drawn). Inspector name + licence only.
 
     Scope, stratification and ratios are the draw's own snapshot taken at lock, never the
@@ -575,11 +595,12 @@ def certificate(draw, siblings: list[Draw] | None = None) -> dict:
     publish it restrict it to draws the reader may see, see public.draws.public_certificate).
     `siblings`: the task's draws in sequence order (sibling_draws), when the caller has them.
     The pool, selections, assignments, strata, substitutions and witnesses are read as plain
-    rows (six statements, whatever the draw's size).
+    rows (six statements, whatever the draw's size). `with_pool=False` leaves out "pool" and
+    "pool_size" (the HTML page shows the pool's size from pool_summary, not its lines).
     """
     task = draw.task
     drawn = draw.drawn_at is not None
-    pool = pool_rows(draw.id)
+    pool = pool_rows(draw.id) if with_pool else None
     siblings = sibling_draws(draw) if siblings is None else siblings
     later = successors(siblings).get(draw.id)
     earlier = [d for d in siblings if d.sequence < draw.sequence]
@@ -621,8 +642,7 @@ def certificate(draw, siblings: list[Draw] | None = None) -> dict:
         "superseded_reason": later.reason if later else None,
         "scope": snapshot.get("scope"),
         "stratify_by": snapshot.get("stratify_by"),
-        "pool": [{"uscc": u, "stratum": s} for u, s in pool],
-        "pool_size": len(pool),
+        **({"pool": [{"uscc": u, "stratum": s} for u, s in pool], "pool_size": len(pool)} if with_pool else {}),
         "pool_hash": draw.pool_hash,
         "commitment": draw.commitment,
         "nonce": draw.nonce if drawn else None,

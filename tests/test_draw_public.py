@@ -210,6 +210,26 @@ def test_why_drawn_leaves_out_a_draw_of_an_embargoed_surprise_task(db, client, s
     assert f"/draws/{d.id}" in client.get(f"/entities/{drawn[0].uscc}").get_data(as_text=True)
 
 
+def test_certificate_page_states_the_size_of_pool_txt_with_chinese_strata(db, client, set_now):
+    """The page counts the pool and the bytes of pool.txt in SQL (it does not read the lines):
+    the stratum 全部 is 6 bytes in UTF-8, not 2 characters."""
+    set_now(NOW)
+    dept = f.department(code="SCJG")
+    for _ in range(7):
+        f.entity()
+    f.inspector(dept)
+    task = f.task(dept, stratify_by="none", strata=[{"stratum": "全部", "count": 2}], inspectors_per_target={"SCJG": 1})
+    clerk = f.user("clerk", department=dept)
+    db.session.commit()
+    d = draw_service.perform(draw_service.lock(task, clerk), "x", ["赵见证"], clerk)
+    pool = client.get(f"/draws/{d.id}/pool.txt").data
+    assert pool.decode("utf-8").count("\t全部\n") == 7 and hashlib.sha256(pool).hexdigest() == d.pool_hash
+    html = client.get(f"/draws/{d.id}").get_data(as_text=True)
+    assert f"7 户（<a href=\"/draws/{d.id}/pool.txt\">下载名单原文 pool.txt</a>，{len(pool)} 字节）" in html
+    assert draw_service.pool_summary(d.id) == draw_service.PoolSummary(7, len(pool))
+    assert client.get(f"/draws/{d.id}.json").get_json()["pool_size"] == 7
+
+
 def test_why_drawn_helper_ranks_within_stratum(db, client, set_now):
     dept, entities, task, clerk, d = _public_draw(db, set_now)
     d = db.session.get(Draw, d.id)

@@ -41,12 +41,13 @@ def _visible(draws, now) -> list:
     return [d for d in draws if public_state("draw", d, now).is_visible]
 
 
-def public_certificate(draw, now, siblings: list | None = None) -> dict:
+def public_certificate(draw, now, siblings: list | None = None, with_pool: bool = True) -> dict:
     """The certificate with links to other draws of the task limited to those the public may see.
 
-    `siblings`: the task's draws (sibling_draws), when the caller already has them."""
+    `siblings`: the task's draws (sibling_draws), when the caller already has them; `with_pool`:
+    see draw_service.certificate."""
     siblings = draw_service.sibling_draws(draw) if siblings is None else siblings
-    cert = draw_service.certificate(draw, siblings)
+    cert = draw_service.certificate(draw, siblings, with_pool)
     visible = _visible(siblings, now)
     visible_ids = {d.id for d in visible}
     later = draw_service.successors(visible).get(draw.id)
@@ -69,7 +70,7 @@ def draw(draw_id, fmt):
                             "withdrawn_on": state.stopped_on.isoformat(), "reason": state.note})
         return render_template("public/tombstone.html", kind="draw", state=state, record_key=draw_id)
     task_draws = draw_service.sibling_draws(record)
-    cert = public_certificate(record, now, task_draws)
+    cert = public_certificate(record, now, task_draws, with_pool=fmt == "json")
     if fmt == "json":
         response = Response(json.dumps(cert, ensure_ascii=False, indent=1), mimetype="application/json")
         response.headers["Content-Disposition"] = f'inline; filename="draw-{draw_id}.json"'
@@ -84,8 +85,7 @@ def draw(draw_id, fmt):
                            department_names={d.code: d.name for d in draw_service.task_departments(record.task)},
                            verify_script=VERIFY_SCRIPT_PATH.read_text(encoding="utf-8"),
                            scope=draw_service.describe_scope(record.snapshot),
-                           pool_text_bytes=len(algo.pool_text(algo.Candidate(p["uscc"], p["stratum"])
-                                                              for p in cert["pool"]).encode("utf-8")))
+                           pool=draw_service.pool_summary(draw_id))
 
 
 def _drawn_entities():
