@@ -115,6 +115,10 @@ def current_draw_clause():
     return and_(Draw.drawn_at.is_not(None), Draw.withheld.is_(False), Draw.status == Status.PUBLISHED)
 
 
+# The task of a draw in public_clause("draw"), made once (aliased() costs ~0.5 ms).
+_DRAW_TASK = aliased(Task, name="draw_task")
+
+
 def public_clause(kind: str, now: datetime):
     """Rows of `kind` the public may see in full at `now`."""
     model = MODELS[kind]
@@ -124,9 +128,8 @@ def public_clause(kind: str, now: datetime):
         # Public from the lock (pool_hash, commitment), with its task (SPEC §5 item 7). The task is
         # looked up by its key (EXISTS, an alias: the statement may join Task itself); `task_id IN
         # (SELECT public tasks)` made SQLite list every public task for each statement.
-        task = aliased(Task)
         return and_(lifecycle_clause(Draw, now),
-                    select(task.id).where(task.id == Draw.task_id, task_clause(now, task)).exists())
+                    select(_DRAW_TASK.id).where(_DRAW_TASK.id == Draw.task_id, task_clause(now, _DRAW_TASK)).exists())
     if kind == "penalty":
         today = _today(now)
         return and_(lifecycle_clause(Penalty, now), Penalty.publicity_end.is_not(None),
