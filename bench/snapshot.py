@@ -18,11 +18,11 @@ SKIP_HEADERS = {"date", "x-request-id"}
 def urls(app) -> list[str]:
     from datetime import datetime
 
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from bench.pages import pick_targets
     from portal.extensions import db
-    from portal.models import Draw, Penalty, Plan, Result, Task
+    from portal.models import Draw, DrawSelection, DrawSubstitution, Penalty, Plan, Result, Task
     from portal.visibility_sql import public_clause
 
     dept, year, uscc, uscc2 = pick_targets(app)
@@ -39,6 +39,20 @@ def urls(app) -> list[str]:
                                        .order_by(Task.id.desc()).limit(1)).scalar()
         draw_id = db.session.execute(select(Draw.id).where(public_clause("draw", now), Draw.drawn_at.is_not(None))
                                      .order_by(Draw.id.desc()).limit(1)).scalar()
+        draw_task_code = db.session.execute(select(Task.code).join(Draw, Draw.task_id == Task.id)
+                                            .where(Draw.id == draw_id)).scalar()
+        # A redrawn task (its superseded and its current draw), the entity whose inspector was
+        # substituted on a certificate, and the entity selected in the most draws.
+        redrawn = db.session.execute(select(Draw.task_id).where(public_clause("draw", now), Draw.sequence > 1)
+                                     .order_by(Draw.task_id).limit(1)).scalar()
+        redrawn_code = db.session.get(Task, redrawn).code if redrawn else None
+        redrawn_ids = db.session.execute(select(Draw.id).where(Draw.task_id == redrawn)
+                                         .order_by(Draw.sequence)).scalars().all()
+        substituted = db.session.execute(select(DrawSelection.uscc).join(
+            DrawSubstitution, DrawSubstitution.selection_id == DrawSelection.id)
+            .order_by(DrawSubstitution.id).limit(1)).scalar()
+        most_drawn = db.session.execute(select(DrawSelection.uscc).group_by(DrawSelection.uscc)
+                                        .order_by(func.count().desc(), DrawSelection.uscc).limit(1)).scalar()
         db.session.remove()
     out = ["/", "/results", "/results?page=2", "/results?page=50", "/results?page=999999", "/penalties",
            "/penalties?page=3", "/plans", "/tasks", "/tasks?kind=joint", "/items", "/items?year=2025",
@@ -49,6 +63,11 @@ def urls(app) -> list[str]:
            f"/plans/{plan_id}", f"/tasks/{task_code}", f"/draws/{draw_id}", "/data", "/transparency",
            f"/penalties/{any_penalty}"]
     out += [f"/results/{i}" for i in result_ids] + [f"/penalties/{i}" for i in penalty_ids]
+    out += [f"/draws/{draw_id}.json", f"/draws/{draw_id}/pool.txt", f"/tasks/{draw_task_code}",
+            f"/tasks/{draw_task_code}.json", f"/plans/{plan_id}.json", f"/results/{result_ids[0]}.json"]
+    out += [u for i in redrawn_ids for u in (f"/draws/{i}", f"/draws/{i}.json")]
+    out += [f"/tasks/{redrawn_code}", f"/tasks/{redrawn_code}.json"] if redrawn_code else []
+    out += [f"/entities/{u}{ext}" for u in (substituted, most_drawn) if u for ext in ("", ".json")]
     out += feed_urls(dept, year, uscc, uscc2)
     return out
 

@@ -9,8 +9,10 @@ import contextvars
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, Integer, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
@@ -40,6 +42,24 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+class octet_length(FunctionElement):
+    """The UTF-8 byte length of a text column (PostgreSQL's octet_length; SQLite before 3.43
+    has none: length() of the text as a BLOB counts its bytes)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(octet_length)
+def _octet_length_default(element, compiler, **kw):
+    return f"octet_length({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(octet_length, "sqlite")
+def _octet_length_sqlite(element, compiler, **kw):
+    return f"length(CAST({compiler.process(element.clauses, **kw)} AS BLOB))"
 
 
 def configure_engine(engine: Engine, busy_timeout: int) -> None:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from flask import current_app, render_template, request, url_for
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from . import clock
 from .domain.dates import CHINA
@@ -156,13 +156,25 @@ def format_money(value) -> str:
     return f"{Decimal(value):,.2f}"
 
 
-_INSPECTOR = Markup('{}（<span class="mono">{}</span>）')
+def _inspector_html(name, licence_no) -> str:
+    """One inspector as the drawn lists write it, escaped: 张三（<span class="mono">A123</span>）.
+    Plain escape and an f-string: Markup.format runs a Python formatter, ~5 µs a call."""
+    return f'{escape(name)}（<span class="mono">{escape(licence_no)}</span>）'
 
 
 def format_inspectors(pairs) -> Markup:
     """`|inspectors`: (name, licence_no) pairs as the drawn lists write them, joined by 、 (one
     call per row instead of a Jinja loop: the task page's drawn list has ~120 rows)."""
-    return Markup("、").join(_INSPECTOR.format(name, licence_no) for name, licence_no in pairs)
+    return Markup("、".join(_inspector_html(name, licence_no) for name, licence_no in pairs))
+
+
+def format_assignments(assignments) -> Markup:
+    """`|assignments`: a draw certificate's assignments (its `selected[…].assignments` dicts) as
+    `|inspectors` writes them, a replaced inspector struck through (one call per drawn entity
+    instead of a Jinja loop: a certificate lists ~130 entities)."""
+    return Markup("、".join(
+        f'<del title="已更换">{_inspector_html(a["name"], a["licence_no"])}</del>' if a["replaced"]
+        else _inspector_html(a["name"], a["licence_no"]) for a in assignments))
 
 
 # The public-security filing (公安机关互联网站安全管理服务平台) looks a number up by its digits.
@@ -184,7 +196,7 @@ def register(app) -> None:
     app.jinja_env.globals.update(url_with=url_with, url_prefix=url_prefix, site_name=app.config["SITE_NAME"],
                                  clock_now=clock.now, site_footer=site_footer)
     app.jinja_env.filters.update(date=format_date, datetime=format_datetime, money=format_money,
-                                 inspectors=format_inspectors)
+                                 inspectors=format_inspectors, assignments=format_assignments)
 
     @app.after_request
     def _vary_on_htmx(response):

@@ -157,6 +157,79 @@ def test_substitution_is_public_with_actor_and_reason(db, client, set_now):
     assert "原检查人员回避" in html and clerk.username in html and "<del" in html
 
 
+def test_certificate_escapes_inspector_names_and_strikes_through_a_replaced_one(db, client, set_now):
+    """The drawn list's inspectors are one |assignments call per entity: escaped like Jinja output,
+    a replaced inspector inside <del>, the substitute after it."""
+    set_now(NOW)
+    dept = f.department(code="SCJG")
+    entity = f.entity(risk=RiskClass.D)
+    f.inspector(dept, name="<b>丁</b>检查员"), f.inspector(dept, name="戊检查员")  # both are matched
+    task = f.task(dept, strata=[{"stratum": "D", "count": 1}], inspectors_per_target={"SCJG": 2})
+    clerk = f.user("clerk", department=dept)
+    db.session.commit()
+    d = draw_service.perform(draw_service.lock(task, clerk), "x", ["赵见证"], clerk)
+    sel = d.selections[0]
+    assert sorted(a.name for a in sel.assignments) == ["<b>丁</b>检查员", "戊检查员"]
+    first, second = sorted(sel.assignments, key=lambda a: a.position)
+    spare = f.inspector(dept, name="己检查员")
+    db.session.commit()
+    draw_service.substitute(sel, first.licence_no, spare.licence_no, "原检查人员回避", clerk)
+
+    html = client.get(f"/draws/{d.id}").get_data(as_text=True)
+    assert "<b>丁</b>" not in html
+
+    def shown(a):
+        name = a.name.replace("<", "&lt;").replace(">", "&gt;")
+        return f'{name}（<span class="mono">{a.licence_no}</span>）'
+    cell = (f'<td data-label="执法人员"><del title="已更换">{shown(first)}</del>、{shown(second)}、'
+            f'己检查员（<span class="mono">{spare.licence_no}</span>）</td>')
+    assert cell in html
+    cert = client.get(f"/draws/{d.id}.json").get_json()
+    assert cert["selected"][0]["current_inspectors"] == [second.licence_no, spare.licence_no]
+    assert cert["selected"][0]["inspectors"] == [first.licence_no, second.licence_no]
+    assert cert["substitutions"][0]["uscc"] == entity.uscc
+
+
+def test_why_drawn_leaves_out_a_draw_of_an_embargoed_surprise_task(db, client, set_now):
+    """why_drawn's statement joins Task itself; the draw's visibility still follows its own task."""
+    from portal import lifecycle
+    from portal.database import write_transaction
+    from portal.models import Result
+
+    dept, entities, task, clerk, d = _public_draw(db, set_now, surprise=True)
+    drawn = [s.entity for s in d.selections]
+    now = datetime.fromisoformat(NOW)
+    assert draw_service.why_drawn(drawn[0], now) == []
+    assert f"/draws/{d.id}" not in client.get(f"/entities/{drawn[0].uscc}").get_data(as_text=True)
+    results = [f.result(task, e, formed=date(2025, 6, 5), publish=False) for e in drawn]
+    db.session.commit()
+    for result in results:
+        with write_transaction():
+            lifecycle.publish("result", db.session.get(Result, result.id), actor=clerk)
+    assert [r.draw.id for r in draw_service.why_drawn(drawn[0], now)] == [d.id]
+    assert f"/draws/{d.id}" in client.get(f"/entities/{drawn[0].uscc}").get_data(as_text=True)
+
+
+def test_certificate_page_states_the_size_of_pool_txt_with_chinese_strata(db, client, set_now):
+    """The page counts the pool and the bytes of pool.txt in SQL (it does not read the lines):
+    the stratum 全部 is 6 bytes in UTF-8, not 2 characters."""
+    set_now(NOW)
+    dept = f.department(code="SCJG")
+    for _ in range(7):
+        f.entity()
+    f.inspector(dept)
+    task = f.task(dept, stratify_by="none", strata=[{"stratum": "全部", "count": 2}], inspectors_per_target={"SCJG": 1})
+    clerk = f.user("clerk", department=dept)
+    db.session.commit()
+    d = draw_service.perform(draw_service.lock(task, clerk), "x", ["赵见证"], clerk)
+    pool = client.get(f"/draws/{d.id}/pool.txt").data
+    assert pool.decode("utf-8").count("\t全部\n") == 7 and hashlib.sha256(pool).hexdigest() == d.pool_hash
+    html = client.get(f"/draws/{d.id}").get_data(as_text=True)
+    assert f"7 户（<a href=\"/draws/{d.id}/pool.txt\">下载名单原文 pool.txt</a>，{len(pool)} 字节）" in html
+    assert draw_service.pool_summary(d.id) == draw_service.PoolSummary(7, len(pool))
+    assert client.get(f"/draws/{d.id}.json").get_json()["pool_size"] == 7
+
+
 def test_why_drawn_helper_ranks_within_stratum(db, client, set_now):
     dept, entities, task, clerk, d = _public_draw(db, set_now)
     d = db.session.get(Draw, d.id)

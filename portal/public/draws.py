@@ -9,30 +9,26 @@ import json
 from pathlib import Path
 
 from flask import Response, abort, jsonify, render_template
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from .. import clock, draw_service
 from ..domain import draw as algo
 from ..domain.visibility import public_state
 from ..extensions import db
-from ..models import Draw, DrawAssignment, DrawSelection
+from ..models import Draw, DrawSelection, Entity
+from ..visibility_sql import prepared
 from . import bp
-from .shape import shape
+from .shape import restrict
 
 # The standard-library check shown on every certificate (tests run this very file).
 VERIFY_SCRIPT_PATH = Path(__file__).resolve().parents[2] / "templates" / "public" / "draws" / "_verify_script.py.txt"
 
 
-# What a certificate shows, loaded with the draw (no query per selected target or inspector).
-CERTIFICATE_LOAD = (selectinload(Draw.selections).joinedload(DrawSelection.entity),
-                    selectinload(Draw.selections).selectinload(DrawSelection.assignments)
-                    .joinedload(DrawAssignment.department),
-                    selectinload(Draw.strata), selectinload(Draw.substitutions), selectinload(Draw.witnesses),
-                    joinedload(Draw.task))
-
-
 def _public_draw_or_404(draw_id: int):
-    draw = db.session.get(Draw, draw_id, options=CERTIFICATE_LOAD)
+    """The draw with its task (its visibility depends on the task's); the certificate's rows are
+    read as plain rows by draw_service.certificate."""
+    draw = db.session.get(Draw, draw_id, options=(joinedload(Draw.task),))
     if draw is None:
         abort(404)
     state = public_state("draw", draw, clock.now())
@@ -45,12 +41,13 @@ def _visible(draws, now) -> list:
     return [d for d in draws if public_state("draw", d, now).is_visible]
 
 
-def public_certificate(draw, now, siblings: list | None = None) -> dict:
+def public_certificate(draw, now, siblings: list | None = None, with_pool: bool = True) -> dict:
     """The certificate with links to other draws of the task limited to those the public may see.
 
-    `siblings`: the task's draws (sibling_draws), when the caller already has them."""
+    `siblings`: the task's draws (sibling_draws), when the caller already has them; `with_pool`:
+    see draw_service.certificate."""
     siblings = draw_service.sibling_draws(draw) if siblings is None else siblings
-    cert = draw_service.certificate(draw, siblings)
+    cert = draw_service.certificate(draw, siblings, with_pool)
     visible = _visible(siblings, now)
     visible_ids = {d.id for d in visible}
     later = draw_service.successors(visible).get(draw.id)
@@ -73,21 +70,28 @@ def draw(draw_id, fmt):
                             "withdrawn_on": state.stopped_on.isoformat(), "reason": state.note})
         return render_template("public/tombstone.html", kind="draw", state=state, record_key=draw_id)
     task_draws = draw_service.sibling_draws(record)
-    cert = public_certificate(record, now, task_draws)
+    cert = public_certificate(record, now, task_draws, with_pool=fmt == "json")
     if fmt == "json":
         response = Response(json.dumps(cert, ensure_ascii=False, indent=1), mimetype="application/json")
         response.headers["Content-Disposition"] = f'inline; filename="draw-{draw_id}.json"'
         return response
     siblings = {d.id: d for d in task_draws}
-    # Each drawn entity as its public shape (name and type; never an operator's name).
-    names = {sel.uscc: shape("entity", sel.entity, now) for sel in record.selections}
+    # Each drawn entity's name as its public shape writes it (allow-list and masking; never an
+    # operator's name): the page shows nothing else of the entity.
+    names = {uscc: restrict("entity", {"name": name})
+             for uscc, name in db.session.execute(prepared("drawn_entities", _drawn_entities), {"draw_id": draw_id})}
     return render_template("public/draws/detail.html", draw=record, cert=cert, task=record.task,
                            siblings=siblings, entities=names,
                            department_names={d.code: d.name for d in draw_service.task_departments(record.task)},
                            verify_script=VERIFY_SCRIPT_PATH.read_text(encoding="utf-8"),
                            scope=draw_service.describe_scope(record.snapshot),
-                           pool_text_bytes=len(algo.pool_text(algo.Candidate(p["uscc"], p["stratum"])
-                                                              for p in cert["pool"]).encode("utf-8")))
+                           pool=draw_service.pool_summary(draw_id))
+
+
+def _drawn_entities():
+    """(selected USCC, entity name) for each entity a draw selected (plain rows)."""
+    return (select(DrawSelection.uscc, Entity.name).join(Entity, DrawSelection.entity_id == Entity.id)
+            .where(DrawSelection.draw_id == bindparam("draw_id")))
 
 
 @bp.get("/draws/<int:draw_id>/pool.txt")
@@ -96,8 +100,7 @@ def draw_pool(draw_id):
     record, state = _public_draw_or_404(draw_id)
     if not state.is_visible:
         abort(404)
-    cert = draw_service.certificate(record)
-    text = algo.pool_text(algo.Candidate(p["uscc"], p["stratum"]) for p in cert["pool"])
+    text = algo.pool_text(draw_service.pool_rows(draw_id))
     response = Response(text.encode("utf-8"), content_type="text/plain; charset=utf-8")
     response.headers["Content-Disposition"] = f'inline; filename="draw-{draw_id}-pool.txt"'
     return response
