@@ -1047,12 +1047,14 @@ def _drawn_inspectors():
 def drawn_list(draw_id: int) -> list[DrawnEntity]:
     """A performed draw's selections with entity names and current inspectors: two statements of
     plain rows (loading them as objects cost ~10 ms per task page)."""
+    from .public.shape import public_name  # the public shape (imports portal.public lazily)
+
     inspectors = {}
     for selection_id, name, licence_no in db.session.execute(prepared("drawn_inspectors", _drawn_inspectors),
                                                              {"draw_id": draw_id}):
         inspectors.setdefault(selection_id, []).append((name, licence_no))
     # Rows unpacked into names (a Row's attribute access costs ~0.3 µs; ~120 rows of six values).
-    return [DrawnEntity(position, uscc, name, stratum, key, tuple(inspectors.get(selection_id, ())))
+    return [DrawnEntity(position, uscc, public_name(name), stratum, key, tuple(inspectors.get(selection_id, ())))
             for selection_id, position, uscc, stratum, key, name in db.session.execute(
                 prepared("drawn_list", _drawn_list), {"draw_id": draw_id})]
 

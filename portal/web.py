@@ -192,11 +192,19 @@ def site_footer() -> dict:
             "psb": psb, "psb_url": PSB_LOOKUP.format(code=code) if code else ""}
 
 
+def _public_name(name) -> str:
+    """`|public_name`: an entity's name as public channels show it (shape.public_name)."""
+    from .public.shape import public_name  # portal.public imports this module
+
+    return public_name(name)
+
+
 def register(app) -> None:
     app.jinja_env.globals.update(url_with=url_with, url_prefix=url_prefix, site_name=app.config["SITE_NAME"],
                                  clock_now=clock.now, site_footer=site_footer)
     app.jinja_env.filters.update(date=format_date, datetime=format_datetime, money=format_money,
-                                 inspectors=format_inspectors, assignments=format_assignments)
+                                 inspectors=format_inspectors, assignments=format_assignments,
+                                 public_name=_public_name)
 
     @app.after_request
     def _vary_on_htmx(response):

@@ -18,7 +18,7 @@ import pytest
 from portal import clock, lifecycle
 from portal.database import write_transaction
 from portal.exports import safe_cell
-from portal.models import EntityType, Penalty, Plan, Result, Task
+from portal.models import Entity, EntityType, Penalty, Plan, Result, Task
 from portal.public.datasets import ITEMS, PENALTIES, PLANS, RESULTS, TASKS
 from portal.public.shape import COMPUTED, FIELDS, INTERNAL, party_display, shape, surname_mask
 
@@ -284,3 +284,27 @@ def test_unmasked_text_stored_by_a_bulk_load_is_masked_alike_on_every_channel(cl
 def test_the_cheap_test_before_masking_misses_no_identifier(value):
     from portal.domain.masking import mask_text, may_contain_identifier
     assert may_contain_identifier(value) or not mask_text(value).changed
+
+
+def test_an_entity_name_stored_unmasked_by_a_bulk_load_is_masked_on_every_channel(client, db, world):
+    """The second net covers the entity's name wherever a record shows it (results, draws, feeds),
+    not only on the entity's own page."""
+    company = db.session.get(Entity, world["company"].id)
+    company.name = "民权县形状商贸有限公司（电话13812345678）"
+    shop = db.session.get(Entity, world["shop"].id)
+    shop.name = SHOP + "（电话13812345678）"  # the entity of the result and of a penalty
+    db.session.commit()
+    bodies = _public_bodies(client, world)
+    bodies[f"/tasks/{world['task'].code} (fragment)"] = text(
+        client.get(f"/tasks/{world['task'].code}", headers={"HX-Request": "true"}))
+    for url in ("/transparency", "/transparency.json", f"/tasks/{world['task'].code}.json"):
+        bodies[url] = _readable(client.get(url))
+    leaks = [url for url, body in bodies.items() if "13812345678" in body]
+    assert leaks == [], leaks
+    shown = [url for url, body in bodies.items() if "民权县形状商贸有限公司（电话138****5678）" in body]
+    assert {f"/draws/{world['draw'].id}", f"/entities/{world['company'].uscc}", "/transparency",
+            f"/tasks/{world['task'].code}", f"/tasks/{world['task'].code}.json"} <= set(shown)
+    shop_shown = {url for url, body in bodies.items() if SHOP + "（电话138****5678）" in body}
+    assert {"/results", "/results.json", "/results.csv", "/feeds/results.atom", "/feeds/all.rss",
+            f"/results/{world['result'].id}", f"/results/{world['result'].id}.json", "/penalties",
+            f"/penalties/{world['shop_penalty'].id}", "/penalties.csv"} <= shop_shown

@@ -20,6 +20,7 @@ from ..extensions import db
 from ..models import Department, Entity, Penalty, Plan, Result, Task
 from ..objections import queries as objections
 from . import bp
+from .shape import public_name
 
 FEED_KINDS = {"all": "全部公开信息", "plans": "抽查计划", "tasks": "抽查任务", "results": "检查结果",
               "penalties": "行政处罚"}
@@ -280,6 +281,6 @@ def entity_feed(uscc: str):
     candidates += [("draw", d, (None, None)) for d in _visible("draw", queries.entity_feed_draws(entity.id, now), now)]
     entries = _entries(_newest(candidates), now)
     base = urls.base_url()
-    return _respond("atom", entries, feed_key=f"entity/{entity.uscc}", title=f"{entity.name} 的公示信息",
+    return _respond("atom", entries, feed_key=f"entity/{entity.uscc}", title=f"{public_name(entity.name)} 的公示信息",
                     subtitle=f"统一社会信用代码 {entity.uscc}：抽取、检查结果与行政处罚",
                     page_link=f"{base}/entities/{entity.uscc}")

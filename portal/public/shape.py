@@ -126,7 +126,7 @@ def penalty_party(penalty) -> str:
 # masked whatever path wrote it; masked again here as a second net (a row written before the
 # masking rules, a bulk load), on every channel alike.
 MASKED_TEXT = {
-    "result": ("remark", "verification_method", "follow_up", "findings"),
+    "result": ("entity_name", "remark", "verification_method", "follow_up", "findings"),
     "penalty": ("party_name", "violation_type", "facts", "legal_basis", "authority"),
     "plan": ("title", "description"),
     "task": ("title", "description"),
@@ -144,6 +144,13 @@ def _masked(value):
     if isinstance(value, dict):
         return {k: (_masked(v) if k == "text" else v) for k, v in value.items()}
     return value
+
+
+def public_name(name):
+    """An entity's name where a record shows it (a drawn list, a task's results, the fairness
+    tables): masked again like on the entity's own page and in a result's shape, so a name a bulk
+    load stored unmasked reads the same on every channel."""
+    return _masked(name)
 
 
 _ALLOWED = {kind: frozenset(keys) for kind, keys in FIELDS.items()}

@@ -16,6 +16,7 @@ from ..extensions import db
 from ..models import Draw, DrawAssignment, DrawPoolEntry, DrawSelection, Entity
 from ..visibility_sql import public_clause
 from . import bp
+from .shape import public_name
 
 YEARS = 3
 
@@ -82,7 +83,9 @@ def fairness(now) -> Fairness:
         .having(func.count() > 1).order_by(func.count().desc(), DrawAssignment.licence_no, Entity.uscc)
         .limit(200)).all()
     return Fairness(start_date, len(in_force), len(rows) - len(in_force), pooled, drawn_entities, histogram,
-                    max_times, [tuple(r) for r in most], [tuple(r) for r in inspectors], [tuple(r) for r in pairs])
+                    max_times, [(uscc, public_name(name), times) for uscc, name, times in most],
+                    [tuple(r) for r in inspectors],
+                    [(lic, inspector, uscc, public_name(name), times) for lic, inspector, uscc, name, times in pairs])
 
 
 def fairness_cached(now) -> Fairness:

@@ -18,7 +18,7 @@ from . import bp
 from .datasets import (ENTITY_KEYS, FIELD_LABELS, ITEMS, LISTS, PENALTIES, PLANS, RESULTS, TASK_KEYS, entity_json,
                        item_json, penalty_json, plan_json, result_json, task_json)
 from .draws import task_draw_history_json
-from .shape import restrict, shape, shape_version
+from .shape import public_name, restrict, shape, shape_version
 
 LIST_SUFFIX = "<any(json,csv):fmt>"
 # Computed public fields of list items (part of the public shape, portal.public.shape.FIELDS),
@@ -326,7 +326,7 @@ def task(code, fmt):
                                     for d in draws.superseded]
         data["draws"] = task_draw_history_json(draws)  # every public draw, locked ones included (SPEC §5 item 7)
         data["results"] = [{"id": r.id, "url": f"/results/{r.id}", "uscc": r.entity.uscc,
-                            "entity_name": r.entity.name, "formed_date": r.formed_date.isoformat(),
+                            "entity_name": public_name(r.entity.name), "formed_date": r.formed_date.isoformat(),
                             "conclusions": [{"code": c.code, "label": c.label} for c in r.conclusions]}
                            for r in results_]
         return data
