@@ -911,8 +911,8 @@ def feed_candidates(kind: str, f: Filters, now: datetime, limit: int, also_ids=(
         # One IN over a UNION, not `IN (latest) OR IN (ids)`: PostgreSQL plans an OR of two INs as
         # a filter over every row (250 ms at 300,000 results) but a UNION as a short semi-join.
         # The conditions sit inside the UNION (the latest meet them already; the added ids are
-        # checked there), so the outer statement only reads the wanted rows by their ids: given
-        # them too, SQLite (no sqlite_stat1) walked a department's whole feed index to test them.
+        # checked there), so the outer statement reads the wanted rows by id: carrying them too,
+        # it was planned by SQLite (no sqlite_stat1) as a walk over the department's whole feed index.
         latest = (select(model.id).where(*where).order_by(*_FEED_ORDER[kind]).limit(_PAGE_PARAMS["limit"])
                   .subquery())
         wanted = union(select(latest.c.id),
