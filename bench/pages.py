@@ -181,6 +181,7 @@ def run(instance: Path, repeat: int = 30, exports: bool = True, only: str | None
         ("/penalties", "/penalties"),
         ("/plans", "/plans"),
         (f"/results?dept=…&year={year}", f"/results?dept={dept}&year={year}"),
+        (f"/results?dept=…&year={year - 1}", f"/results?dept={dept}&year={year - 1}"),
         ("/results?conclusion=C05", "/results?conclusion=C05"),
         ("/results?region=411421", "/results?region=411421"),
         ("/tasks", "/tasks"),
@@ -205,6 +206,8 @@ def run(instance: Path, repeat: int = 30, exports: bool = True, only: str | None
               ("/feeds/results.atom", "/feeds/results.atom"), ("/feeds/penalties.rss", "/feeds/penalties.rss"),
               ("/feeds/tasks.atom", "/feeds/tasks.atom"), ("/feeds/plans.atom", "/feeds/plans.atom"),
               (f"/feeds/results.atom?dept=…&year={year}", f"/feeds/results.atom?dept={dept}&year={year}"),
+              (f"/feeds/results.atom?dept=…&year={year - 1}", f"/feeds/results.atom?dept={dept}&year={year - 1}"),
+              ("/feeds/results.atom?dept=…", f"/feeds/results.atom?dept={dept}"),
               ("/entities/<uscc>/feed.atom", f"/entities/{uscc}/feed.atom"),
               ("/entities/<uscc2>/feed.atom", f"/entities/{uscc2}/feed.atom")]
     if search_index_ready(app):

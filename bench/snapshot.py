@@ -56,7 +56,8 @@ def urls(app) -> list[str]:
         db.session.remove()
     out = ["/", "/results", "/results?page=2", "/results?page=50", "/results?page=999999", "/penalties",
            "/penalties?page=3", "/plans", "/tasks", "/tasks?kind=joint", "/items", "/items?year=2025",
-           f"/results?dept={dept}&year={year}", "/results?conclusion=C05", "/results?region=411421",
+           f"/results?dept={dept}&year={year}", f"/results?dept={dept}&year={year - 1}", "/results?conclusion=C05",
+           "/results?region=411421",
            "/results?q=%E9%A3%9F%E5%93%81", "/results?year=abc", "/results?dept=&year=", "/penalties?year=2025",
            f"/penalties?dept={dept}", "/plans?year=2025", "/results.json", "/penalties.json?page=2", "/plans.json",
            "/tasks.json", f"/entities/{uscc}", f"/entities/{uscc2}", f"/entities/{uscc}.json",
@@ -76,7 +77,8 @@ def feed_urls(dept: str, year: int, uscc: str, uscc2: str) -> list[str]:
     """Every kind of feed: each list's atom and RSS, filtered ones, entity feeds and a search's feed."""
     out = [f"/feeds/{kind}.{fmt}" for kind in ("all", "results", "penalties", "plans", "tasks")
            for fmt in ("atom", "rss")]
-    out += [f"/feeds/results.atom?dept={dept}&year={year}", f"/feeds/penalties.rss?dept={dept}",
+    out += [f"/feeds/results.atom?dept={dept}&year={year}", f"/feeds/results.rss?dept={dept}&year={year - 1}",
+            f"/feeds/results.atom?dept={dept}", f"/feeds/penalties.rss?dept={dept}",
             "/feeds/results.atom?conclusion=C05", "/feeds/tasks.atom?kind=joint", "/feeds/all.atom?kind=penalty",
             f"/feeds/all.rss?dept={dept}", "/feeds/all.atom?q=%E9%A3%9F%E5%93%81",
             "/feeds/all.rss?q=%E9%A3%9F%E5%93%81&kind=result", f"/entities/{uscc}/feed.atom",

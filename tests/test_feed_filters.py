@@ -83,6 +83,49 @@ def test_results_plans_and_tasks_feeds_take_their_list_filters(client, data):
     assert entry_ids(client, "/feeds/tasks.atom?dept=NYJ")[0] == [str(data["joint"].id)]
 
 
+def _results_by_department_and_year(data):
+    """Results the department/year feed must tell apart: another department's, the department's of
+    another year published last, and one formed before the others but published after them."""
+    scj, planned = data["scj"], data["planned"]
+    other = f.result(f.task(data["nyj"], title="农资检查"), f.entity(), formed=date(2025, 5, 20),
+                     at=datetime(2025, 8, 1, 2, tzinfo=timezone.utc))
+    previous_year = f.result(planned, f.entity(), formed=date(2024, 12, 20),
+                             at=datetime(2025, 9, 1, 2, tzinfo=timezone.utc))
+    formed_first = f.result(planned, f.entity(), formed=date(2025, 4, 1),
+                            at=datetime(2025, 7, 1, 2, tzinfo=timezone.utc))
+    assert planned.department_id == scj.id
+    return other, previous_year, formed_first
+
+
+def test_a_department_and_year_results_feed_is_its_list_newest_publication_first(client, data, db):
+    other, previous_year, formed_first = _results_by_department_and_year(data)
+    db.session.commit()
+    by_publication = [str(r.id) for r in [formed_first, *reversed(data["results"])]]
+    ids, _ = entry_ids(client, "/feeds/results.atom?dept=SCJ&year=2025")
+    assert ids == by_publication
+    assert sorted(ids) == sorted(list_ids(client, "/results.json?dept=SCJ&year=2025&per_page=200"))
+    assert entry_ids(client, "/feeds/results.rss?dept=SCJ")[0] == [str(previous_year.id)] + by_publication
+    assert entry_ids(client, "/feeds/results.atom?dept=NYJ&year=2025")[0] == [str(other.id)]
+    assert entry_ids(client, "/feeds/results.atom?dept=NYJ&year=2024")[0] == []
+    assert entry_ids(client, "/feeds/results.atom?dept=SCJ&from=2024-12-01&to=2025-04-30")[0] == \
+        [str(previous_year.id), str(formed_first.id)]
+
+
+def test_a_filtered_feed_adds_only_records_of_its_list_whose_objection_changed(app, data, db):
+    from werkzeug.datastructures import MultiDict
+
+    from portal import queries
+    from portal.clock import now as clock_now
+
+    other, previous_year, formed_first = _results_by_department_and_year(data)
+    db.session.commit()
+    filters = queries.parse_filters(MultiDict({"dept": "SCJ", "year": "2025"}), "results")
+    oldest = data["results"][0]
+    rows = queries.feed_candidates("result", filters, clock_now(), 1,
+                                   also_ids=[oldest.id, other.id, previous_year.id])
+    assert [row.id for row in rows] == [formed_first.id, oldest.id]
+
+
 def test_the_all_feed_narrows_to_the_kinds_a_filter_belongs_to(client, data):
     ids, parsed = entry_ids(client, "/feeds/all.atom?conclusion=C01")
     assert {e.id.split(":")[-1].split("/")[0] for e in parsed.entries} == {"result"}
