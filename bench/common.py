@@ -50,8 +50,6 @@ def ensure_indexes(app) -> list[str]:
                 if index.name not in names:
                     index.create(engine)
                     created.append(index.name)
-                    with engine.begin() as conn:  # the planner's statistics (SQLite: sqlite_stat1)
-                        conn.exec_driver_sql(f"ANALYZE {table.name}")
     return created
 
 
