@@ -466,6 +466,38 @@ def stop(proc) -> None:
         proc.wait()
 
 
+def _children(master_pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    except OSError:
+        return []
+
+
+def _postgres_pids() -> list[str]:
+    """PostgreSQL's processes on this machine (its backends answer the portal's statements)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(entry.name)
+            except OSError:
+                pass
+    return pids
+
+
+def cpu_seconds(pids) -> float:
+    """User + system CPU seconds of `pids` so far (Linux /proc/<pid>/stat, fields 14 and 15)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def worker_rss_mb(master_pid: int) -> list[float]:
     """Resident memory (MB) of each gunicorn worker, from /proc (Linux)."""
     out = []
@@ -508,9 +540,17 @@ def throughput(url: str, seconds: float, search: bool, rounds: int = 3) -> tuple
         servers.append(serve("wsgi:app", url, workdir, extra_env={"PUBLIC_PAGE_CACHE": "100"}))
         servers.append(serve("bench_hello:app", url, workdir, str(workdir)))
         totals = [[0, 0, 0.0] for _ in servers]
+        cpu = [[0.0, 0.0, 0.0] for _ in servers]  # per server: workers, PostgreSQL, load client (seconds)
         for number in range(rounds):
-            for total, (_proc, port) in zip(totals, servers):
-                ok, bad, spent = load(port, "/results", seconds / rounds, warm_up=number == 0)
+            for total, used, (proc, port) in zip(totals, cpu, servers):
+                if number == 0:
+                    load(port, "/results", 2, warm_up=False)  # unmeasured, so the CPU counts match the load
+                workers, postgres = _children(proc.pid), _postgres_pids()
+                before = (cpu_seconds(workers), cpu_seconds(postgres), sum(os.times()[2:4]))
+                ok, bad, spent = load(port, "/results", seconds / rounds, warm_up=False)
+                after = (cpu_seconds(workers), cpu_seconds(postgres), sum(os.times()[2:4]))
+                for i in range(3):
+                    used[i] += after[i] - before[i]
                 total[0] += ok
                 total[1] += bad
                 total[2] += spent
@@ -526,6 +566,10 @@ def throughput(url: str, seconds: float, search: bool, rounds: int = 3) -> tuple
     rates = [(label, ok / spent, bad) for label, (ok, bad, spent) in zip(labels, totals)]
     for label, rps, _bad in rates:
         print(f"  {label}: {rps:,.0f} requests/s", flush=True)
+    print("CPU per request (ms; /proc, the measured rounds only): "
+          + "; ".join(f"{label}: gunicorn workers {1000 * w / ok:.2f}, PostgreSQL {1000 * pg / ok:.2f}, "
+                      f"load client {1000 * c / ok:.2f}"
+                      for label, (ok, _bad, _spent), (w, pg, c) in zip(labels, totals, cpu) if ok), flush=True)
     (_, hello_rps, hello_bad) = rates[2]
     return rates[:2], hello_rps, hello_bad, rss, rss_search
 
