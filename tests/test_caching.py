@@ -216,3 +216,34 @@ def test_the_page_cache_serves_a_page_again_until_its_etag_changes(app, db, data
     # A signed-in clerk never gets a public copy (nor leaves one behind).
     signed_in = clerk.get("/results")
     assert signed_in.headers["Cache-Control"] == "no-store" and "ETag" not in signed_in.headers
+
+
+def test_a_search_feed_answers_304_from_the_revision_and_the_index_state(app, db, data, set_now):
+    """A search's feed has an ETag known before the search runs (public revision + index state):
+    304 while neither changes, a new ETag and the new record once something is published, and none
+    when the index answers from another state (another generation: a rebuild)."""
+    from portal import journal, search
+    from portal.database import write_transaction
+
+    public = anonymous(app)
+    url = "/feeds/all.atom?q=鑫达"
+    first = public.get(url)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and "民市监罚〔2025〕12号" in first.get_data(as_text=True)
+    assert first.headers["Cache-Control"] == PUBLIC_CC and "Last-Modified" not in first.headers
+    again = public.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["ETag"] == etag and again.get_data() == b""
+    assert public.get("/feeds/all.rss?q=鑫达").headers["ETag"] != etag  # another URL, another ETag
+    with write_transaction():
+        pen = f.penalty(data["dept"], data["ent"], decision_no="民市监罚〔2025〕13号")
+        journal.record("create", "penalty", pen.id, actor="system")
+    changed = public.get(url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and "民市监罚〔2025〕13号" in changed.get_data(as_text=True)
+    assert changed.headers["ETag"] != etag
+    newer = changed.headers["ETag"]
+    assert public.get(url, headers={"If-None-Match": newer}).status_code == 304
+    with app.app_context():
+        search.rebuild()  # the same documents in a new generation: a new index state
+    rebuilt = public.get(url, headers={"If-None-Match": newer})
+    assert rebuilt.status_code == 200 and rebuilt.headers["ETag"] != newer
+    assert "民市监罚〔2025〕13号" in rebuilt.get_data(as_text=True)

@@ -14,12 +14,12 @@ The database is the source of truth; the index is a rebuildable cache fed from t
 visibility rule in the database, so even a stale index never leaks.
 """
 from .analysis import norm_code
-from .api import (FacetValue, Hit, SearchResults, Suggestion, exact_target, highlight, ids_for, query, warm,
-                  warm_worker)
+from .api import (FacetValue, Hit, SearchResults, Suggestion, exact_target, highlight, ids_for, index_state, query,
+                  warm, warm_worker)
 from .documents import KIND_LABELS, KINDS, public_fields
 from .engine import FACETS
 from .syncing import Difference, behind_by, catch_up, init_app, is_behind, open_index, rebuild, sync, verify
 
 __all__ = ["sync", "rebuild", "verify", "query", "exact_target", "highlight", "init_app", "ids_for", "is_behind",
            "behind_by", "catch_up", "open_index", "SearchResults", "Hit", "FacetValue", "Suggestion", "Difference",
-           "KIND_LABELS", "KINDS", "FACETS", "norm_code", "public_fields", "warm", "warm_worker"]
+           "KIND_LABELS", "KINDS", "FACETS", "norm_code", "public_fields", "warm", "warm_worker", "index_state"]

@@ -6,6 +6,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 from flask import current_app
 from markupsafe import Markup, escape
@@ -83,6 +84,17 @@ class SearchResults:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+def index_state() -> str:
+    """What a query answers from right now, after the same catch-up a query makes: the live
+    generation, Whoosh's commit generation in it, the last change-log id applied and the purge
+    mark. Under one public revision (portal.caching.validators) the same query at the same index
+    state gives the same hits, so a search's feed takes its ETag from both before it runs the query
+    (a 304 without searching). Another host's index has its own state: another ETag."""
+    catch_up()
+    ix = open_index()
+    return f"{Path(ix.storage.folder).name}:{ix.latest_generation()}:{store.last_applied(ix)}:{store.purged_until(ix)}"
 
 
 def query(q: str = "", *, filters: dict | None = None, sort: str = "relevance", page: int = 1, per_page: int = 20,
