@@ -144,3 +144,22 @@ def test_a_query_that_finds_nothing_suggests_what_to_try(world, client):
     # A filter that empties the answer: the suggestion is to drop it.
     body = client.get("/search", query_string={"q": "老王", "kind": "plan"}).get_data(as_text=True)
     assert "试试：" in body and "去掉筛选条件" in body
+
+
+def test_a_uscc_piece_ranks_its_entity_before_neighbours_sharing_its_trigrams(app, db, index_dir, set_now):
+    """Code matching is by trigrams, present in any order: `MA0004914` also matches `…MA0004913…`
+    (whose USCC begins 914…). The entity whose USCC holds the typed piece comes first, even behind
+    neighbours with publications (once an order-dependent failure: it hung on the factories' counter)."""
+    set_now(NOW)
+    scj = f.department(code="SCJG", name="民权县市场监督管理局")
+    task = f.task(scj, code="411421202604010008", title="2026年专项抽查", period=(date(2026, 4, 1), date(2026, 6, 30)))
+    neighbours = [f.entity(name=f"民权县邻近商贸有限公司{i}", uscc=f.make_uscc(4910 + i)) for i in range(4)]
+    for i, e in enumerate(neighbours):
+        f.result(task, e, formed=date(2026, 5, 10 + i))
+    target = f.entity(name="民权县目标电子商务有限公司", uscc=f.make_uscc(4914))
+    db.session.commit()
+    search.rebuild()
+    assert "MA0004914" in target.uscc and not any("MA0004914" in e.uscc for e in neighbours)
+    assert all("914" in e.uscc for e in neighbours)  # every trigram of the piece is in each neighbour too
+    for piece in ("MA0004914", "a0004914", "0004914"):
+        assert first_page(piece)[0] == ("entity", target.id), piece
