@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import Draw, DrawSelection, Entity
 from ..visibility_sql import prepared
 from . import bp
-from .shape import restrict
+from .shape import public_name
 
 # The standard-library check shown on every certificate (tests run this very file).
 VERIFY_SCRIPT_PATH = Path(__file__).resolve().parents[2] / "templates" / "public" / "draws" / "_verify_script.py.txt"
@@ -76,9 +76,9 @@ def draw(draw_id, fmt):
         response.headers["Content-Disposition"] = f'inline; filename="draw-{draw_id}.json"'
         return response
     siblings = {d.id: d for d in task_draws}
-    # Each drawn entity's name as its public shape writes it (allow-list and masking; never an
-    # operator's name): the page shows nothing else of the entity.
-    names = {uscc: restrict("entity", {"name": name})
+    # Each drawn entity's name as every public channel writes it (shape.public_name, as the task
+    # page's drawn list): the page shows nothing else of the entity, never an operator's name.
+    names = {uscc: public_name(name)
              for uscc, name in db.session.execute(prepared("drawn_entities", _drawn_entities), {"draw_id": draw_id})}
     return render_template("public/draws/detail.html", draw=record, cert=cert, task=record.task,
                            siblings=siblings, entities=names,
