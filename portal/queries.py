@@ -623,7 +623,7 @@ def _penalty_conditions(f: Filters, now: datetime) -> list:
 def _penalty_filters(f: Filters) -> list:
     conds = []
     if f.dept:
-        conds.append(Penalty.department_id.in_(_dept_ids(f.dept)))
+        conds.append(Penalty.department_id == _dept_id(f.dept))
     conds += _date_range(Penalty.decision_date, f)
     if f.region:
         conds.append(Penalty.entity_id.in_(select(Entity.id).where(
@@ -759,9 +759,9 @@ def public_state_visible(kind: str, record, now: datetime) -> bool:
 def _plan_conditions(f: Filters, now: datetime) -> list:
     conds = [public_clause("plan", now)]
     if f.dept:
-        conds.append(or_(Plan.department_id.in_(_dept_ids(f.dept)),
+        conds.append(or_(Plan.department_id == _dept_id(f.dept),
                          Plan.id.in_(select(plan_department.c.plan_id).where(
-                             plan_department.c.department_id.in_(_dept_ids(f.dept))))))
+                             plan_department.c.department_id == _dept_id(f.dept)))))
     if f.year:
         conds.append(Plan.year == f.year)
     if f.date_from:
@@ -860,7 +860,7 @@ def _task_conditions(f: Filters, now: datetime) -> list:
     conds = [public_clause("task", now)]
     if f.dept:  # lead or participating department
         conds.append(Task.id.in_(select(task_department.c.task_id).where(
-            task_department.c.department_id.in_(_dept_ids(f.dept)))))
+            task_department.c.department_id == _dept_id(f.dept))))
     if f.year:
         conds.append(Task.year == f.year)
     if f.date_from:
@@ -1120,7 +1120,7 @@ def _year_end(year: int) -> date:
 def _item_conditions(f: Filters, now: datetime) -> list:
     conds = [public_clause("item", now)]
     if f.dept:
-        conds.append(CheckItem.department_id.in_(_dept_ids(f.dept)))
+        conds.append(CheckItem.department_id == _dept_id(f.dept))
     if f.region:
         conds.append(CheckItem.department_id.in_(select(Department.id).where(
             Department.region_code.startswith(_region_prefix(f.region)))))
