@@ -91,7 +91,7 @@ def observe(client, world) -> dict:
     seen["search task hits"] = sum(1 for h in res.hits if h.kind == "task")
     seen["search kind facet task"] = {v.value: v.count for v in res.facets.get("kind", [])}.get("task", 0)
     seen["search exact code"] = search.exact_target(CODE)
-    seen["feed ids_for"] = len(search.ids_for(TITLE, ["task"], clock.now()))
+    seen["search feed names code"] = CODE in client.get(f"/feeds/all.atom?q={TITLE}").get_data(as_text=True)
     entity_page = client.get(f"/entities/{uninspected}").get_data(as_text=True)
     seen["entity page draw"] = CODE in entity_page or 'id="why-drawn"' in entity_page
     seen["entity json draws"] = len(client.get(f"/entities/{uninspected}.json").get_json()["draws"])
@@ -126,7 +126,7 @@ HIDDEN = {"task page": 404, "task json": 404, "certificate": 404, "certificate j
           "home task count": 1, "home lists it": False, "stats tasks": 1, "stats draws": 0,
           "transparency draws": 0, "transparency drawn": 0, "task feed": False, "all feed names code": False,
           "entity feed draw": False, "search task hits": 0, "search kind facet task": 0, "search exact code": None,
-          "feed ids_for": 0, "entity page draw": False, "entity json draws": 0, "inspected entity json draws": 0,
+          "search feed names code": False, "entity page draw": False, "entity json draws": 0, "inspected entity json draws": 0,
           "result page links task": False, "result json task code": None, "results list task code": None,
           "results fragment links task": False, "results csv task code": "", "other result": 404}
 # The plan's one ordinary task is public throughout: counts are 1 while the surprise task is hidden, 2 after.
@@ -136,7 +136,7 @@ SHOWN = dict(HIDDEN, **{"task page": 200, "task json": 200, "certificate": 200, 
                         "home lists it": True, "stats tasks": 2, "stats draws": 1, "transparency draws": 1,
                         "transparency drawn": TARGETS, "task feed": True, "all feed names code": True,
                         "entity feed draw": True, "search task hits": 1, "search kind facet task": 1,
-                        "search exact code": f"/tasks/{CODE}", "feed ids_for": 1, "entity page draw": True,
+                        "search exact code": f"/tasks/{CODE}", "search feed names code": True, "entity page draw": True,
                         "entity json draws": 1, "inspected entity json draws": 1, "result page links task": True,
                         "result json task code": CODE, "results list task code": CODE,
                         "results fragment links task": True, "results csv task code": CODE})

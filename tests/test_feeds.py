@@ -85,6 +85,19 @@ def test_dept_and_q_filters(client, data):
     assert client.get("/feeds/all.json").status_code == 404
 
 
+def test_a_search_feed_holds_the_newest_publications_even_when_newer_entities_match(client, data, db):
+    """A search's 50 newest hits may all be entities or check items (an entity directory loaded after
+    the publications): the feed still holds the publications that match, and nothing else."""
+    for i in range(60):
+        f.entity(name=f"民权县鑫达食品第{i}分店")
+    db.session.commit()
+    search = client.get("/search.json?q=鑫达&sort=date&per_page=50").get_json()
+    assert {item["kind"] for item in search["items"]} == {"entity"}  # the newest 50 hits are entities
+    feed = parse(client.get("/feeds/all.atom?q=鑫达"))
+    assert [e.id.rsplit(",2025:", 1)[1] for e in feed.entries] == [f"penalty/{data['pen'].id}",
+                                                                   f"result/{data['result'].id}"]
+
+
 def test_entity_feed(client, data):
     ent = data["ent"]
     feed = parse(client.get(f"/entities/{ent.uscc}/feed.atom"))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import Integer, and_, bindparam, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import deadlines
@@ -53,6 +53,29 @@ def objection_feed_info(kind: str, records, now: datetime) -> dict[int, tuple[di
     """{record id: (public objection object or None, when it last changed)} in one query."""
     cases = _cases_by_record(kind, [_record_id(r) for r in records], now)
     return {_record_id(r): domain.public_status(cases.get(_record_id(r), ()), now) for r in records}
+
+
+def _cases_of_both_stmt():
+    return (select(Objection.record_kind, Objection.record_id, Objection.kind, Objection.received_at,
+                   Objection.decided_at, Objection.outcome)
+            .where(Objection.kind == CaseKind.OBJECTION, Objection.received_at <= NOW,
+                   or_(and_(Objection.record_kind == "result",
+                            Objection.record_id.in_(bindparam("result_ids", expanding=True))),
+                       and_(Objection.record_kind == "penalty",
+                            Objection.record_id.in_(bindparam("penalty_ids", expanding=True))))))
+
+
+def objection_feed_info_by_kind(records_by_kind: dict[str, list], now: datetime) -> dict[tuple[str, int], tuple]:
+    """{(kind, record id): (public objection object or None, when it last changed)} for the results
+    and penalties of a feed, both kinds read by one statement (per BATCH ids of each)."""
+    ids = {kind: sorted({_record_id(r) for r in records_by_kind.get(kind, ())}) for kind in ("result", "penalty")}
+    cases = defaultdict(list)
+    stmt = prepared("objection_cases_of_both", _cases_of_both_stmt)
+    for i in range(0, max(len(ids["result"]), len(ids["penalty"])), BATCH):
+        params = {"result_ids": ids["result"][i:i + BATCH], "penalty_ids": ids["penalty"][i:i + BATCH], "now": now}
+        for row in db.session.execute(stmt, params):
+            cases[(row.record_kind, row.record_id)].append(row)
+    return {(kind, rid): domain.public_status(cases.get((kind, rid), ()), now) for kind in ids for rid in ids[kind]}
 
 
 def objection_status_many(kind: str, records, now: datetime) -> dict[int, dict | None]:

@@ -75,7 +75,7 @@ def _entries(chosen, now) -> list:
 def _entry(kind: str, record, shown, objection, base: str, prefix: str) -> feeds.FeedEntry:
     """One entry, written from the record's public shape (`shown`: the fields of portal.public.shape that
     queries.feed_shapes reads; None for a draw, a queries.FeedDraw); `record` gives id, published_at and
-    corrected_at; `objection` is (public objection status, when it changed) from objection_feed_info: the
+    corrected_at; `objection` is (public objection status, when it changed) from objection_feed_info_by_kind: the
     status is appended to the summary and a change moves the entry's `updated`."""
     if kind == "plan":
         title = shown["title"]
@@ -118,10 +118,12 @@ def _entry(kind: str, record, shown, objection, base: str, prefix: str) -> feeds
 OBJECTION_KINDS = ("result", "penalty")  # the kinds the public may object to (an entry shows the status)
 
 
-def _with_objections(kind: str, records, now) -> list:
-    """(kind, record, objection) triples: objection = (public status, when it changed), one statement."""
-    statuses = objections.objection_feed_info(kind, records, now) if kind in OBJECTION_KINDS else {}
-    return [(kind, r, statuses.get(r.id, (None, None))) for r in records]
+def _with_objections(records_by_kind: dict[str, list], now) -> list:
+    """(kind, record, objection) triples: objection = (public status, when it changed), the results'
+    and the penalties' read by one statement."""
+    statuses = objections.objection_feed_info_by_kind(records_by_kind, now)
+    return [(kind, r, statuses.get((kind, r.id), (None, None))) for kind, records in records_by_kind.items()
+            for r in records]
 
 
 def _search_feed_etag(now) -> str:
@@ -195,20 +197,22 @@ def _describe(filters: queries.Filters, dept, record_kind: str | None = None) ->
 
 
 def _search_feed(now, args):
-    """(entries, description) of the search `args` describe: /search's first page sorted by date."""
+    """(entries, description) of the search `args` describe: /search's first page sorted by date.
+    Called just after `_search_feed_etag`, whose `search.index_state()` caught the index up: the
+    search answers from the state the ETag names, without checking the change log again."""
     facets = {name: args.get(name, "").strip() for name in SEARCH_FACETS if args.get(name, "").strip()}
     q = args.get("q", "").strip()[:200]
     # Every hit is read again through public_clause and public_state below: the search need not
     # recheck its hits, nor highlight them.
+    # Only the kinds a feed holds: the newest hits of a search are often entities or check items.
     found = search.query(q, filters=facets, sort="date", page=1, per_page=LIMIT, now=now, facets=False,
-                         recheck=False, highlight=False)
-    candidates = []
+                         recheck=False, highlight=False, caught_up=True, kinds=tuple(MODELS))
+    visible = {}
     for kind in MODELS:
         ids = [hit.id for hit in found.hits if hit.kind == kind]
         if ids:
-            records = _visible(kind, queries.feed_candidates_of(kind, now, ids=ids), now)
-            candidates += _with_objections(kind, records, now)
-    entries = _entries(_newest(candidates), now)
+            visible[kind] = _visible(kind, queries.feed_candidates_of(kind, now, ids=ids), now)
+    entries = _entries(_newest(_with_objections(visible, now)), now)
     return entries, [f"搜索“{q}”"] + [f"{v}" for v in facets.values()]
 
 
@@ -260,14 +264,13 @@ def feed(kind: str, fmt: str):
                 kinds = [k for k in kinds if k == "task"]
         else:
             kinds = [KIND_OF[kind]]
-        candidates = []
+        visible = {}
         for k in kinds:
             # Records of this list whose objection status changed lately come back as updated
             # entries (read with the latest, by one statement).
             changed = objections.recently_changed_ids(k, now, LIMIT) if k in OBJECTION_KINDS else ()
-            records = _visible(k, queries.feed_candidates(k, filters, now, LIMIT, also_ids=changed), now)
-            candidates += _with_objections(k, records, now)
-        entries = _entries(_newest(candidates), now)
+            visible[k] = _visible(k, queries.feed_candidates(k, filters, now, LIMIT, also_ids=changed), now)
+        entries = _entries(_newest(_with_objections(visible, now)), now)
         words = _describe(filters, dept, record_kind)
         endpoint = LIST_ENDPOINTS.get(kind)
         query = urlencode(feed_query(args))
@@ -283,10 +286,8 @@ def entity_feed(uscc: str):
     if entity is None:
         abort(404)
     now = clock.now()
-    candidates = []
-    for kind in OBJECTION_KINDS:
-        candidates += _with_objections(kind, _visible(kind, queries.feed_candidates_of(kind, now, entity_id=entity.id),
-                                                      now), now)
+    candidates = _with_objections({kind: _visible(kind, queries.feed_candidates_of(kind, now, entity_id=entity.id), now)
+                                   for kind in OBJECTION_KINDS}, now)
     candidates += [("draw", d, (None, None)) for d in _visible("draw", queries.entity_feed_draws(entity.id, now), now)]
     entries = _entries(_newest(candidates), now)
     base = urls.base_url()

@@ -1,4 +1,4 @@
-"""What views call: query (with facets, re-checks and suggestions), exact_target, ids_for."""
+"""What views call: query (with facets, re-checks and suggestions), exact_target, index_state."""
 from __future__ import annotations
 
 import logging
@@ -99,11 +99,15 @@ def index_state() -> str:
 
 def query(q: str = "", *, filters: dict | None = None, sort: str = "relevance", page: int = 1, per_page: int = 20,
           now: datetime | None = None, facets: bool = True, recheck: bool = True,
-          suggest: bool = False, highlight: bool = True) -> SearchResults:
+          suggest: bool = False, highlight: bool = True, caught_up: bool = False,
+          kinds: tuple[str, ...] = ()) -> SearchResults:
     """Search public records. `filters` maps a facet name to a value (kind, dept, year, conclusion,
     category, industry). `recheck=False`, `highlight=False`: for a caller that reads only the hits'
     kind and id and checks every record itself (a search's feed): hits as the index has them, without
-    snippet and highlighted title.
+    snippet and highlighted title. `caught_up=True`: the caller has just caught the index up
+    (`index_state`, a search's feed taking its ETag), so the query answers from that same state.
+    `kinds`: only records of these kinds (a search's feed holds publications: its 50 newest hits must
+    not be taken by newer entities or check items).
 
     A query that is exactly a USCC, 文号, task or item code returns just that record. Every hit
     shown and every facet count is re-checked against the visibility rule in the database (see
@@ -113,12 +117,13 @@ def query(q: str = "", *, filters: dict | None = None, sort: str = "relevance", 
     filters = {k: str(v) for k, v in (filters or {}).items() if k in FACETS and v}
     terms = query_terms(q)
     page = max(1, page)
-    catch_up()
+    if not caught_up:
+        catch_up()
     ix = open_index()
     purged = store.purged_until(ix)
     with store.searcher(ix) as s:
         answer = search_index(s, q, filters=filters, sort=sort, page=page, per_page=per_page, now=now,
-                              facets=False, purged_until=purged)
+                              facets=False, purged_until=purged, kinds=kinds)
         if answer is None:
             return SearchResults(q, [], 0, page, per_page, {}, False, terms)
         total, counts = answer.total, {}
@@ -359,18 +364,6 @@ def exact_target(q: str, now: datetime | None = None) -> str | None:
     if res.exact and len(res.hits) == 1:
         return res.hits[0].url
     return None
-
-
-def ids_for(q: str, kinds: list[str], now: datetime, limit: int = 50, dept: str | None = None) -> list[tuple[str, int]]:
-    """(kind, id) of public records matching `q`, newest first (feeds use this for ?q=)."""
-    out = []
-    for kind in kinds:
-        filters = {"kind": kind}
-        if dept:
-            filters["dept"] = dept
-        res = query(q, filters=filters, sort="date", per_page=limit, now=now, facets=False, recheck=False)
-        out += [(h.kind, h.id) for h in res.hits]
-    return out
 
 
 WARM_TERMS = 16  # the most common title and text grams loaded at start (at most 2 × 165 KB each at 1.3M)

@@ -424,8 +424,9 @@ def contiguous_bits(searcher, b: "Bits", code_bits: int, code: str) -> int:
 
 
 def search_index(searcher, q: str, *, filters: dict, sort: str, page: int, per_page: int, now: datetime,
-                 facets: bool = True, purged_until: int = 0) -> IndexAnswer | None:
-    """Run a query against an open Whoosh searcher (no Flask, no database: the benchmark uses it too)."""
+                 facets: bool = True, purged_until: int = 0, kinds: tuple[str, ...] = ()) -> IndexAnswer | None:
+    """Run a query against an open Whoosh searcher (no Flask, no database: the benchmark uses it too).
+    `kinds`: only documents of these kinds (a search's feed: publications, not entities or items)."""
     terms = query_terms(q)
     if not terms and not filters:
         return None
@@ -433,6 +434,11 @@ def search_index(searcher, q: str, *, filters: dict, sort: str, page: int, per_p
     visible = b.live & ~b.hidden(now)
     for name, value in filters.items():
         visible &= b.term(name, str(value))
+    if kinds:
+        of_kinds = 0
+        for kind in kinds:
+            of_kinds |= b.term("kind", kind)
+        visible &= of_kinds
     code = norm_code(q) if len(terms) == 1 else None
     exact = False
     title_bits = code_bits = 0

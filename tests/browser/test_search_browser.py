@@ -1,6 +1,8 @@
 """Active search: type, results update in place (no reload), click a facet, the URL follows."""
+import re
 from urllib.parse import parse_qs, urlsplit
 
+import feedparser
 import pytest
 
 NO_RELOAD = "window.__noFullReload = 'still-here'"
@@ -26,6 +28,16 @@ def test_type_see_results_click_facet(page, live_server, screenshot):
     summary = page.locator("#search-summary").inner_text()
     assert "共找到" in summary
     assert page.locator("#search-results mark").first.inner_text() in ("食品", "食", "品")
+    # "Subscribe to this search": its feed holds the newest publications found (never entities).
+    feed_link = page.locator("#search-feed a", has_text="Atom")
+    assert feed_link.is_visible()
+    feed = feedparser.parse(page.request.get(feed_link.get_attribute("href")).body())
+    links = [entry.link for entry in feed.entries]
+    kinds = {v["value"]: v["count"] for v in page.request.get("/search.json?q=食品").json()["facets"]["kind"]}
+    publications = sum(kinds.get(kind, 0) for kind in ("plan", "task", "result", "penalty"))
+    assert len(links) == min(50, publications) > 0, (len(links), kinds)
+    assert all(re.search(r"/(plans|tasks|results|penalties)/", link) for link in links), links
+    assert "食品" in feed.feed.title
 
     facet = page.locator("#facet-kind a").first
     label = facet.inner_text()
