@@ -312,6 +312,18 @@ def test_search_page_html_fragment_and_json(corpus, client):
     assert data["items"][0]["url"].startswith("/penalties/")
 
 
+def test_a_search_offers_its_feed_only_where_a_feed_can_hold_its_records(corpus, client):
+    """Feeds hold publications: a search narrowed to entities or check items offers no feed (it
+    would stay empty) and says why; any other search links its Atom and RSS feeds."""
+    for kind in ("entity", "item"):
+        body = client.get(f"/search?q=食品&kind={kind}").get_data(as_text=True)
+        assert "检查对象和抽查事项没有订阅源" in body and "/feeds/all.atom" not in body, kind
+    for url in ("/search?q=食品", "/search?q=食品&kind=penalty"):
+        body = client.get(url).get_data(as_text=True)
+        assert "订阅这次搜索" in body and "没有订阅源" not in body
+        assert body.count('href="/feeds/all.atom?q=%E9%A3%9F%E5%93%81') == 2  # <link rel=alternate> and the link
+
+
 def test_search_paging(corpus, client):
     data = client.get("/search.json?q=有限&per_page=2&page=2").get_json()
     assert data["page"] == 2 and len(data["items"]) <= 2

@@ -122,6 +122,9 @@ def test_search_finds_what_people_type(page, live_server, screenshot, js_errors,
     assert "共找到" in page.locator("#search-summary").inner_text()
 
     page.goto("/search?q=有限公司&kind=entity")
+    # Entities have no feed: the page says so instead of offering one that would stay empty.
+    assert "检查对象和抽查事项没有订阅源" in page.locator("#search-feed").inner_text()
+    assert page.locator("#search-feed a").count() == 0
     industry = page.locator("#facet-industry")
     assert industry.locator("h2").inner_text() == "行业"
     labels = [t.strip() for t in industry.locator("a").all_inner_texts()]
