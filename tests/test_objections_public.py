@@ -268,6 +268,22 @@ def test_an_old_record_whose_status_changed_comes_back_into_the_feed(w, client, 
     assert parsed.entries[0].link.endswith(link) and "正在核查" in parsed.entries[0].summary
 
 
+def test_a_result_and_a_penalty_with_the_same_id_keep_their_own_status(w, client, db):
+    """Feeds read both kinds' statuses by one statement: an objection to result N says nothing of
+    penalty N, on the feeds as on the lists."""
+    result = f.result(f.task(w["a"]), w["entity"], id=900001)
+    penalty = f.penalty(w["a"], w["entity"], id=900001, decision_no="民市监罚〔2025〕901号")
+    db.session.commit()
+    assert file_case(client, result).status_code == 303
+    for feed in ("/feeds/all.atom", f"/entities/{w['entity'].uscc}/feed.atom"):
+        entries = {e.link.split("/")[-2]: e.summary for e in feedparser.parse(client.get(feed).data).entries
+                   if e.link.endswith("/900001")}
+        assert set(entries) == {"results", "penalties"}, feed
+        assert "正在核查" in entries["results"] and "异议" not in entries["penalties"], (feed, entries)
+    assert client.get(f"/penalties/{penalty.id}.json").get_json()["objection"] is None
+    assert client.get(f"/results/{result.id}.json").get_json()["objection"]["status"] == "pending"
+
+
 def test_the_batched_status_is_one_query_for_a_page(w, db, app):
     from sqlalchemy import event
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Integer, and_, bindparam, func, or_, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from .. import deadlines
@@ -30,52 +30,39 @@ def _record_id(record) -> int:
 
 
 def _cases_stmt():
-    return (select(Objection.record_id, Objection.kind, Objection.received_at, Objection.decided_at, Objection.outcome)
-            .where(Objection.kind == CaseKind.OBJECTION, Objection.record_kind == bindparam("record_kind"),
+    return (select(Objection.record_kind, Objection.record_id, Objection.kind, Objection.received_at,
+                   Objection.decided_at, Objection.outcome)
+            .where(Objection.kind == CaseKind.OBJECTION, Objection.record_kind.in_(bindparam("kinds", expanding=True)),
                    Objection.record_id.in_(bindparam("ids", expanding=True)), Objection.received_at <= NOW))
 
 
-def _cases_by_record(kind: str, ids, now: datetime) -> dict[int, list]:
-    """The objections filed on these records by `now` (plain rows: no contact data is even read)."""
-    ids = sorted(set(ids))
+def _cases_by_record(ids_by_kind: dict[str, set[int]], now: datetime) -> dict[tuple[str, int], list]:
+    """The objections filed on these records by `now`, by (kind, record id) (plain rows: no contact
+    data is even read). Results and penalties alike: one statement per BATCH ids (a feed's both kinds)."""
+    wanted = {kind: ids for kind, ids in ids_by_kind.items() if kind in domain.RECORD_KINDS and ids}
     out = defaultdict(list)
-    if kind not in domain.RECORD_KINDS or not ids:
+    if not wanted:
         return out
+    ids = sorted(set().union(*wanted.values()))
     stmt = prepared("objection_cases", _cases_stmt)  # built once per process: every list page runs it
     for i in range(0, len(ids), BATCH):
-        rows = db.session.execute(stmt, {"record_kind": kind, "ids": ids[i:i + BATCH], "now": now})
-        for row in rows:
-            out[row.record_id].append(row)
+        for row in db.session.execute(stmt, {"kinds": sorted(wanted), "ids": ids[i:i + BATCH], "now": now}):
+            if row.record_id in wanted[row.record_kind]:  # a result and a penalty may share an id
+                out[(row.record_kind, row.record_id)].append(row)
     return out
+
+
+def objection_feed_info_by_kind(records_by_kind: dict[str, list], now: datetime) -> dict[tuple[str, int], tuple]:
+    """{(kind, record id): (public objection object or None, when it last changed)} for records of
+    any kinds (a feed's results and penalties), read by one statement."""
+    ids = {kind: {_record_id(r) for r in records} for kind, records in records_by_kind.items()}
+    cases = _cases_by_record(ids, now)
+    return {(kind, rid): domain.public_status(cases.get((kind, rid), ()), now) for kind in ids for rid in ids[kind]}
 
 
 def objection_feed_info(kind: str, records, now: datetime) -> dict[int, tuple[dict | None, datetime | None]]:
     """{record id: (public objection object or None, when it last changed)} in one query."""
-    cases = _cases_by_record(kind, [_record_id(r) for r in records], now)
-    return {_record_id(r): domain.public_status(cases.get(_record_id(r), ()), now) for r in records}
-
-
-def _cases_of_both_stmt():
-    return (select(Objection.record_kind, Objection.record_id, Objection.kind, Objection.received_at,
-                   Objection.decided_at, Objection.outcome)
-            .where(Objection.kind == CaseKind.OBJECTION, Objection.received_at <= NOW,
-                   or_(and_(Objection.record_kind == "result",
-                            Objection.record_id.in_(bindparam("result_ids", expanding=True))),
-                       and_(Objection.record_kind == "penalty",
-                            Objection.record_id.in_(bindparam("penalty_ids", expanding=True))))))
-
-
-def objection_feed_info_by_kind(records_by_kind: dict[str, list], now: datetime) -> dict[tuple[str, int], tuple]:
-    """{(kind, record id): (public objection object or None, when it last changed)} for the results
-    and penalties of a feed, both kinds read by one statement (per BATCH ids of each)."""
-    ids = {kind: sorted({_record_id(r) for r in records_by_kind.get(kind, ())}) for kind in ("result", "penalty")}
-    cases = defaultdict(list)
-    stmt = prepared("objection_cases_of_both", _cases_of_both_stmt)
-    for i in range(0, max(len(ids["result"]), len(ids["penalty"])), BATCH):
-        params = {"result_ids": ids["result"][i:i + BATCH], "penalty_ids": ids["penalty"][i:i + BATCH], "now": now}
-        for row in db.session.execute(stmt, params):
-            cases[(row.record_kind, row.record_id)].append(row)
-    return {(kind, rid): domain.public_status(cases.get((kind, rid), ()), now) for kind in ids for rid in ids[kind]}
+    return {rid: info for (_kind, rid), info in objection_feed_info_by_kind({kind: records}, now).items()}
 
 
 def objection_status_many(kind: str, records, now: datetime) -> dict[int, dict | None]:
